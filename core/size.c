@@ -1,0 +1,38 @@
+#include "size.h"
+
+#include <ctype.h>
+#include <string.h>
+
+int vol_parse_size(const char *what, const char *text, uint64_t *ret, struct vol_error *err)
+{
+        const char *p = text;
+        uint64_t n = 0;
+        if (!isdigit((unsigned char)*p))
+                goto bad;
+        while (isdigit((unsigned char)*p)) {
+                if (n > (UINT64_C(1) << 50))
+                        goto bad;
+                n = n * 10 + (uint64_t)(*p++ - '0');
+        }
+        unsigned shift = 0;
+        switch (*p) {
+        case 'k': case 'K': shift = 10; p++; break;
+        case 'm': case 'M': shift = 20; p++; break;
+        case 'g': case 'G': shift = 30; p++; break;
+        case 't': case 'T': shift = 40; p++; break;
+        default: break;
+        }
+        if (shift && (*p == 'i' || *p == 'I'))
+                p++;
+        if (*p == 'b' || *p == 'B')
+                p++;
+        if (*p || n == 0 || n > ((UINT64_C(1) << 50) >> shift))
+                goto bad;
+        *ret = n << shift;
+        return 0;
+bad:
+        return vol_error_set(err, -EINVAL,
+                             "%s \"%s\" is not a size; write bytes or a number with k, m, g or t "
+                             "(for example 64m), greater than 0",
+                             what, text);
+}

@@ -1,0 +1,82 @@
+/* The volume driver interface: drivers own the bytes.
+ *
+ * A driver is a `static const struct vol_driver_ops` in its own file
+ * (drivers/local.c, drivers/tmpfs.c). Every operation is idempotent: create of
+ * an existing volume, remove of a missing one, both succeed, so the service can
+ * drive a half-done operation forward after a crash. Drivers work on file
+ * descriptors below their own directory and never follow a symlink a container
+ * may have planted (drivers/fsutil.h). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/volume.h"
+#include "core/volume_json.h"
+
+/* Capabilities are declared, never guessed from a driver's name. */
+enum {
+        VOL_CAP_SIZE_LIMIT = 1u << 0, /* the `size` option is a hard limit */
+        VOL_CAP_OWNERSHIP = 1u << 1,  /* the uid, gid and mode options work */
+        VOL_CAP_USAGE = 1u << 2,      /* usage() can tell */
+        VOL_CAP_EPHEMERAL = 1u << 3,  /* content is lost when the host reboots */
+};
+
+struct vol_driver;
+
+/* Called once per volume directory found, with the id it is named by. */
+typedef void (*vol_driver_id_cb)(const char *id, void *userdata);
+
+struct vol_driver_ops {
+        const char *name;
+        unsigned caps;
+        /* Option keys the driver accepts, NULL-terminated. */
+        const char *const *options;
+        /* Checks option values (keys are already known to be in .options). */
+        int (*validate)(const struct vol_kvs *options, struct vol_error *err);
+        /* Where v's data is seen on the host: a heap path (caller frees). */
+        char *(*path)(const struct vol_driver *d, const struct vol_volume *v);
+        /* Makes v's storage. Idempotent. */
+        int (*create)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
+        /* Destroys v's storage and data. Idempotent: a missing volume is success. */
+        int (*remove)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
+        /* Makes v usable at its path (e.g. remounts a tmpfs lost at reboot). */
+        int (*mount)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
+        /* Called when the last mount reference goes. */
+        int (*unmount)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
+        /* 1 if v's storage exists, 0 if not, < 0 on error. */
+        int (*exists)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
+        /* Fills persistent/note and, if VOL_CAP_USAGE, the usage figures. */
+        int (*info)(struct vol_driver *d, const struct vol_volume *v, bool with_usage,
+                    struct vol_volume_info *ret, struct vol_error *err);
+        /* Calls cb for each volume id that has storage, for reconciliation. */
+        int (*scan)(struct vol_driver *d, vol_driver_id_cb cb, void *userdata,
+                    struct vol_error *err);
+};
+
+/* One driver instance: its ops and the directory it owns under the data root. */
+struct vol_driver {
+        const struct vol_driver_ops *ops;
+        int dir_fd;     /* {root}/{driver name}, opened O_DIRECTORY|O_PATH-free */
+        char *dir_path; /* its path, for mountpoints */
+};
+
+/* A set of drivers opened below one data root. */
+struct vol_drivers {
+        size_t n;
+        struct vol_driver *items;
+};
+
+/* Opens every registered driver below root_path, creating {root}/{name}
+ * directories (mode 0700). Returns 0 or < 0 with a message. */
+int vol_drivers_open(const char *root_path, struct vol_drivers *ret, struct vol_error *err);
+/* Closes every driver. Accepts a zeroed set. */
+void vol_drivers_close(struct vol_drivers *set);
+/* The driver called name, or NULL. */
+struct vol_driver *vol_drivers_find(struct vol_drivers *set, const char *name);
+
+/* Checks options against d: unknown keys are named in the error, then
+ * d->ops->validate judges the values. */
+int vol_driver_check_options(const struct vol_driver *d, const struct vol_kvs *options,
+                             struct vol_error *err);

@@ -1,0 +1,107 @@
+/* The metadata store interface. The store is the truth for metadata.
+ *
+ * A backend is a `static const struct vol_store_ops` (store/sqlite.c today,
+ * etcd later). Every write is a compare-and-swap on the record's revision, so
+ * a backend shared by several daemons stays consistent; no SQL or key layout
+ * leaks out of a backend's file. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/filter.h"
+#include "core/volume.h"
+
+struct vol_store;
+
+/* How durable a write must be when the call returns. */
+enum vol_store_sync {
+        VOL_SYNC_FULL,    /* on stable storage (fsync'd): survives power loss */
+        VOL_SYNC_ORDERED, /* survives a crash of the daemon, and becomes durable
+                             no later than the next VOL_SYNC_FULL write */
+};
+
+/* Called once per listed volume; v is only valid during the call.
+ * Return 0 to go on, > 0 to stop early, < 0 to stop with that error. */
+typedef int (*vol_store_list_cb)(const struct vol_volume *v, void *userdata);
+
+/* Called once per (driver, status) pair with the number of volumes in it. */
+typedef void (*vol_store_count_cb)(const char *driver, enum vol_status status, uint64_t n,
+                                   void *userdata);
+
+struct vol_store_ops {
+        const char *name;
+        /* Opens the store at location (a backend-specific string: a file path
+         * for sqlite), creating and migrating it as needed. */
+        int (*open)(const char *location, struct vol_store **ret, struct vol_error *err);
+        void (*close)(struct vol_store *s);
+        /* The volume called name: 0 and *ret (caller frees), or -ENOENT. */
+        int (*get)(struct vol_store *s, const char *name, struct vol_volume **ret,
+                   struct vol_error *err);
+        /* Volumes matching f with names > after (NULL: from the start), in name
+         * order, at most limit (0: no limit). Returns how many cb saw, or < 0. */
+        int (*list)(struct vol_store *s, const struct vol_filter *f, const char *after, size_t limit,
+                    vol_store_list_cb cb, void *userdata, struct vol_error *err);
+        /* Writes v. expect_rev 0: v must not exist yet (-EEXIST otherwise);
+         * expect_rev > 0: the stored revision must be expect_rev (-ESTALE
+         * otherwise, -ENOENT if gone). On success sets v->revision. */
+        int (*put)(struct vol_store *s, struct vol_volume *v, int64_t expect_rev,
+                   enum vol_store_sync sync, struct vol_error *err);
+        /* Deletes name if its revision is expect_rev (-ESTALE otherwise, -ENOENT if gone). */
+        int (*remove)(struct vol_store *s, const char *name, int64_t expect_rev,
+                      enum vol_store_sync sync, struct vol_error *err);
+        /* Counts volumes by driver and status. */
+        int (*count)(struct vol_store *s, vol_store_count_cb cb, void *userdata,
+                     struct vol_error *err);
+};
+
+/* Every backend begins with this. */
+struct vol_store {
+        const struct vol_store_ops *ops;
+};
+
+/* The backend registered under name, or NULL. */
+const struct vol_store_ops *vol_store_find(const char *name);
+
+/* Opens a store with backend `backend` at location. */
+int vol_store_open(const char *backend, const char *location, struct vol_store **ret,
+                   struct vol_error *err);
+
+static inline void vol_store_close(struct vol_store *s)
+{
+        if (s)
+                s->ops->close(s);
+}
+
+/* See struct vol_store_ops for each contract. */
+static inline int vol_store_get(struct vol_store *s, const char *name, struct vol_volume **ret,
+                                struct vol_error *err)
+{
+        return s->ops->get(s, name, ret, err);
+}
+
+static inline int vol_store_list(struct vol_store *s, const struct vol_filter *f, const char *after,
+                                 size_t limit, vol_store_list_cb cb, void *userdata,
+                                 struct vol_error *err)
+{
+        return s->ops->list(s, f, after, limit, cb, userdata, err);
+}
+
+static inline int vol_store_put(struct vol_store *s, struct vol_volume *v, int64_t expect_rev,
+                                enum vol_store_sync sync, struct vol_error *err)
+{
+        return s->ops->put(s, v, expect_rev, sync, err);
+}
+
+static inline int vol_store_remove(struct vol_store *s, const char *name, int64_t expect_rev,
+                                   enum vol_store_sync sync, struct vol_error *err)
+{
+        return s->ops->remove(s, name, expect_rev, sync, err);
+}
+
+static inline int vol_store_count(struct vol_store *s, vol_store_count_cb cb, void *userdata,
+                                  struct vol_error *err)
+{
+        return s->ops->count(s, cb, userdata, err);
+}
