@@ -1,1 +1,279 @@
-/* placeholder: being written */
+/* REST handlers: parse and validate at the edge, call the service, render. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "api/json_in.h"
+#include "core/cleanup.h"
+#include "core/filter.h"
+#include "core/volume_json.h"
+#include "core/xmalloc.h"
+
+#define LIST_LIMIT_MAX 10000
+#define LIST_BODY_MAX (64u << 20)
+
+DEFINE_CLEANUP_FUNC(struct vol_volume, vol_volume_free)
+
+static void fail(struct vol_http_response *resp, struct vol_error *err)
+{
+        vol_api_error(resp, err->code ? err->code : -EIO, vol_error_message(err));
+        vol_error_clear(err);
+}
+
+static void render_volume(struct vol_http_response *resp, int status, const struct vol_volume *v,
+                          const struct vol_volume_info *info)
+{
+        resp->status = status;
+        vol_volume_to_json(&resp->body, v, info);
+}
+
+void vol_api_health(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        vol_strbuf_puts(&resp->body, "{\"status\":\"ok\",\"version\":\"" VOLMAN_VERSION "\"}");
+}
+
+void vol_api_metrics(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        if (vol_service_render_metrics(ctx, &resp->body, &err) < 0)
+                return fail(resp, &err);
+        resp->content_type = "text/plain; version=0.0.4";
+}
+
+static const char *const create_fields[] = {"name", "driver", "options", "labels", "scope", NULL};
+static const char *const scope_fields[] = {"tenant", "env", "app", "path", NULL};
+
+static int parse_scope(json_t *body, struct vol_scope **ret, struct vol_error *err)
+{
+        json_t *j = json_object_get(body, "scope");
+        if (!j || json_is_null(j))
+                return 0;
+        if (!json_is_object(j))
+                return vol_error_set(err, -EINVAL, "field scope must be an object");
+        int r = vol_json_check_fields(j, scope_fields, err);
+        if (r < 0)
+                return vol_error_wrap(err, "scope: ");
+        const char *parts[4];
+        for (int i = 0; i < 4; i++) {
+                if ((r = vol_json_string(j, scope_fields[i], &parts[i], err)) < 0)
+                        return vol_error_wrap(err, "scope: ");
+                if (!parts[i])
+                        return vol_error_set(err, -EINVAL, "scope needs %s", scope_fields[i]);
+        }
+        struct vol_scope *s = xcalloc(1, sizeof(*s));
+        s->tenant = xstrdup(parts[0]);
+        s->env = xstrdup(parts[1]);
+        s->app = xstrdup(parts[2]);
+        s->path = xstrdup(parts[3]);
+        *ret = s;
+        return 0;
+}
+
+void vol_api_create(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        _cleanup_json_ json_t *body = NULL;
+        struct vol_create_request cr = {.options = VOL_KVS_INIT, .labels = VOL_KVS_INIT};
+        _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
+        bool created = false;
+        int r;
+        if ((r = vol_json_parse_object(req->body, req->body_len, false, &body, &err)) < 0 ||
+            (r = vol_json_check_fields(body, create_fields, &err)) < 0 ||
+            (r = vol_json_string(body, "name", &cr.name, &err)) < 0 ||
+            (r = vol_json_string(body, "driver", &cr.driver, &err)) < 0 ||
+            (r = vol_json_string_map(body, "options", VOL_OPTIONS_MAX, &cr.options, &err)) < 0 ||
+            (r = vol_json_string_map(body, "labels", VOL_LABELS_MAX, &cr.labels, &err)) < 0 ||
+            (r = parse_scope(body, &cr.scope, &err)) < 0 ||
+            (r = vol_service_create(ctx, &cr, &v, &created, &err)) < 0) {
+                fail(resp, &err);
+        } else {
+                render_volume(resp, created ? 201 : 200, v, NULL);
+        }
+        vol_kvs_free(&cr.options);
+        vol_kvs_free(&cr.labels);
+        vol_scope_free(cr.scope);
+}
+
+struct filter_ctx {
+        struct vol_filter *f;
+        struct vol_error *err;
+        int r;
+};
+
+static void add_filter(const char *value, void *userdata)
+{
+        struct filter_ctx *c = userdata;
+        if (c->r == 0)
+                c->r = vol_filter_add(c->f, value, c->err);
+}
+
+void vol_api_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_filter f;
+        vol_filter_init(&f);
+        struct filter_ctx fc = {&f, &err, 0};
+        vol_http_query_all(req, "filter", add_filter, &fc);
+        size_t limit = LIST_LIMIT_MAX;
+        const char *l = vol_http_query(req, "limit");
+        if (fc.r == 0 && l) {
+                char *end;
+                long n = strtol(l, &end, 10);
+                if (!*l || *end || n < 1 || n > LIST_LIMIT_MAX)
+                        fc.r = vol_error_set(&err, -EINVAL, "limit must be a number from 1 to %d",
+                                             LIST_LIMIT_MAX);
+                else
+                        limit = (size_t)n;
+        }
+        const char *after = vol_http_query(req, "after");
+        if (fc.r < 0) {
+                vol_filter_free(&f);
+                return fail(resp, &err);
+        }
+        struct vol_strbuf list;
+        vol_strbuf_init(&list, LIST_BODY_MAX);
+        _cleanup_free_ char *next = NULL;
+        int r = vol_service_list_json(ctx, &f, after, limit, &list, &next, &err);
+        vol_filter_free(&f);
+        if (r < 0) {
+                vol_strbuf_free(&list);
+                return fail(resp, &err);
+        }
+        vol_strbuf_puts(&resp->body, "{\"volumes\":");
+        vol_strbuf_append(&resp->body, list.data, list.len);
+        vol_strbuf_free(&list);
+        vol_strbuf_puts(&resp->body, ",\"next\":");
+        if (next)
+                vol_strbuf_json_string(&resp->body, next);
+        else
+                vol_strbuf_puts(&resp->body, "null");
+        vol_strbuf_putc(&resp->body, '}');
+}
+
+void vol_api_inspect(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
+        struct vol_volume_info info;
+        if (vol_service_get(ctx, req->params[0], true, &v, &info, &err) < 0)
+                return fail(resp, &err);
+        render_volume(resp, 200, v, &info);
+}
+
+void vol_api_remove(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        /* ?force is accepted and deliberately changes nothing: a volume with
+         * mount references is never removed. */
+        if (vol_service_remove(ctx, req->params[0], &err) < 0)
+                return fail(resp, &err);
+        resp->status = 204;
+}
+
+static const char *const mount_fields[] = {"id", NULL};
+
+static int parse_mount_id(const struct vol_http_request *req, json_t **body, const char **ret_id,
+                          struct vol_error *err)
+{
+        int r;
+        if ((r = vol_json_parse_object(req->body, req->body_len, false, body, err)) < 0 ||
+            (r = vol_json_check_fields(*body, mount_fields, err)) < 0 ||
+            (r = vol_json_string(*body, "id", ret_id, err)) < 0)
+                return r;
+        if (!*ret_id)
+                return vol_error_set(err, -EINVAL, "field id (the mount reference) is required");
+        return 0;
+}
+
+void vol_api_mount(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        _cleanup_json_ json_t *body = NULL;
+        _cleanup_free_ char *mountpoint = NULL;
+        const char *id;
+        if (parse_mount_id(req, &body, &id, &err) < 0 ||
+            vol_service_mount(ctx, req->params[0], id, &mountpoint, &err) < 0)
+                return fail(resp, &err);
+        vol_strbuf_puts(&resp->body, "{\"mountpoint\":");
+        vol_strbuf_json_string(&resp->body, mountpoint);
+        vol_strbuf_putc(&resp->body, '}');
+}
+
+void vol_api_unmount(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        _cleanup_json_ json_t *body = NULL;
+        const char *id;
+        if (parse_mount_id(req, &body, &id, &err) < 0 ||
+            vol_service_unmount(ctx, req->params[0], id, &err) < 0)
+                return fail(resp, &err);
+        vol_strbuf_puts(&resp->body, "{}");
+}
+
+static const char *const prune_fields[] = {"filters", "all", "dry_run", NULL};
+
+static void add_name(const char *name, void *userdata)
+{
+        struct vol_strbuf *b = userdata;
+        if (b->len > 1)
+                vol_strbuf_putc(b, ',');
+        vol_strbuf_json_string(b, name);
+}
+
+void vol_api_prune(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        _cleanup_json_ json_t *body = NULL;
+        struct vol_filter f;
+        vol_filter_init(&f);
+        bool all = false, dry_run = false;
+        int r;
+        if ((r = vol_json_parse_object(req->body, req->body_len, true, &body, &err)) < 0 ||
+            (r = vol_json_check_fields(body, prune_fields, &err)) < 0 ||
+            (r = vol_json_bool(body, "all", &all, &err)) < 0 ||
+            (r = vol_json_bool(body, "dry_run", &dry_run, &err)) < 0)
+                goto out;
+        json_t *filters = json_object_get(body, "filters");
+        if (filters && !json_is_null(filters)) {
+                if (!json_is_array(filters)) {
+                        r = vol_error_set(&err, -EINVAL, "field filters must be an array of \"key=value\" strings");
+                        goto out;
+                }
+                if (json_array_size(filters) > VOL_FILTERS_MAX) {
+                        r = vol_error_set(&err, -E2BIG, "more than %d filters", VOL_FILTERS_MAX);
+                        goto out;
+                }
+                size_t i;
+                json_t *it;
+                json_array_foreach(filters, i, it)
+                {
+                        if (!json_is_string(it)) {
+                                r = vol_error_set(&err, -EINVAL, "filters[%zu] must be a string", i);
+                                goto out;
+                        }
+                        if ((r = vol_filter_add(&f, json_string_value(it), &err)) < 0)
+                                goto out;
+                }
+        }
+        if (vol_filter_is_empty(&f) && !all) {
+                r = vol_error_set(&err, -EINVAL,
+                                  "prune needs at least one filter, or \"all\": true to remove every "
+                                  "unused volume");
+                goto out;
+        }
+        struct vol_strbuf names;
+        vol_strbuf_init(&names, 0);
+        vol_strbuf_putc(&names, '[');
+        r = vol_service_prune(ctx, &f, dry_run, add_name, &names, &err);
+        vol_strbuf_putc(&names, ']');
+        if (r >= 0) {
+                vol_strbuf_puts(&resp->body, "{\"removed\":");
+                vol_strbuf_append(&resp->body, names.data, names.len);
+                vol_strbuf_puts(&resp->body, dry_run ? ",\"dry_run\":true}" : ",\"dry_run\":false}");
+        }
+        vol_strbuf_free(&names);
+out:
+        vol_filter_free(&f);
+        if (r < 0)
+                fail(resp, &err);
+}

@@ -59,6 +59,8 @@ int vol_filter_add(struct vol_filter *f, const char *text, struct vol_error *err
         if (KEY("name"))
                 return set_once(&f->name, "name", value, err);
         if (KEY("dangling")) {
+                if (f->dangling >= 0)
+                        return vol_error_set(err, -EINVAL, "filter dangling is given twice");
                 if (!strcmp(value, "true") || !strcmp(value, "1"))
                         f->dangling = 1;
                 else if (!strcmp(value, "false") || !strcmp(value, "0"))
@@ -68,7 +70,7 @@ int vol_filter_add(struct vol_filter *f, const char *text, struct vol_error *err
                 return 0;
         }
         if (KEY("label")) {
-                if (!*value)
+                if (!*value || *value == '=')
                         return vol_error_set(err, -EINVAL, "filter label needs a key");
                 const char *veq = strchr(value, '=');
                 f->labels = xrealloc(f->labels, (f->n_labels + 1) * sizeof(*f->labels));

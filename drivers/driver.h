@@ -41,7 +41,8 @@ struct vol_driver_ops {
         int (*create)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
         /* Destroys v's storage and data. Idempotent: a missing volume is success. */
         int (*remove)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
-        /* Makes v usable at its path (e.g. remounts a tmpfs lost at reboot). */
+        /* Makes v usable at its path. Returns 0 when the storage was there, 1 when
+         * it had to be made again, empty (a tmpfs lost at host reboot), < 0 on error. */
         int (*mount)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
         /* Called when the last mount reference goes. */
         int (*unmount)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
@@ -80,3 +81,8 @@ struct vol_driver *vol_drivers_find(struct vol_drivers *set, const char *name);
  * d->ops->validate judges the values. */
 int vol_driver_check_options(const struct vol_driver *d, const struct vol_kvs *options,
                              struct vol_error *err);
+
+/* For drivers that keep one UUID-named entry per volume in their directory:
+ * calls cb for each such entry. Usable as .scan. */
+int vol_driver_scan_uuid_dirs(struct vol_driver *d, vol_driver_id_cb cb, void *userdata,
+                              struct vol_error *err);

@@ -1,1 +1,90 @@
-/* placeholder: being written */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/xmalloc.h"
+#include "driver.h"
+
+extern const struct vol_driver_ops vol_driver_local_ops;
+extern const struct vol_driver_ops vol_driver_tmpfs_ops;
+
+static const struct vol_driver_ops *const registered[] = {
+        &vol_driver_local_ops,
+        &vol_driver_tmpfs_ops,
+};
+
+int vol_drivers_open(const char *root_path, struct vol_drivers *ret, struct vol_error *err)
+{
+        if (mkdir(root_path, 0700) < 0 && errno != EEXIST)
+                return vol_error_set(err, -errno, "creating data root %s: %m", root_path);
+        int root = open(root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (root < 0)
+                return vol_error_set(err, -errno, "opening data root %s: %m", root_path);
+        struct vol_drivers set = {0, xcalloc((sizeof(registered) / sizeof(registered[0])), sizeof(struct vol_driver))};
+        int r = 0;
+        for (size_t i = 0; i < (sizeof(registered) / sizeof(registered[0])); i++) {
+                const struct vol_driver_ops *ops = registered[i];
+                if (mkdirat(root, ops->name, 0700) < 0 && errno != EEXIST) {
+                        r = vol_error_set(err, -errno, "creating %s/%s: %m", root_path, ops->name);
+                        break;
+                }
+                int fd = openat(root, ops->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                if (fd < 0) {
+                        r = vol_error_set(err, -errno, "opening %s/%s: %m", root_path, ops->name);
+                        break;
+                }
+                set.items[set.n++] = (struct vol_driver){ops, fd, xasprintf("%s/%s", root_path, ops->name)};
+        }
+        close(root);
+        if (r < 0) {
+                vol_drivers_close(&set);
+                return r;
+        }
+        *ret = set;
+        return 0;
+}
+
+void vol_drivers_close(struct vol_drivers *set)
+{
+        for (size_t i = 0; i < set->n; i++) {
+                close(set->items[i].dir_fd);
+                free(set->items[i].dir_path);
+        }
+        free(set->items);
+        set->items = NULL;
+        set->n = 0;
+}
+
+struct vol_driver *vol_drivers_find(struct vol_drivers *set, const char *name)
+{
+        for (size_t i = 0; i < set->n; i++)
+                if (!strcmp(set->items[i].ops->name, name))
+                        return &set->items[i];
+        return NULL;
+}
+
+int vol_driver_check_options(const struct vol_driver *d, const struct vol_kvs *options,
+                             struct vol_error *err)
+{
+        for (size_t i = 0; i < options->n; i++) {
+                bool known = false;
+                for (const char *const *k = d->ops->options; *k; k++)
+                        if (!strcmp(*k, options->items[i].key))
+                                known = true;
+                if (!known) {
+                        char list[256] = "";
+                        for (const char *const *k = d->ops->options; *k; k++) {
+                                if (*list)
+                                        strncat(list, ", ", sizeof(list) - strlen(list) - 1);
+                                strncat(list, *k, sizeof(list) - strlen(list) - 1);
+                        }
+                        return vol_error_set(err, -EINVAL,
+                                             "driver %s does not know option \"%s\" (it knows: %s)",
+                                             d->ops->name, options->items[i].key, list);
+                }
+        }
+        return d->ops->validate(options, err);
+}

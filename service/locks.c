@@ -1,1 +1,31 @@
-/* placeholder: being written */
+#include "locks.h"
+
+#include <stdint.h>
+
+void vol_name_locks_init(struct vol_name_locks *l)
+{
+        for (int i = 0; i < VOL_LOCK_STRIPES; i++)
+                pthread_mutex_init(&l->stripes[i], NULL);
+}
+
+void vol_name_locks_destroy(struct vol_name_locks *l)
+{
+        for (int i = 0; i < VOL_LOCK_STRIPES; i++)
+                pthread_mutex_destroy(&l->stripes[i]);
+}
+
+pthread_mutex_t *vol_name_lock(struct vol_name_locks *l, const char *name)
+{
+        uint32_t h = 2166136261u; /* FNV-1a */
+        for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+                h = (h ^ *p) * 16777619u;
+        pthread_mutex_t *m = &l->stripes[h % VOL_LOCK_STRIPES];
+        pthread_mutex_lock(m);
+        return m;
+}
+
+void vol_name_unlock(pthread_mutex_t *m)
+{
+        if (m)
+                pthread_mutex_unlock(m);
+}

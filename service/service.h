@@ -15,6 +15,7 @@
 #include "core/filter.h"
 #include "core/strbuf.h"
 #include "core/volume.h"
+#include "core/volume_json.h"
 #include "service/metrics.h"
 
 struct vol_service;
@@ -45,6 +46,10 @@ void vol_service_close(struct vol_service *s);
 
 /* The metrics the service keeps. */
 struct vol_metrics *vol_service_metrics(struct vol_service *s);
+
+/* Appends every metric in Prometheus text format: volumes by driver and status
+ * (read from the store) and the operation counters and latencies. */
+int vol_service_render_metrics(struct vol_service *s, struct vol_strbuf *out, struct vol_error *err);
 
 /* Creates a volume, or returns the existing one when name, driver, options,
  * labels and scope all match (then *ret_created is false). Different

@@ -2,8 +2,6 @@
 
 #include "store.h"
 
-extern const struct vol_store_ops vol_store_sqlite_ops;
-
 static const struct vol_store_ops *const backends[] = {
         &vol_store_sqlite_ops,
 };

@@ -1,1 +1,718 @@
-/* placeholder: being written */
+/* The SQLite metadata store: one database file in WAL mode.
+ *
+ * Writes go through one writer thread that commits them in groups: every put
+ * or remove waiting when a transaction starts rides in it, so sixteen clients
+ * creating at once pay for one fsync, not sixteen. A write returns only when
+ * its transaction has committed (and, for VOL_SYNC_FULL, reached the disk).
+ * Reads use a small pool of read-only connections, which WAL lets run while
+ * the writer commits.
+ *
+ * Maps (labels, options) and mount references are stored as text records
+ * separated by ASCII unit (0x1f) and record (0x1e) separators; validation
+ * refuses control characters in every one of those strings. */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/cleanup.h"
+#include "core/failpoint.h"
+#include "core/strbuf.h"
+#include "core/xmalloc.h"
+#include "store.h"
+
+#define READERS_IDLE_MAX 4
+#define READERS_MAX 32
+#define BATCH_MAX 256
+
+static const char *const migrations[] = {
+        /* 1: volumes */
+        "CREATE TABLE volumes ("
+        "  name TEXT PRIMARY KEY,"
+        "  id TEXT NOT NULL UNIQUE,"
+        "  driver TEXT NOT NULL,"
+        "  status INTEGER NOT NULL,"
+        "  tenant TEXT, env TEXT, app TEXT, path TEXT,"
+        "  options TEXT NOT NULL,"
+        "  labels TEXT NOT NULL,"
+        "  mounts TEXT NOT NULL,"
+        "  mountpoint TEXT NOT NULL,"
+        "  created_at INTEGER NOT NULL,"
+        "  revision INTEGER NOT NULL"
+        ") WITHOUT ROWID;"
+        "CREATE INDEX volumes_by_scope ON volumes(tenant, env, app) WHERE tenant IS NOT NULL;",
+};
+
+#define COLUMNS                                                                                    \
+        "name, id, driver, status, tenant, env, app, path, options, labels, mounts, mountpoint, "  \
+        "created_at, revision"
+
+enum write_kind { W_PUT, W_REMOVE };
+
+struct write_op {
+        enum write_kind kind;
+        struct vol_volume *v; /* W_PUT */
+        const char *name;     /* W_REMOVE */
+        int64_t expect_rev;
+        enum vol_store_sync sync;
+        int result;
+        int64_t new_rev;
+        bool done;
+        struct write_op *next;
+};
+
+struct reader {
+        sqlite3 *db;
+        sqlite3_stmt *get;
+        sqlite3_stmt *list;
+        struct reader *next;
+};
+
+struct sqlite_store {
+        struct vol_store base;
+        char *path;
+
+        /* writer */
+        sqlite3 *wdb;
+        sqlite3_stmt *w_rev, *w_insert, *w_update, *w_delete;
+        int cur_sync; /* the synchronous pragma now set: 1 NORMAL, 2 FULL */
+        pthread_t writer;
+        pthread_mutex_t wlock;
+        pthread_cond_t wcond_pending; /* the writer waits for work */
+        pthread_cond_t wcond_done;    /* callers wait for their op */
+        struct write_op *pending, **pending_tail;
+        bool stopping;
+
+        /* readers */
+        pthread_mutex_t rlock;
+        pthread_cond_t rcond;
+        struct reader *idle;
+        size_t n_idle, n_open;
+};
+
+static int db_error(sqlite3 *db, struct vol_error *err, const char *what)
+{
+        int rc = sqlite3_errcode(db);
+        int code = (rc == SQLITE_FULL) ? -ENOSPC : (rc == SQLITE_BUSY || rc == SQLITE_LOCKED) ? -EAGAIN : -EIO;
+        return vol_error_set(err, code, "metadata store: %s: %s", what, sqlite3_errmsg(db));
+}
+
+static int exec(sqlite3 *db, const char *sql, struct vol_error *err)
+{
+        char *msg = NULL;
+        if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+                int r = vol_error_set(err, -EIO, "metadata store: %s", msg ? msg : "exec failed");
+                sqlite3_free(msg);
+                return r;
+        }
+        return 0;
+}
+
+/* ---- encoding of maps and mounts ---- */
+
+static void encode_kvs(struct vol_strbuf *b, const struct vol_kvs *m)
+{
+        for (size_t i = 0; i < m->n; i++) {
+                vol_strbuf_puts(b, m->items[i].key);
+                vol_strbuf_putc(b, '\x1f');
+                vol_strbuf_puts(b, m->items[i].value);
+                vol_strbuf_putc(b, '\x1e');
+        }
+}
+
+static void decode_kvs(struct vol_kvs *m, const char *s)
+{
+        size_t n = 0;
+        for (const char *p = s; *p; p++)
+                n += *p == '\x1e';
+        if (!n)
+                return;
+        m->items = xcalloc(n, sizeof(*m->items));
+        const char *p = s;
+        while (*p && m->n < n) {
+                const char *us = strchr(p, '\x1f');
+                const char *rs = us ? strchr(us, '\x1e') : NULL;
+                if (!rs)
+                        break;
+                m->items[m->n].key = xstrndup(p, (size_t)(us - p));
+                m->items[m->n].value = xstrndup(us + 1, (size_t)(rs - us - 1));
+                m->n++;
+                p = rs + 1;
+        }
+}
+
+static void encode_mounts(struct vol_strbuf *b, const struct vol_volume *v)
+{
+        for (size_t i = 0; i < v->n_mounts; i++)
+                vol_strbuf_printf(b, "%s\x1f%lld\x1e", v->mounts[i].id, (long long)v->mounts[i].since);
+}
+
+static void decode_mounts(struct vol_volume *v, const char *s)
+{
+        size_t n = 0;
+        for (const char *p = s; *p; p++)
+                n += *p == '\x1e';
+        if (!n)
+                return;
+        v->mounts = xcalloc(n, sizeof(*v->mounts));
+        const char *p = s;
+        while (*p && v->n_mounts < n) {
+                const char *us = strchr(p, '\x1f');
+                const char *rs = us ? strchr(us, '\x1e') : NULL;
+                if (!rs)
+                        break;
+                v->mounts[v->n_mounts].id = xstrndup(p, (size_t)(us - p));
+                v->mounts[v->n_mounts].since = strtoll(us + 1, NULL, 10);
+                v->n_mounts++;
+                p = rs + 1;
+        }
+}
+
+static const char *col_text(sqlite3_stmt *st, int i)
+{
+        const unsigned char *t = sqlite3_column_text(st, i);
+        return t ? (const char *)t : NULL;
+}
+
+static struct vol_volume *row_to_volume(sqlite3_stmt *st)
+{
+        struct vol_volume *v = vol_volume_new();
+        v->name = xstrdup(col_text(st, 0));
+        snprintf(v->id, sizeof(v->id), "%s", col_text(st, 1));
+        v->driver = xstrdup(col_text(st, 2));
+        v->status = (enum vol_status)sqlite3_column_int(st, 3);
+        if (col_text(st, 4)) {
+                v->scope = xcalloc(1, sizeof(*v->scope));
+                v->scope->tenant = xstrdup(col_text(st, 4));
+                v->scope->env = xstrdup(col_text(st, 5));
+                v->scope->app = xstrdup(col_text(st, 6));
+                v->scope->path = xstrdup(col_text(st, 7));
+        }
+        decode_kvs(&v->options, col_text(st, 8));
+        decode_kvs(&v->labels, col_text(st, 9));
+        decode_mounts(v, col_text(st, 10));
+        v->mountpoint = xstrdup(col_text(st, 11));
+        v->created_at = sqlite3_column_int64(st, 12);
+        v->revision = sqlite3_column_int64(st, 13);
+        return v;
+}
+
+/* ---- connections ---- */
+
+static int open_db(const char *path, bool readonly, sqlite3 **ret, struct vol_error *err)
+{
+        sqlite3 *db = NULL;
+        int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                    SQLITE_OPEN_NOMUTEX;
+        if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+                int r = vol_error_set(err, -EIO, "opening metadata store %s: %s", path,
+                                      db ? sqlite3_errmsg(db) : "out of memory");
+                sqlite3_close(db);
+                return r;
+        }
+        sqlite3_busy_timeout(db, 10000);
+        int r = exec(db, readonly ? "PRAGMA cache_size=-512;" : "PRAGMA cache_size=-2048;", err);
+        if (r < 0) {
+                sqlite3_close(db);
+                return r;
+        }
+        *ret = db;
+        return 0;
+}
+
+static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **ret, struct vol_error *err)
+{
+        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, ret, NULL) != SQLITE_OK)
+                return db_error(db, err, "preparing a statement");
+        return 0;
+}
+
+static void reader_free(struct reader *rd)
+{
+        if (!rd)
+                return;
+        sqlite3_finalize(rd->get);
+        sqlite3_finalize(rd->list);
+        sqlite3_close(rd->db);
+        free(rd);
+}
+
+static int reader_get(struct sqlite_store *s, struct reader **ret, struct vol_error *err)
+{
+        pthread_mutex_lock(&s->rlock);
+        while (!s->idle && s->n_open >= READERS_MAX)
+                pthread_cond_wait(&s->rcond, &s->rlock);
+        struct reader *rd = s->idle;
+        if (rd) {
+                s->idle = rd->next;
+                s->n_idle--;
+                pthread_mutex_unlock(&s->rlock);
+                *ret = rd;
+                return 0;
+        }
+        s->n_open++;
+        pthread_mutex_unlock(&s->rlock);
+
+        rd = xcalloc(1, sizeof(*rd));
+        int r = open_db(s->path, true, &rd->db, err);
+        if (r >= 0)
+                r = prepare(rd->db, "SELECT " COLUMNS " FROM volumes WHERE name = ?1", &rd->get, err);
+        if (r >= 0)
+                r = prepare(rd->db,
+                            "SELECT " COLUMNS " FROM volumes WHERE name > ?1"
+                            " AND (?2 IS NULL OR driver = ?2) AND (?3 IS NULL OR tenant = ?3)"
+                            " AND (?4 IS NULL OR env = ?4) AND (?5 IS NULL OR app = ?5)"
+                            " ORDER BY name",
+                            &rd->list, err);
+        if (r < 0) {
+                reader_free(rd);
+                pthread_mutex_lock(&s->rlock);
+                s->n_open--;
+                pthread_cond_signal(&s->rcond);
+                pthread_mutex_unlock(&s->rlock);
+                return r;
+        }
+        *ret = rd;
+        return 0;
+}
+
+static void reader_put(struct sqlite_store *s, struct reader *rd)
+{
+        sqlite3_reset(rd->get);
+        sqlite3_reset(rd->list);
+        sqlite3_clear_bindings(rd->get);
+        sqlite3_clear_bindings(rd->list);
+        pthread_mutex_lock(&s->rlock);
+        if (s->n_idle < READERS_IDLE_MAX) {
+                rd->next = s->idle;
+                s->idle = rd;
+                s->n_idle++;
+                rd = NULL;
+        } else {
+                s->n_open--;
+        }
+        pthread_cond_signal(&s->rcond);
+        pthread_mutex_unlock(&s->rlock);
+        reader_free(rd);
+}
+
+/* ---- reads ---- */
+
+static int sqlite_get(struct vol_store *base, const char *name, struct vol_volume **ret,
+                      struct vol_error *err)
+{
+        struct sqlite_store *s = (struct sqlite_store *)base;
+        struct reader *rd;
+        int r = reader_get(s, &rd, err);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(rd->get, 1, name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(rd->get);
+        if (rc == SQLITE_ROW) {
+                *ret = row_to_volume(rd->get);
+                r = 0;
+        } else if (rc == SQLITE_DONE) {
+                r = vol_error_set(err, -ENOENT, "volume %s not found", name);
+        } else {
+                r = db_error(rd->db, err, "reading a volume");
+        }
+        reader_put(s, rd);
+        return r;
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *v)
+{
+        if (v)
+                sqlite3_bind_text(st, i, v, -1, SQLITE_STATIC);
+        else
+                sqlite3_bind_null(st, i);
+}
+
+static int sqlite_list(struct vol_store *base, const struct vol_filter *f, const char *after,
+                       size_t limit, vol_store_list_cb cb, void *userdata, struct vol_error *err)
+{
+        struct sqlite_store *s = (struct sqlite_store *)base;
+        struct reader *rd;
+        int r = reader_get(s, &rd, err);
+        if (r < 0)
+                return r;
+        /* A read transaction makes the whole page one snapshot. */
+        sqlite3_exec(rd->db, "BEGIN", NULL, NULL, NULL);
+        sqlite3_bind_text(rd->list, 1, after ? after : "", -1, SQLITE_STATIC);
+        bind_opt(rd->list, 2, f ? f->driver : NULL);
+        bind_opt(rd->list, 3, f ? f->tenant : NULL);
+        bind_opt(rd->list, 4, f ? f->env : NULL);
+        bind_opt(rd->list, 5, f ? f->app : NULL);
+        int count = 0;
+        for (;;) {
+                int rc = sqlite3_step(rd->list);
+                if (rc == SQLITE_DONE)
+                        break;
+                if (rc != SQLITE_ROW) {
+                        r = db_error(rd->db, err, "listing volumes");
+                        break;
+                }
+                struct vol_volume *v = row_to_volume(rd->list);
+                if (f && !vol_filter_match(f, v)) {
+                        vol_volume_free(v);
+                        continue;
+                }
+                count++;
+                int c = cb(v, userdata);
+                vol_volume_free(v);
+                if (c < 0) {
+                        r = c;
+                        break;
+                }
+                if (c > 0 || (limit && (size_t)count >= limit))
+                        break;
+        }
+        sqlite3_reset(rd->list);
+        sqlite3_exec(rd->db, "COMMIT", NULL, NULL, NULL);
+        reader_put(s, rd);
+        return r < 0 ? r : count;
+}
+
+static int sqlite_count(struct vol_store *base, vol_store_count_cb cb, void *userdata,
+                        struct vol_error *err)
+{
+        struct sqlite_store *s = (struct sqlite_store *)base;
+        struct reader *rd;
+        int r = reader_get(s, &rd, err);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(rd->db,
+                               "SELECT driver, status, count(*) FROM volumes GROUP BY driver, status",
+                               -1, &st, NULL) != SQLITE_OK) {
+                r = db_error(rd->db, err, "counting volumes");
+        } else {
+                int rc;
+                while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+                        cb(col_text(st, 0), (enum vol_status)sqlite3_column_int(st, 1),
+                           (uint64_t)sqlite3_column_int64(st, 2), userdata);
+                if (rc != SQLITE_DONE)
+                        r = db_error(rd->db, err, "counting volumes");
+        }
+        sqlite3_finalize(st);
+        reader_put(s, rd);
+        return r;
+}
+
+/* ---- writes ---- */
+
+/* The stored revision of name: > 0, 0 when absent, < 0 on error. */
+static int64_t current_revision(struct sqlite_store *s, const char *name)
+{
+        sqlite3_bind_text(s->w_rev, 1, name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s->w_rev);
+        int64_t rev = rc == SQLITE_ROW ? sqlite3_column_int64(s->w_rev, 0) : rc == SQLITE_DONE ? 0 : -EIO;
+        sqlite3_reset(s->w_rev);
+        return rev;
+}
+
+static int apply_put(struct sqlite_store *s, struct write_op *op)
+{
+        struct vol_volume *v = op->v;
+        int64_t cur = current_revision(s, v->name);
+        if (cur < 0)
+                return (int)cur;
+        if (op->expect_rev == 0 && cur > 0)
+                return -EEXIST;
+        if (op->expect_rev > 0 && cur == 0)
+                return -ENOENT;
+        if (op->expect_rev > 0 && cur != op->expect_rev)
+                return -ESTALE;
+
+        struct vol_strbuf opts, labels, mounts;
+        vol_strbuf_init(&opts, 0);
+        vol_strbuf_init(&labels, 0);
+        vol_strbuf_init(&mounts, 0);
+        encode_kvs(&opts, &v->options);
+        encode_kvs(&labels, &v->labels);
+        encode_mounts(&mounts, v);
+
+        sqlite3_stmt *st = cur ? s->w_update : s->w_insert;
+        sqlite3_bind_text(st, 1, v->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, v->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, v->driver, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 4, (int)v->status);
+        bind_opt(st, 5, v->scope ? v->scope->tenant : NULL);
+        bind_opt(st, 6, v->scope ? v->scope->env : NULL);
+        bind_opt(st, 7, v->scope ? v->scope->app : NULL);
+        bind_opt(st, 8, v->scope ? v->scope->path : NULL);
+        sqlite3_bind_text(st, 9, opts.data ? opts.data : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 10, labels.data ? labels.data : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 11, mounts.data ? mounts.data : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 12, v->mountpoint ? v->mountpoint : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 13, v->created_at);
+        sqlite3_bind_int64(st, 14, cur + 1);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        vol_strbuf_free(&opts);
+        vol_strbuf_free(&labels);
+        vol_strbuf_free(&mounts);
+        if (rc == SQLITE_CONSTRAINT)
+                return -EEXIST; /* the id is taken: never reuse one */
+        if (rc != SQLITE_DONE)
+                return -EIO;
+        op->new_rev = cur + 1;
+        return 0;
+}
+
+static int apply_remove(struct sqlite_store *s, struct write_op *op)
+{
+        int64_t cur = current_revision(s, op->name);
+        if (cur < 0)
+                return (int)cur;
+        if (cur == 0)
+                return -ENOENT;
+        if (cur != op->expect_rev)
+                return -ESTALE;
+        sqlite3_bind_text(s->w_delete, 1, op->name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s->w_delete);
+        sqlite3_reset(s->w_delete);
+        return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static void set_sync(struct sqlite_store *s, int want)
+{
+        if (s->cur_sync == want)
+                return;
+        sqlite3_exec(s->wdb, want == 2 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+                     NULL, NULL, NULL);
+        s->cur_sync = want;
+}
+
+/* Runs one batch in one transaction. A failed COMMIT fails every op. */
+static void run_batch(struct sqlite_store *s, struct write_op *batch)
+{
+        int want = 1;
+        for (struct write_op *op = batch; op; op = op->next)
+                if (op->sync == VOL_SYNC_FULL)
+                        want = 2;
+        set_sync(s, want);
+        int r = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
+        for (struct write_op *op = batch; op; op = op->next)
+                op->result = r < 0 ? r : op->kind == W_PUT ? apply_put(s, op) : apply_remove(s, op);
+        if (r < 0)
+                return;
+        vol_failpoint("store-before-commit");
+        if (sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+                sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);
+                for (struct write_op *op = batch; op; op = op->next)
+                        op->result = -EIO;
+        }
+}
+
+static void *writer_main(void *arg)
+{
+        struct sqlite_store *s = arg;
+        pthread_mutex_lock(&s->wlock);
+        for (;;) {
+                while (!s->pending && !s->stopping)
+                        pthread_cond_wait(&s->wcond_pending, &s->wlock);
+                if (!s->pending && s->stopping)
+                        break;
+                /* Take up to BATCH_MAX waiting ops. */
+                struct write_op *batch = s->pending, *last = batch;
+                size_t n = 1;
+                while (last->next && n < BATCH_MAX) {
+                        last = last->next;
+                        n++;
+                }
+                s->pending = last->next;
+                if (!s->pending)
+                        s->pending_tail = &s->pending;
+                last->next = NULL;
+                pthread_mutex_unlock(&s->wlock);
+
+                run_batch(s, batch);
+
+                pthread_mutex_lock(&s->wlock);
+                for (struct write_op *op = batch, *next; op; op = next) {
+                        next = op->next;
+                        op->done = true;
+                }
+                pthread_cond_broadcast(&s->wcond_done);
+        }
+        pthread_mutex_unlock(&s->wlock);
+        return NULL;
+}
+
+static int submit(struct sqlite_store *s, struct write_op *op)
+{
+        pthread_mutex_lock(&s->wlock);
+        if (s->stopping) {
+                pthread_mutex_unlock(&s->wlock);
+                return -ESHUTDOWN;
+        }
+        op->next = NULL;
+        *s->pending_tail = op;
+        s->pending_tail = &op->next;
+        pthread_cond_signal(&s->wcond_pending);
+        while (!op->done)
+                pthread_cond_wait(&s->wcond_done, &s->wlock);
+        pthread_mutex_unlock(&s->wlock);
+        return op->result;
+}
+
+static int write_error(int r, const char *name, struct vol_error *err)
+{
+        switch (r) {
+        case -EEXIST:
+                return vol_error_set(err, r, "volume %s already exists", name);
+        case -ENOENT:
+                return vol_error_set(err, r, "volume %s not found", name);
+        case -ESTALE:
+                return vol_error_set(err, r, "volume %s was changed concurrently", name);
+        case -ESHUTDOWN:
+                return vol_error_set(err, r, "the daemon is shutting down");
+        default:
+                return vol_error_set(err, r, "metadata store: writing volume %s failed", name);
+        }
+}
+
+static int sqlite_put(struct vol_store *base, struct vol_volume *v, int64_t expect_rev,
+                      enum vol_store_sync sync, struct vol_error *err)
+{
+        struct write_op op = {.kind = W_PUT, .v = v, .expect_rev = expect_rev, .sync = sync};
+        int r = submit((struct sqlite_store *)base, &op);
+        if (r < 0)
+                return write_error(r, v->name, err);
+        v->revision = op.new_rev;
+        return 0;
+}
+
+static int sqlite_remove(struct vol_store *base, const char *name, int64_t expect_rev,
+                         enum vol_store_sync sync, struct vol_error *err)
+{
+        struct write_op op = {.kind = W_REMOVE, .name = name, .expect_rev = expect_rev, .sync = sync};
+        int r = submit((struct sqlite_store *)base, &op);
+        return r < 0 ? write_error(r, name, err) : 0;
+}
+
+/* ---- open / close ---- */
+
+static int migrate(sqlite3 *db, struct vol_error *err)
+{
+        sqlite3_stmt *st = NULL;
+        int version = 0;
+        if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+            sqlite3_step(st) == SQLITE_ROW)
+                version = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        int known = (int)(sizeof(migrations) / sizeof(migrations[0]));
+        if (version > known)
+                return vol_error_set(err, -EPROTO,
+                                     "metadata store has schema version %d; this volmand knows up to "
+                                     "%d (a newer volmand wrote it)",
+                                     version, known);
+        for (int i = version; i < known; i++) {
+                _cleanup_free_ char *sql = xasprintf("BEGIN IMMEDIATE; %s PRAGMA user_version=%d; COMMIT;",
+                                                     migrations[i], i + 1);
+                int r = exec(db, sql, err);
+                if (r < 0) {
+                        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+                        return vol_error_wrap(err, "migrating the store to version %d: ", i + 1);
+                }
+        }
+        return 0;
+}
+
+static void sqlite_close(struct vol_store *base)
+{
+        struct sqlite_store *s = (struct sqlite_store *)base;
+        if (!s)
+                return;
+        if (s->wdb) {
+                pthread_mutex_lock(&s->wlock);
+                s->stopping = true;
+                pthread_cond_broadcast(&s->wcond_pending);
+                pthread_mutex_unlock(&s->wlock);
+                pthread_join(s->writer, NULL);
+        }
+        while (s->idle) {
+                struct reader *rd = s->idle;
+                s->idle = rd->next;
+                reader_free(rd);
+        }
+        sqlite3_finalize(s->w_rev);
+        sqlite3_finalize(s->w_insert);
+        sqlite3_finalize(s->w_update);
+        sqlite3_finalize(s->w_delete);
+        sqlite3_close(s->wdb);
+        pthread_mutex_destroy(&s->wlock);
+        pthread_mutex_destroy(&s->rlock);
+        pthread_cond_destroy(&s->wcond_pending);
+        pthread_cond_destroy(&s->wcond_done);
+        pthread_cond_destroy(&s->rcond);
+        free(s->path);
+        free(s);
+}
+
+static int sqlite_open(const char *location, struct vol_store **ret, struct vol_error *err)
+{
+        struct sqlite_store *s = xcalloc(1, sizeof(*s));
+        s->base.ops = &vol_store_sqlite_ops;
+        s->path = xstrdup(location);
+        s->pending_tail = &s->pending;
+        pthread_mutex_init(&s->wlock, NULL);
+        pthread_mutex_init(&s->rlock, NULL);
+        pthread_cond_init(&s->wcond_pending, NULL);
+        pthread_cond_init(&s->wcond_done, NULL);
+        pthread_cond_init(&s->rcond, NULL);
+        /* Keep the page caches small: RSS matters more than a cache hit. */
+        sqlite3_soft_heap_limit64(16 << 20);
+
+        sqlite3 *db = NULL;
+        int r = open_db(location, false, &db, err);
+        if (r < 0)
+                goto fail;
+        s->wdb = db;
+        if ((r = exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err)) < 0 ||
+            (r = migrate(db, err)) < 0)
+                goto fail_nowriter;
+        s->cur_sync = 2;
+        if ((r = prepare(db, "SELECT revision FROM volumes WHERE name = ?1", &s->w_rev, err)) < 0 ||
+            (r = prepare(db, "INSERT INTO volumes (" COLUMNS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+                         &s->w_insert, err)) < 0 ||
+            (r = prepare(db,
+                         "UPDATE volumes SET id=?2, driver=?3, status=?4, tenant=?5, env=?6, app=?7, path=?8,"
+                         " options=?9, labels=?10, mounts=?11, mountpoint=?12, created_at=?13, revision=?14"
+                         " WHERE name = ?1",
+                         &s->w_update, err)) < 0 ||
+            (r = prepare(db, "DELETE FROM volumes WHERE name = ?1", &s->w_delete, err)) < 0)
+                goto fail_nowriter;
+        if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+                r = vol_error_set(err, -EAGAIN, "starting the store's writer thread failed");
+                goto fail_nowriter;
+        }
+        *ret = &s->base;
+        return 0;
+fail_nowriter:
+        sqlite3_finalize(s->w_rev);
+        sqlite3_finalize(s->w_insert);
+        sqlite3_finalize(s->w_update);
+        sqlite3_finalize(s->w_delete);
+        s->w_rev = s->w_insert = s->w_update = s->w_delete = NULL;
+        sqlite3_close(s->wdb);
+        s->wdb = NULL;
+fail:
+        sqlite_close(&s->base);
+        return r;
+}
+
+const struct vol_store_ops vol_store_sqlite_ops = {
+        .name = "sqlite",
+        .open = sqlite_open,
+        .close = sqlite_close,
+        .get = sqlite_get,
+        .list = sqlite_list,
+        .put = sqlite_put,
+        .remove = sqlite_remove,
+        .count = sqlite_count,
+};

@@ -61,6 +61,9 @@ struct vol_store {
         const struct vol_store_ops *ops;
 };
 
+/* The backends. */
+extern const struct vol_store_ops vol_store_sqlite_ops;
+
 /* The backend registered under name, or NULL. */
 const struct vol_store_ops *vol_store_find(const char *name);
 

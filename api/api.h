@@ -1,0 +1,23 @@
+/* The REST API (docs/api.md): routes over the service, nothing more. */
+#pragma once
+
+#include "api/http.h"
+#include "service/service.h"
+
+/* Serves the REST API for svc on socket_path (mode 0660). */
+int vol_api_start(const char *socket_path, struct vol_service *svc, struct vol_http_server **ret,
+                  struct vol_error *err);
+
+/* Handlers, one per route (api/volumes.c). ctx is the struct vol_service. */
+void vol_api_health(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_metrics(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_create(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_inspect(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_remove(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_mount(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_unmount(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_prune(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+
+/* Fills resp with the API's error body for a negative errno and message. */
+void vol_api_error(struct vol_http_response *resp, int code, const char *message);

@@ -1,0 +1,52 @@
+/* Filesystem operations that never trust a path inside a volume.
+ *
+ * Containers write into volumes, so anything below a volume's directory may be
+ * a hostile symlink, a fifo, a mount, or a tree deep enough to exhaust file
+ * descriptors. Everything here works on descriptors opened with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS), never follows a symlink,
+ * never crosses into another filesystem, and holds a bounded number of
+ * descriptors whatever the depth of the tree. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/error.h"
+#include "core/kv.h"
+
+/* Opens directory `name` below dirfd without following any symlink and
+ * without leaving dirfd. Returns the fd (O_CLOEXEC) or a negative errno. */
+int vol_fs_open_dir(int dirfd, const char *name);
+
+/* Removes the tree `name` below dirfd: symlinks are unlinked, not followed;
+ * a directory on another filesystem inside it stops the removal (-EBUSY).
+ * A missing `name` is success. Returns 0 or < 0 with a message. */
+int vol_fs_remove_tree(int dirfd, const char *name, struct vol_error *err);
+
+/* Adds up the allocated bytes and the inodes of the tree below the directory
+ * fd (not crossing filesystems, not following symlinks). Descends at most
+ * VOL_FS_USAGE_DEPTH levels; *ret_partial tells if deeper parts were skipped. */
+#define VOL_FS_USAGE_DEPTH 128
+int vol_fs_usage(int fd, uint64_t *ret_bytes, uint64_t *ret_inodes, bool *ret_partial,
+                 struct vol_error *err);
+
+/* fsync() on a directory fd, so that entries made or removed in it are durable. */
+int vol_fs_sync_dir(int fd, struct vol_error *err);
+
+/* Ownership options shared by drivers: uid, gid (decimal, < 2^31) and mode
+ * (octal, at most 07777). Absent uid/gid: -1 (left as is); absent mode:
+ * default_mode. Returns 0 or -EINVAL naming the option. */
+struct vol_owner {
+        long uid;
+        long gid;
+        mode_t mode;
+};
+int vol_fs_parse_owner(const struct vol_kvs *options, mode_t default_mode, struct vol_owner *ret,
+                       struct vol_error *err);
+
+/* Applies owner to the directory fd (fchown, then fchmod). */
+int vol_fs_apply_owner(int fd, const struct vol_owner *owner, struct vol_error *err);
+
+/* True if s looks like a lower-case UUID (how volume directories are named). */
+bool vol_fs_is_uuid(const char *s);

@@ -1,0 +1,20 @@
+/* What the service's files share. Not a public header. */
+#pragma once
+
+#include "drivers/driver.h"
+#include "locks.h"
+#include "metrics.h"
+#include "service.h"
+#include "store/store.h"
+
+struct vol_service {
+        struct vol_store *store;
+        struct vol_drivers drivers;
+        char *prefix;
+        char *default_driver;
+        struct vol_name_locks locks;
+        struct vol_metrics metrics;
+};
+
+/* Writes one line to the service log. */
+void vol_service_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
