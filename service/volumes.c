@@ -286,12 +286,15 @@ static int remove_locked(struct vol_service *s, const char *name, bool only_if_u
         int r = vol_store_get(s->store, name, &v, err);
         if (r < 0)
                 return r;
-        if (v->n_mounts > 0)
+        if (v->n_mounts > 0) {
+                char since[32];
+                vol_format_time(v->mounts[0].since, since);
                 return vol_error_set(err, -EBUSY,
-                                     "volume %s is in use: %zu mount reference%s (first: %s, since %lld); "
+                                     "volume %s is in use: %zu mount reference%s (first: %s, since %s); "
                                      "stop the containers using it first",
                                      name, v->n_mounts, v->n_mounts == 1 ? "" : "s", v->mounts[0].id,
-                                     (long long)v->mounts[0].since);
+                                     since);
+        }
         if (v->status == VOL_STATUS_CREATING)
                 return vol_error_set(err, -EBUSY, "volume %s is being created", name);
         if (only_if_unused_ready && v->status != VOL_STATUS_READY)

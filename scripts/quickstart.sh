@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds volman, starts volmand on its default
+# root (/var/lib/volman) and socket (/run/volman/volman.sock), and shows a
+# volume being created, listed and removed through the CLI. Run as root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "quickstart: run as root (volmand manages mounts under /var/lib/volman)" >&2; exit 1; }
+
+scripts/deps.sh
+[ -d build/meson-private ] || meson setup build --buildtype=release >/dev/null
+ninja -C build volmand volman >/dev/null
+
+sock=/run/volman/volman.sock
+if ! curl -sf --unix-socket "$sock" http://localhost/v1/health >/dev/null 2>&1; then
+    mkdir -p /run/volman
+    nohup build/volmand >/run/volman/volmand.log 2>&1 &
+    echo $! >/run/volman/volmand.pid
+    for _ in $(seq 50); do
+        curl -sf --unix-socket "$sock" http://localhost/v1/health >/dev/null 2>&1 && break
+        sleep 0.1
+    done
+    echo "volmand started (pid $(cat /run/volman/volmand.pid), log /run/volman/volmand.log)"
+fi
+
+set -x
+build/volman volume create --label demo=quickstart demo-data
+build/volman volume create --tenant acme --env prod --app orders --path /var/lib/state
+build/volman volume ls
+build/volman volume inspect demo-data
+build/volman volume rm demo-data volman-acme-prod-orders-var-lib-state
+build/volman volume ls
+{ set +x; } 2>/dev/null
+echo "volmand keeps running; stop it with: kill \$(cat /run/volman/volmand.pid)"
