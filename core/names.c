@@ -30,8 +30,8 @@ int vol_validate_prefix(const char *prefix, struct vol_error *err)
                 return vol_error_set(err, -EINVAL, "name prefix is empty");
         size_t n = strlen(prefix);
         if (n > VOL_PREFIX_MAX)
-                return vol_error_set(err, -EINVAL, "name prefix is %zu bytes long; the most is %d", n,
-                                     VOL_PREFIX_MAX);
+                return vol_error_set(err, -EINVAL, "name prefix is %zu bytes long; the most is %d",
+                                     n, VOL_PREFIX_MAX);
         for (size_t i = 0; i < n; i++)
                 if (!is_lower_alnum(prefix[i]) && prefix[i] != '-')
                         return vol_error_set(err, -EINVAL,
@@ -59,8 +59,8 @@ static int encode_component(struct vol_strbuf *b, const char *c, size_t n)
         int r = 0;
         for (size_t i = 0; i < n; i++) {
                 unsigned char ch = (unsigned char)c[i];
-                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-                    ch == '.') {
+                if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                    (ch >= '0' && ch <= '9') || ch == '.') {
                         r |= vol_strbuf_putc(b, (char)ch);
                 } else if (ch == '-' && i > 0 && i + 1 < n) {
                         r |= vol_strbuf_append(b, "--", 2);
@@ -110,7 +110,8 @@ int vol_name_for_scope(const char *prefix, const struct vol_scope *scope, char *
         }
         if (r) {
                 vol_strbuf_free(&b);
-                return vol_error_set(err, -EINVAL, "volume name for the scope is too long to build");
+                return vol_error_set(err, -EINVAL,
+                                     "volume name for the scope is too long to build");
         }
 
         if (b.len > VOL_NAME_MAX) {

@@ -1,5 +1,6 @@
 #include "volume_json.h"
 
+#include <stdio.h>
 #include <time.h>
 
 static int kvs_json(struct vol_strbuf *b, const struct vol_kvs *m)
@@ -20,8 +21,8 @@ void vol_format_time(int64_t t, char out[32])
 {
         time_t tt = (time_t)t;
         struct tm tm;
-        gmtime_r(&tt, &tm);
-        strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (!gmtime_r(&tt, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                snprintf(out, 32, "1970-01-01T00:00:00Z");
 }
 
 int vol_volume_to_json(struct vol_strbuf *b, const struct vol_volume *v,

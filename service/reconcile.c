@@ -6,7 +6,13 @@
 #include "core/xmalloc.h"
 #include "internal.h"
 
+/* What reconciliation keeps of the store: every id (for the orphan check)
+ * and a copy of only the records that need work, so that start-up with
+ * 100,000 volumes does not hold 100,000 records in memory. */
 struct snapshot {
+        struct vol_service *s;
+        size_t n_ids, cap_ids;
+        char (*ids)[37];
         size_t n, cap;
         struct vol_volume **items;
 };
@@ -14,6 +20,15 @@ struct snapshot {
 static int take(const struct vol_volume *v, void *userdata)
 {
         struct snapshot *sn = userdata;
+        if (sn->n_ids == sn->cap_ids) {
+                sn->cap_ids = sn->cap_ids ? sn->cap_ids * 2 : 1024;
+                sn->ids = xrealloc(sn->ids, sn->cap_ids * sizeof(*sn->ids));
+        }
+        memcpy(sn->ids[sn->n_ids++], v->id, 37);
+        struct vol_driver *d = vol_drivers_find(&sn->s->drivers, v->driver);
+        bool needs_work = v->status != VOL_STATUS_READY || !d || (d->ops->caps & VOL_CAP_EPHEMERAL);
+        if (!needs_work)
+                return 0;
         if (sn->n == sn->cap) {
                 sn->cap = sn->cap ? sn->cap * 2 : 256;
                 sn->items = xrealloc(sn->items, sn->cap * sizeof(*sn->items));
@@ -22,13 +37,40 @@ static int take(const struct vol_volume *v, void *userdata)
         return 0;
 }
 
-static int cmp_str(const void *a, const void *b)
+/* Ready records on persistent drivers are checked in a second, streaming pass. */
+struct check_ctx {
+        struct vol_service *s;
+        struct vol_reconcile_report *rep;
+};
+
+static int check_present(const struct vol_volume *v, void *userdata)
 {
-        return strcmp(*(const char *const *)a, *(const char *const *)b);
+        struct check_ctx *c = userdata;
+        struct vol_driver *d = vol_drivers_find(&c->s->drivers, v->driver);
+        if (v->status != VOL_STATUS_READY || !d || (d->ops->caps & VOL_CAP_EPHEMERAL))
+                return 0;
+        struct vol_error err = VOL_ERROR_INIT;
+        int r = d->ops->exists(d, v, &err);
+        if (r == 0) {
+                c->rep->missing++;
+                vol_service_log("warning",
+                                "reconcile: volume %s has a record but its storage %s is missing; not "
+                                "recreated (restore it or remove the volume)",
+                                v->name, v->mountpoint);
+        } else if (r < 0) {
+                vol_service_log("error", "reconcile: volume %s: %s", v->name, vol_error_message(&err));
+        }
+        vol_error_clear(&err);
+        return 0;
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+        return strcmp(a, b);
 }
 
 struct orphan_ctx {
-        const char **ids; /* sorted ids of every record */
+        char (*ids)[37]; /* sorted ids of every record */
         size_t n;
         const char *driver;
         size_t found;
@@ -37,8 +79,7 @@ struct orphan_ctx {
 static void check_orphan(const char *id, void *userdata)
 {
         struct orphan_ctx *c = userdata;
-        const char *key = id;
-        if (bsearch(&key, c->ids, c->n, sizeof(char *), cmp_str))
+        if (bsearch(id, c->ids, c->n, sizeof(*c->ids), cmp_id))
                 return;
         c->found++;
         vol_service_log("warning",
@@ -78,16 +119,8 @@ static int settle(struct vol_service *s, struct vol_volume *v, struct vol_reconc
                 }
                 break;
         case VOL_STATUS_READY:
-                r = d->ops->exists(d, v, &err);
-                if (r == 0 && !(d->ops->caps & VOL_CAP_EPHEMERAL)) {
-                        rep->missing++;
-                        vol_service_log("warning",
-                                        "reconcile: volume %s has a record but its storage %s is "
-                                        "missing; not recreated (restore it or remove the volume)",
-                                        v->name, v->mountpoint);
-                        break;
-                }
-                if (r >= 0 && (d->ops->caps & VOL_CAP_EPHEMERAL)) {
+                /* only ephemeral drivers get here (see take) */
+                {
                         r = d->ops->mount(d, v, &err);
                         if (r == 1) {
                                 rep->repaired++;
@@ -109,20 +142,20 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
                           struct vol_error *err)
 {
         struct vol_reconcile_report rep = {0};
-        struct snapshot sn = {0};
+        struct snapshot sn = {.s = s};
         int r = vol_store_list(s->store, NULL, NULL, 0, take, &sn, err);
         if (r < 0)
                 goto out;
         for (size_t i = 0; i < sn.n; i++)
                 settle(s, sn.items[i], &rep);
+        struct check_ctx cc = {s, &rep};
+        if ((r = vol_store_list(s->store, NULL, NULL, 0, check_present, &cc, err)) < 0)
+                goto out;
 
-        const char **ids = xcalloc(sn.n ? sn.n : 1, sizeof(char *));
-        for (size_t i = 0; i < sn.n; i++)
-                ids[i] = sn.items[i]->id;
-        qsort(ids, sn.n, sizeof(char *), cmp_str);
+        qsort(sn.ids, sn.n_ids, sizeof(*sn.ids), cmp_id);
         for (size_t i = 0; i < s->drivers.n; i++) {
                 struct vol_driver *d = &s->drivers.items[i];
-                struct orphan_ctx c = {ids, sn.n, d->ops->name, 0};
+                struct orphan_ctx c = {sn.ids, sn.n_ids, d->ops->name, 0};
                 struct vol_error e = VOL_ERROR_INIT;
                 if (d->ops->scan(d, check_orphan, &c, &e) < 0)
                         vol_service_log("error", "reconcile: scanning %s: %s", d->ops->name,
@@ -130,18 +163,18 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
                 vol_error_clear(&e);
                 rep.orphans += c.found;
         }
-        free(ids);
         if (rep.rolled_back || rep.rolled_forward || rep.orphans || rep.missing || rep.repaired)
                 vol_service_log("info",
                                 "reconcile: %zu volumes; %zu creates rolled back, %zu removals "
                                 "finished, %zu remade empty, %zu missing storage, %zu orphan storage",
-                                sn.n, rep.rolled_back, rep.rolled_forward, rep.repaired, rep.missing,
+                                sn.n_ids, rep.rolled_back, rep.rolled_forward, rep.repaired, rep.missing,
                                 rep.orphans);
         r = 0;
 out:
         for (size_t i = 0; i < sn.n; i++)
                 vol_volume_free(sn.items[i]);
         free(sn.items);
+        free(sn.ids);
         if (ret)
                 *ret = rep;
         return r;

@@ -1,0 +1,92 @@
+/* core/failpoint.h: each case runs in a child, since a reached failpoint kills
+ * the process (the configuration is read once per process). */
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "core/failpoint.h"
+
+/* Makes `calls` calls of vol_failpoint(name) in a child with VOLMAN_FAILPOINT=env
+ * (NULL: unset). Returns `calls` when the child lived, or -k when the k-th call
+ * killed it with SIGKILL. */
+static int run_child(const char *env, const char *name, int calls)
+{
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+                close(fds[0]);
+                if (env)
+                        setenv("VOLMAN_FAILPOINT", env, 1);
+                else
+                        unsetenv("VOLMAN_FAILPOINT");
+                for (int i = 0; i < calls; i++) {
+                        char c = 1;
+                        if (write(fds[1], &c, 1) != 1)
+                                _exit(2);
+                        vol_failpoint(name);
+                        vol_failpoint("some-other-place");
+                }
+                _exit(0);
+        }
+        close(fds[1]);
+        int reached = 0;
+        char c;
+        while (read(fds[0], &c, 1) == 1)
+                reached++;
+        close(fds[0]);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        if (WIFSIGNALED(status)) {
+                assert_int_equal(WTERMSIG(status), SIGKILL);
+                return -reached;
+        }
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+        return reached;
+}
+
+static void test_unset(void **state)
+{
+        assert_int_equal(run_child(NULL, "store.commit", 5), 5);
+        assert_int_equal(run_child("", "store.commit", 5), 5);
+}
+
+static void test_other_name(void **state)
+{
+        assert_int_equal(run_child("store.commit", "store.commi", 5), 5);
+        assert_int_equal(run_child("store.commit", "store.commit.after", 5), 5);
+}
+
+static void test_first_hit(void **state)
+{
+        /* Dies during the first call. */
+        assert_int_equal(run_child("store.commit", "store.commit", 5), -1);
+}
+
+static void test_nth_hit(void **state)
+{
+        assert_int_equal(run_child("store.commit:3", "store.commit", 5), -3);
+        assert_int_equal(run_child("store.commit:1", "store.commit", 5), -1);
+        assert_int_equal(run_child("store.commit:0", "store.commit", 5), -1); /* at least 1 */
+        assert_int_equal(run_child("store.commit:9", "store.commit", 5), 5);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_unset),
+            cmocka_unit_test(test_other_name),
+            cmocka_unit_test(test_first_hit),
+            cmocka_unit_test(test_nth_hit),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
