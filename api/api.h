@@ -8,6 +8,11 @@
 int vol_api_start(const char *socket_path, struct vol_service *svc, struct vol_http_server **ret,
                   struct vol_error *err);
 
+/* Serves the Docker/Podman volume plugin protocol for svc on socket_path
+ * (api/plugin.c; docs/engines.md). */
+int vol_plugin_start(const char *socket_path, struct vol_service *svc, struct vol_http_server **ret,
+                     struct vol_error *err);
+
 /* Handlers, one per route (api/volumes.c). ctx is the struct vol_service. */
 void vol_api_health(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_metrics(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);

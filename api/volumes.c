@@ -107,6 +107,20 @@ static void add_filter(const char *value, void *userdata)
                 c->r = vol_filter_add(c->f, value, c->err);
 }
 
+struct list_render {
+        struct vol_strbuf *out;
+        size_t n;
+};
+
+static int render_listed(const struct vol_volume *v, const struct vol_volume_info *info,
+                         void *userdata)
+{
+        struct list_render *lr = userdata;
+        if (lr->n++)
+                vol_strbuf_putc(lr->out, ',');
+        return vol_volume_to_json(lr->out, v, info);
+}
+
 void vol_api_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
         struct vol_error err = VOL_ERROR_INIT;
@@ -130,19 +144,17 @@ void vol_api_list(void *ctx, const struct vol_http_request *req, struct vol_http
                 vol_filter_free(&f);
                 return fail(resp, &err);
         }
-        struct vol_strbuf list;
-        vol_strbuf_init(&list, LIST_BODY_MAX);
         _cleanup_free_ char *next = NULL;
-        int r = vol_service_list_json(ctx, &f, after, limit, &list, &next, &err);
+        resp->body.max = LIST_BODY_MAX;
+        vol_strbuf_puts(&resp->body, "{\"volumes\":[");
+        struct list_render lr = {&resp->body, 0};
+        int r = vol_service_list(ctx, &f, after, limit, render_listed, &lr, &next, &err);
         vol_filter_free(&f);
-        if (r < 0) {
-                vol_strbuf_free(&list);
+        if (r == -E2BIG)
+                vol_error_set(&err, r, "the list is larger than the response limit; ask for a smaller page");
+        if (r < 0)
                 return fail(resp, &err);
-        }
-        vol_strbuf_puts(&resp->body, "{\"volumes\":");
-        vol_strbuf_append(&resp->body, list.data, list.len);
-        vol_strbuf_free(&list);
-        vol_strbuf_puts(&resp->body, ",\"next\":");
+        vol_strbuf_puts(&resp->body, "],\"next\":");
         if (next)
                 vol_strbuf_json_string(&resp->body, next);
         else

@@ -15,6 +15,7 @@
 
 #define DEFAULT_ROOT "/var/lib/volman"
 #define DEFAULT_SOCKET "/run/volman/volman.sock"
+#define DEFAULT_PLUGIN_SOCKET "/run/docker/plugins/volman.sock"
 
 static void log_line(const char *level, const char *msg)
 {
@@ -35,6 +36,8 @@ static void usage(FILE *f)
                 "\n"
                 "  --root DIR            data root: metadata store and volume data (default %s)\n"
                 "  --socket PATH         REST API socket (default %s; env VOLMAN_SOCKET)\n"
+                "  --plugin-socket PATH  Docker/Podman volume plugin socket (default %s;\n"
+                "                        env VOLMAN_PLUGIN_SOCKET; \"none\" turns it off)\n"
                 "  --prefix NAME         prefix of scoped volume names (default volman)\n"
                 "  --default-driver NAME driver for volumes created without one (default local)\n"
                 "  --version             print the version and exit\n"
@@ -42,7 +45,7 @@ static void usage(FILE *f)
                 "\n"
                 "Environment: VOLMAN_FAILPOINT=NAME[:N] makes the daemon kill itself at a named\n"
                 "point (tests of crash recovery; see docs/api.md).\n",
-                DEFAULT_ROOT, DEFAULT_SOCKET);
+                DEFAULT_ROOT, DEFAULT_SOCKET, DEFAULT_PLUGIN_SOCKET);
 }
 
 int main(int argc, char **argv)
@@ -53,11 +56,15 @@ int main(int argc, char **argv)
         const char *default_driver = "local";
         if (!socket_path || !*socket_path)
                 socket_path = DEFAULT_SOCKET;
+        const char *plugin_path = getenv("VOLMAN_PLUGIN_SOCKET");
+        if (!plugin_path || !*plugin_path)
+                plugin_path = DEFAULT_PLUGIN_SOCKET;
 
         static const struct option opts[] = {
                 {"root", required_argument, NULL, 'r'},
                 {"socket", required_argument, NULL, 's'},
                 {"prefix", required_argument, NULL, 'p'},
+                {"plugin-socket", required_argument, NULL, 'P'},
                 {"default-driver", required_argument, NULL, 'd'},
                 {"version", no_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},
@@ -69,6 +76,7 @@ int main(int argc, char **argv)
                 case 'r': root = optarg; break;
                 case 's': socket_path = optarg; break;
                 case 'p': prefix = optarg; break;
+                case 'P': plugin_path = optarg; break;
                 case 'd': default_driver = optarg; break;
                 case 'V': puts("volmand " VOLMAN_VERSION); return 0;
                 case 'h': usage(stdout); return 0;
@@ -126,15 +134,26 @@ int main(int argc, char **argv)
                 vol_service_close(svc);
                 return 1;
         }
-        char msg[512];
-        snprintf(msg, sizeof(msg), "volmand %s serving on %s, data under %s", VOLMAN_VERSION, socket_path,
-                 root);
+        struct vol_http_server *plugin = NULL;
+        bool with_plugin = strcmp(plugin_path, "none") != 0;
+        if (with_plugin && vol_plugin_start(plugin_path, svc, &plugin, &err) < 0) {
+                fprintf(stderr, "volmand: plugin socket: %s\n", vol_error_message(&err));
+                vol_error_clear(&err);
+                vol_http_stop(api);
+                vol_service_close(svc);
+                return 1;
+        }
+        char msg[1024];
+        snprintf(msg, sizeof(msg), "volmand %s serving the API on %s%s%s, data under %s", VOLMAN_VERSION,
+                 socket_path, with_plugin ? " and the volume plugin on " : "",
+                 with_plugin ? plugin_path : "", root);
         log_line("info", msg);
 
         int sig = 0;
         sigwait(&sigs, &sig);
         snprintf(msg, sizeof(msg), "signal %d: shutting down", sig);
         log_line("info", msg);
+        vol_http_stop(plugin);
         vol_http_stop(api);
         vol_service_close(svc);
         log_line("info", "stopped");

@@ -15,6 +15,3 @@ struct vol_service {
         struct vol_name_locks locks;
         struct vol_metrics metrics;
 };
-
-/* Writes one line to the service log. */
-void vol_service_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -64,12 +64,18 @@ int vol_service_get(struct vol_service *s, const char *name, bool with_usage,
                     struct vol_volume **ret, struct vol_volume_info *ret_info,
                     struct vol_error *err);
 
-/* Writes a JSON array of the volumes matching f, after `after`, at most limit,
- * into out, and the name to continue after in *ret_next (heap, NULL at the
- * end). Returns the count or < 0. */
-int vol_service_list_json(struct vol_service *s, const struct vol_filter *f, const char *after,
-                          size_t limit, struct vol_strbuf *out, char **ret_next,
-                          struct vol_error *err);
+/* Called per listed volume with the driver's view (no usage). v and info are
+ * only valid during the call. Return 0 to go on, < 0 to stop with that error. */
+typedef int (*vol_service_volume_cb)(const struct vol_volume *v, const struct vol_volume_info *info,
+                                     void *userdata);
+
+/* Passes the volumes matching f (NULL: all), in name order, after `after`
+ * (NULL: from the start), at most limit (0: all), to cb. *ret_next gets the
+ * name to continue after when more remain (heap), else NULL; ret_next may be
+ * NULL. Returns how many cb saw, or < 0. */
+int vol_service_list(struct vol_service *s, const struct vol_filter *f, const char *after,
+                     size_t limit, vol_service_volume_cb cb, void *userdata, char **ret_next,
+                     struct vol_error *err);
 
 /* Removes a volume and its data. -ENOENT if absent; -EBUSY while any mount
  * reference exists (no flag overrides this). */
@@ -110,3 +116,6 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
  * Default: stderr. */
 typedef void (*vol_log_fn)(const char *level, const char *msg);
 void vol_service_set_log(vol_log_fn fn);
+
+/* Writes one line through the log callback (the daemon's log). */
+void vol_service_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -231,17 +231,18 @@ int vol_service_get(struct vol_service *s, const char *name, bool with_usage,
 
 struct list_ctx {
         struct vol_service *s;
-        struct vol_strbuf *out;
-        size_t limit;
+        vol_service_volume_cb cb;
+        void *userdata;
+        size_t limit; /* 0: all */
         size_t seen;
-        char *last; /* name of the last volume written */
+        char *last; /* name of the last volume passed on */
         bool more;
 };
 
 static int list_one(const struct vol_volume *v, void *userdata)
 {
         struct list_ctx *c = userdata;
-        if (c->seen == c->limit) {
+        if (c->limit && c->seen == c->limit) {
                 c->more = true;
                 return 1;
         }
@@ -249,29 +250,27 @@ static int list_one(const struct vol_volume *v, void *userdata)
         struct vol_driver *d = vol_drivers_find(&c->s->drivers, v->driver);
         if (d)
                 d->ops->info(d, v, false, &info, NULL);
-        if (c->seen)
-                vol_strbuf_putc(c->out, ',');
-        if (vol_volume_to_json(c->out, v, &info) < 0)
-                return -E2BIG;
+        int r = c->cb(v, &info, c->userdata);
+        if (r < 0)
+                return r;
         c->seen++;
-        free(c->last);
-        c->last = xstrdup(v->name);
+        if (c->limit) {
+                free(c->last);
+                c->last = xstrdup(v->name);
+        }
         return 0;
 }
 
-int vol_service_list_json(struct vol_service *s, const struct vol_filter *f, const char *after,
-                          size_t limit, struct vol_strbuf *out, char **ret_next,
-                          struct vol_error *err)
+int vol_service_list(struct vol_service *s, const struct vol_filter *f, const char *after,
+                     size_t limit, vol_service_volume_cb cb, void *userdata, char **ret_next,
+                     struct vol_error *err)
 {
         uint64_t start = vol_now_us();
-        struct list_ctx c = {.s = s, .out = out, .limit = limit};
-        vol_strbuf_putc(out, '[');
-        int r = vol_store_list(s->store, f, after, limit + 1, list_one, &c, err);
-        if (r == -E2BIG)
-                vol_error_set(err, r, "the list is larger than the response limit; ask for a smaller page");
-        vol_strbuf_putc(out, ']');
+        struct list_ctx c = {.s = s, .cb = cb, .userdata = userdata, .limit = limit};
+        int r = vol_store_list(s->store, f, after, limit ? limit + 1 : 0, list_one, &c, err);
         if (r >= 0) {
-                *ret_next = c.more ? TAKE_PTR(c.last) : NULL;
+                if (ret_next)
+                        *ret_next = c.more ? TAKE_PTR(c.last) : NULL;
                 r = (int)c.seen;
         }
         free(c.last);
