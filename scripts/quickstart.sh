@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 scripts/deps.sh
 [ -d build/meson-private ] || meson setup build --buildtype=release >/dev/null
-ninja -C build volmand volman >/dev/null
+ninja -C build volmand cli/volman >/dev/null
 
 sock=/run/volman/volman.sock
 if ! curl -sf --unix-socket "$sock" http://localhost/v1/health >/dev/null 2>&1; then
@@ -23,11 +23,11 @@ if ! curl -sf --unix-socket "$sock" http://localhost/v1/health >/dev/null 2>&1; 
 fi
 
 set -x
-build/volman volume create --label demo=quickstart demo-data
-build/volman volume create --tenant acme --env prod --app orders --path /var/lib/state
-build/volman volume ls
-build/volman volume inspect demo-data
-build/volman volume rm demo-data volman-acme-prod-orders-var-lib-state
-build/volman volume ls
+build/cli/volman volume create --label demo=quickstart demo-data
+build/cli/volman volume create --tenant acme --env prod --app orders --path /var/lib/state
+build/cli/volman volume ls
+build/cli/volman volume inspect demo-data
+build/cli/volman volume rm demo-data volman-acme-prod-orders-var-lib-state
+build/cli/volman volume ls
 { set +x; } 2>/dev/null
 echo "volmand keeps running; stop it with: kill \$(cat /run/volman/volmand.pid)"
