@@ -79,7 +79,7 @@ struct orphan_ctx {
 static void check_orphan(const char *id, void *userdata)
 {
         struct orphan_ctx *c = userdata;
-        if (bsearch(id, c->ids, c->n, sizeof(*c->ids), cmp_id))
+        if (c->n && bsearch(id, c->ids, c->n, sizeof(*c->ids), cmp_id))
                 return;
         c->found++;
         vol_service_log("warning",
@@ -152,7 +152,8 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
         if ((r = vol_store_list(s->store, NULL, NULL, 0, check_present, &cc, err)) < 0)
                 goto out;
 
-        qsort(sn.ids, sn.n_ids, sizeof(*sn.ids), cmp_id);
+        if (sn.n_ids)
+                qsort(sn.ids, sn.n_ids, sizeof(*sn.ids), cmp_id);
         for (size_t i = 0; i < s->drivers.n; i++) {
                 struct vol_driver *d = &s->drivers.items[i];
                 struct orphan_ctx c = {sn.ids, sn.n_ids, d->ops->name, 0};

@@ -1,0 +1,106 @@
+/* What the CLI's commands share: the context main() hands them, the shape of
+ * a command table, and the exit codes of docs/cli.md. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "client.h"
+#include "core/error.h"
+
+#define VOLMAN_DEFAULT_SOCKET "/run/volman/volman.sock"
+
+/* Exit codes (docs/cli.md). */
+enum {
+        CLI_EXIT_OK = 0,
+        CLI_EXIT_FAILURE = 1,     /* the daemon failed (500) or anything else */
+        CLI_EXIT_USAGE = 2,       /* bad flags, missing arguments */
+        CLI_EXIT_UNREACHABLE = 3, /* socket missing, connection refused, permission denied */
+        CLI_EXIT_NOT_FOUND = 4,   /* 404 */
+        CLI_EXIT_CONFLICT = 5,    /* 409: conflict or in use */
+        CLI_EXIT_INVALID = 6,     /* 400, 413: the daemon refused the input */
+};
+
+/* One message for stderr, kept until main() prints it. */
+struct cli_diag {
+        bool warning; /* "warning: ..." rather than an error */
+        char *msg;
+};
+
+#define CLI_DIAGS_MAX 10000
+
+struct cli_context {
+        const char *socket_path;
+        bool json;                 /* --json: machine output */
+        struct vol_client *client; /* made on first use by cli_client() */
+        const char *usage_cmd;     /* set with a usage error: "volume create" */
+
+        /* Per-item errors and warnings of a command that goes on after one
+         * item fails (rm, inspect); main() prints them in order. */
+        size_t n_diags;
+        struct cli_diag *diags;
+        size_t n_diags_dropped;
+};
+
+/* A command's handler: argv[0] is the command's own name. Returns 0 or a
+ * negative errno; when err has a message main() prints it. Usage errors are
+ * -EINVAL (only the CLI itself uses -EINVAL; see client.h for the others). */
+typedef int (*cli_handler_t)(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+
+struct cli_command {
+        const char *name;
+        const char *alias; /* or NULL */
+        cli_handler_t handler;
+        const char *help; /* one line for the command list */
+};
+
+/* The client of ctx's socket, created on first use. Returns 0 and
+ * *ret_client (owned by ctx), or a negative errno. */
+int cli_client(struct cli_context *ctx, struct vol_client **ret_client, struct vol_error *err);
+
+/* Queues a per-item error or warning for main() to print. */
+void cli_diag_add(struct cli_context *ctx, bool warning, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* The exit code for a negative errno returned by a handler (0 → 0). */
+int cli_exit_code(int code);
+
+/* Of two negative errnos (or 0), the one whose failure is worse: unreachable,
+ * then daemon failures, then refused input, conflicts, not found. */
+int cli_worse(int a, int b);
+
+/* Looks name up in a table of n commands, by name or alias. NULL if absent. */
+const struct cli_command *cli_command_find(const struct cli_command *table, size_t n,
+                                           const char *name);
+
+/* The `volume` command group (volume.c). */
+int cli_volume(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+
+/* Options every command accepts, for getopt_long tables: --json, --socket PATH, --help/-h. */
+#define CLI_OPT_JSON 0x100
+#define CLI_OPT_SOCKET 0x101
+#define CLI_COMMON_OPTIONS                                                                         \
+        {"json", no_argument, NULL, CLI_OPT_JSON},                                                 \
+            {"socket", required_argument, NULL, CLI_OPT_SOCKET},                                   \
+        {                                                                                          \
+                "help", no_argument, NULL, 'h'                                                     \
+        }
+
+/* Prepares getopt_long for a new argv (argv[0] is the command) and silences
+ * its own messages: errors come back through cli_option_error(). */
+void cli_getopt_reset(void);
+
+/* Applies a common option getopt_long returned (CLI_OPT_JSON, CLI_OPT_SOCKET).
+ * Returns 1 if opt was one, 0 if not. */
+int cli_common_option(struct cli_context *ctx, int opt, const char *arg);
+
+/* The usage error for getopt_long's '?' or ':' answer, for command cmd.
+ * Returns -EINVAL. */
+int cli_option_error(struct cli_context *ctx, const char *cmd, int opt, char **argv,
+                     struct vol_error *err);
+
+/* A usage error of command cmd ("volume create", or NULL for volman's own
+ * flags): sets err and remembers cmd so main() can point to its --help.
+ * Returns -EINVAL. */
+int cli_usage_error(struct cli_context *ctx, const char *cmd, struct vol_error *err,
+                    const char *fmt, ...) __attribute__((format(printf, 4, 5)));

@@ -1,0 +1,53 @@
+/* The CLI's HTTP client of volmand's REST API (docs/api.md): one request
+ * function over the daemon's unix socket, and the translation of HTTP answers
+ * into negative errno + struct vol_error. Prints nothing. */
+#pragma once
+
+#include <jansson.h> /* also json_decrefp() for _cleanup_ */
+
+#include "core/cleanup.h"
+#include "core/error.h"
+
+/* Hard maximum of one response body. */
+#define VOL_CLIENT_RESPONSE_MAX ((size_t)512 * 1024 * 1024)
+
+/* How a failed call is reported (the code of the struct vol_error):
+ *   -ECONNREFUSED  the daemon cannot be reached (socket missing, refused,
+ *                  permission denied); the message says which socket and why
+ *   -EBADMSG       400 invalid_argument      -ENOTSUP   400 not_supported
+ *   -EMSGSIZE      413 too_large             -ENOENT    404 not_found
+ *   -EBUSY         409 in_use                -EEXIST    409 conflict
+ *   -EIO           500, or the daemon hung up without answering
+ *   -EPROTO        any other status, or an answer that is not the JSON expected
+ *   -EFBIG         an answer over VOL_CLIENT_RESPONSE_MAX */
+
+struct vol_client;
+
+/* A client of the daemon listening on socket_path (copied). Nothing is
+ * connected yet. Returns 0 and *ret_client, or -EINVAL when the path does
+ * not fit a unix socket address. The caller frees with vol_client_free(). */
+int vol_client_new(const char *socket_path, struct vol_client **ret_client, struct vol_error *err);
+
+/* Closes any connection and frees c. Accepts NULL. */
+void vol_client_free(struct vol_client *c);
+DEFINE_CLEANUP_FUNC(struct vol_client, vol_client_free)
+
+/* Sends one request: method ("GET", "POST", "DELETE"), path (already
+ * percent-encoded, starting with '/') and an optional JSON body (NULL: none).
+ * Any HTTP status is a success here: returns 0 with *ret_status and
+ * *ret_body (NUL-terminated heap string, "" when empty, the caller frees) and
+ * *ret_len. Fails with -ECONNREFUSED, -EIO, -EFBIG (see above). */
+int vol_client_request(struct vol_client *c, const char *method, const char *path, const char *body,
+                       long *ret_status, char **ret_body, size_t *ret_len, struct vol_error *err);
+
+/* vol_client_request with JSON in and out: body (may be NULL) is serialized,
+ * a 2xx answer is parsed into *ret_json (NULL for an empty answer such as
+ * 204; the caller decrefs), an error answer becomes a negative errno (see
+ * above) with the daemon's message. ret_json may be NULL. */
+int vol_client_call(struct vol_client *c, const char *method, const char *path, json_t *body,
+                    json_t **ret_json, struct vol_error *err);
+
+/* s percent-encoded for a URL path segment or query value: every byte but
+ * the unreserved ones (A-Z a-z 0-9 - . _ ~) becomes %XX. Never NULL; the
+ * caller frees. */
+char *vol_client_escape(const char *s);
