@@ -24,5 +24,13 @@ void vol_api_mount(void *ctx, const struct vol_http_request *req, struct vol_htt
 void vol_api_unmount(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_prune(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 
+/* App handlers (api/apps.c). */
+void vol_api_config_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_config_put(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_app_resolve(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_app_deploy(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_app_delete(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_apps_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+
 /* Fills resp with the API's error body for a negative errno and message. */
 void vol_api_error(struct vol_http_response *resp, int code, const char *message);

@@ -14,6 +14,16 @@ static const struct vol_route routes[] = {
         {"DELETE", "/v1/volumes/{}", vol_api_remove},
         {"POST", "/v1/volumes/{}/mount", vol_api_mount},
         {"POST", "/v1/volumes/{}/unmount", vol_api_unmount},
+        {"GET", "/v1/config", vol_api_config_get},
+        {"PUT", "/v1/config", vol_api_config_put},
+        {"GET", "/v1/tenants/{}/envs/{}/config", vol_api_config_get},
+        {"PUT", "/v1/tenants/{}/envs/{}/config", vol_api_config_put},
+        {"GET", "/v1/tenants/{}/envs/{}/apps/{}/config", vol_api_config_get},
+        {"PUT", "/v1/tenants/{}/envs/{}/apps/{}/config", vol_api_config_put},
+        {"GET", "/v1/tenants/{}/envs/{}/apps/{}/resolved", vol_api_app_resolve},
+        {"POST", "/v1/tenants/{}/envs/{}/apps/{}/deploy", vol_api_app_deploy},
+        {"DELETE", "/v1/tenants/{}/envs/{}/apps/{}", vol_api_app_delete},
+        {"GET", "/v1/apps", vol_api_apps_list},
 };
 
 static void http_error(struct vol_http_response *resp, int status, const char *code,

@@ -138,3 +138,26 @@ int vol_name_for_scope(const char *prefix, const struct vol_scope *scope, char *
         *ret_name = vol_strbuf_take(&b, NULL);
         return 0;
 }
+
+int vol_app_container_name(const char *prefix, const char *tenant, const char *env, const char *app,
+                           unsigned long generation, char **ret_name, struct vol_error *err)
+{
+        int r;
+        if ((r = vol_validate_prefix(prefix, err)) < 0 ||
+            (r = vol_validate_scope_part("tenant", tenant, err)) < 0 ||
+            (r = vol_validate_scope_part("env", env, err)) < 0 ||
+            (r = vol_validate_scope_part("app", app, err)) < 0)
+                return r;
+        struct vol_strbuf b;
+        vol_strbuf_init(&b, 0);
+        encode_label(&b, prefix);
+        vol_strbuf_putc(&b, '-');
+        encode_label(&b, tenant);
+        vol_strbuf_putc(&b, '-');
+        encode_label(&b, env);
+        vol_strbuf_putc(&b, '-');
+        encode_label(&b, app);
+        vol_strbuf_printf(&b, "-%lu", generation);
+        *ret_name = vol_strbuf_take(&b, NULL);
+        return 0;
+}

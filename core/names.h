@@ -21,3 +21,10 @@ int vol_validate_prefix(const char *prefix, struct vol_error *err);
  * (caller frees), or -EINVAL with a message; *ret_name is untouched on failure. */
 int vol_name_for_scope(const char *prefix, const struct vol_scope *scope, char **ret_name,
                        struct vol_error *err);
+
+/* The name of generation `generation` of an app's container:
+ * {prefix}-{tenant}-{env}-{app}-{generation}, with the same hyphen doubling
+ * as scoped names so that two apps never share a name. Returns 0 and a heap
+ * string, or -EINVAL with a message. */
+int vol_app_container_name(const char *prefix, const char *tenant, const char *env, const char *app,
+                           unsigned long generation, char **ret_name, struct vol_error *err);

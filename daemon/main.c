@@ -40,6 +40,9 @@ static void usage(FILE *f)
                 "                        env VOLMAN_PLUGIN_SOCKET; \"none\" turns it off)\n"
                 "  --prefix NAME         prefix of scoped volume names (default volman)\n"
                 "  --default-driver NAME driver for volumes created without one (default local)\n"
+                "  --engine URL          container engine for app deploys, unix:///path/docker.sock\n"
+                "                        (dockerd or Podman's service; env VOLMAN_ENGINE)\n"
+                "  --engine-driver NAME  the name the engine knows volman's plugin by (default volman)\n"
                 "  --version             print the version and exit\n"
                 "  --help                print this help and exit\n"
                 "\n"
@@ -54,6 +57,8 @@ int main(int argc, char **argv)
         const char *socket_path = getenv("VOLMAN_SOCKET");
         const char *prefix = "volman";
         const char *default_driver = "local";
+        const char *engine = getenv("VOLMAN_ENGINE");
+        const char *engine_driver = "volman";
         if (!socket_path || !*socket_path)
                 socket_path = DEFAULT_SOCKET;
         const char *plugin_path = getenv("VOLMAN_PLUGIN_SOCKET");
@@ -65,6 +70,8 @@ int main(int argc, char **argv)
                 {"socket", required_argument, NULL, 's'},
                 {"prefix", required_argument, NULL, 'p'},
                 {"plugin-socket", required_argument, NULL, 'P'},
+                {"engine", required_argument, NULL, 'e'},
+                {"engine-driver", required_argument, NULL, 'E'},
                 {"default-driver", required_argument, NULL, 'd'},
                 {"version", no_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},
@@ -77,6 +84,8 @@ int main(int argc, char **argv)
                 case 's': socket_path = optarg; break;
                 case 'p': prefix = optarg; break;
                 case 'P': plugin_path = optarg; break;
+                case 'e': engine = optarg; break;
+                case 'E': engine_driver = optarg; break;
                 case 'd': default_driver = optarg; break;
                 case 'V': puts("volmand " VOLMAN_VERSION); return 0;
                 case 'h': usage(stdout); return 0;
@@ -119,6 +128,8 @@ int main(int argc, char **argv)
                 .store_backend = "sqlite",
                 .name_prefix = prefix,
                 .default_driver = default_driver,
+                .engine = engine && *engine ? engine : NULL,
+                .engine_driver = engine_driver,
         };
         struct vol_service *svc = NULL;
         if (vol_service_open(&cfg, &svc, &err) < 0) {

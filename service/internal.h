@@ -2,6 +2,7 @@
 #pragma once
 
 #include "drivers/driver.h"
+#include "engine/engine.h"
 #include "locks.h"
 #include "metrics.h"
 #include "service.h"
@@ -13,5 +14,9 @@ struct vol_service {
         char *prefix;
         char *default_driver;
         struct vol_name_locks locks;
+        struct vol_name_locks app_locks; /* apart from volume names: a deploy holds
+                                            one while the engine calls back in */
         struct vol_metrics metrics;
+        struct vol_engine *engine; /* NULL: no deploys */
+        char *engine_driver;       /* what the engine calls volman's plugin */
 };

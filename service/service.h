@@ -26,6 +26,8 @@ struct vol_service_config {
         const char *store_location; /* NULL: {root}/volman.db */
         const char *name_prefix;    /* prefix of scoped names, e.g. "volman" */
         const char *default_driver; /* "local" */
+        const char *engine;         /* "unix:///run/docker.sock" for app deploys, or NULL */
+        const char *engine_driver;  /* the name the engine knows volman's plugin by ("volman") */
 };
 
 struct vol_create_request {

@@ -482,6 +482,10 @@ int vol_service_open(const struct vol_service_config *cfg, struct vol_service **
         s->prefix = xstrdup(cfg->name_prefix);
         s->default_driver = xstrdup(cfg->default_driver);
         vol_name_locks_init(&s->locks);
+        vol_name_locks_init(&s->app_locks);
+        s->engine_driver = xstrdup(cfg->engine_driver ? cfg->engine_driver : "volman");
+        if (cfg->engine && (r = vol_engine_open(cfg->engine, &s->engine, err)) < 0)
+                goto fail;
         if ((r = vol_drivers_open(cfg->root, &s->drivers, err)) < 0)
                 goto fail;
         if (!vol_drivers_find(&s->drivers, s->default_driver)) {
@@ -510,6 +514,9 @@ void vol_service_close(struct vol_service *s)
         vol_store_close(s->store);
         vol_drivers_close(&s->drivers);
         vol_name_locks_destroy(&s->locks);
+        vol_name_locks_destroy(&s->app_locks);
+        vol_engine_close(s->engine);
+        free(s->engine_driver);
         free(s->prefix);
         free(s->default_driver);
         free(s);

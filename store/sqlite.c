@@ -43,18 +43,28 @@ static const char *const migrations[] = {
         "  revision INTEGER NOT NULL"
         ") WITHOUT ROWID;"
         "CREATE INDEX volumes_by_scope ON volumes(tenant, env, app) WHERE tenant IS NOT NULL;",
+        /* 2: documents (configuration layers, app state) */
+        "CREATE TABLE docs ("
+        "  kind TEXT NOT NULL,"
+        "  key TEXT NOT NULL,"
+        "  body TEXT NOT NULL,"
+        "  revision INTEGER NOT NULL,"
+        "  PRIMARY KEY (kind, key)"
+        ") WITHOUT ROWID;",
 };
 
 #define COLUMNS                                                                                    \
         "name, id, driver, status, tenant, env, app, path, options, labels, mounts, mountpoint, "  \
         "created_at, revision"
 
-enum write_kind { W_PUT, W_REMOVE };
+enum write_kind { W_PUT, W_REMOVE, W_DOC_PUT, W_DOC_REMOVE };
 
 struct write_op {
         enum write_kind kind;
         struct vol_volume *v; /* W_PUT */
-        const char *name;     /* W_REMOVE */
+        const char *name;     /* W_REMOVE; the key of W_DOC_* */
+        const char *doc_kind; /* W_DOC_* */
+        const char *body;     /* W_DOC_PUT */
         int64_t expect_rev;
         enum vol_store_sync sync;
         int result;
@@ -77,6 +87,7 @@ struct sqlite_store {
         /* writer */
         sqlite3 *wdb;
         sqlite3_stmt *w_rev, *w_insert, *w_update, *w_delete;
+        sqlite3_stmt *w_doc_rev, *w_doc_put, *w_doc_delete;
         int cur_sync; /* the synchronous pragma now set: 1 NORMAL, 2 FULL */
         pthread_t writer;
         pthread_mutex_t wlock;
@@ -478,6 +489,58 @@ static int apply_remove(struct sqlite_store *s, struct write_op *op)
         return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
+static int64_t current_doc_revision(struct sqlite_store *s, const char *kind, const char *key)
+{
+        sqlite3_bind_text(s->w_doc_rev, 1, kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->w_doc_rev, 2, key, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s->w_doc_rev);
+        int64_t rev = rc == SQLITE_ROW ? sqlite3_column_int64(s->w_doc_rev, 0) : rc == SQLITE_DONE ? 0 : -EIO;
+        sqlite3_reset(s->w_doc_rev);
+        return rev;
+}
+
+static int check_rev(int64_t cur, int64_t expect)
+{
+        if (expect == VOL_REV_ANY)
+                return 0;
+        if (expect == 0 && cur > 0)
+                return -EEXIST;
+        if (expect > 0 && cur == 0)
+                return -ENOENT;
+        if (expect > 0 && cur != expect)
+                return -ESTALE;
+        return 0;
+}
+
+static int apply_doc(struct sqlite_store *s, struct write_op *op)
+{
+        int64_t cur = current_doc_revision(s, op->doc_kind, op->name);
+        if (cur < 0)
+                return (int)cur;
+        int r = check_rev(cur, op->expect_rev);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st;
+        if (op->kind == W_DOC_PUT) {
+                st = s->w_doc_put;
+                sqlite3_bind_text(st, 3, op->body, -1, SQLITE_STATIC);
+                sqlite3_bind_int64(st, 4, cur + 1);
+        } else {
+                if (cur == 0)
+                        return -ENOENT;
+                st = s->w_doc_delete;
+        }
+        sqlite3_bind_text(st, 1, op->doc_kind, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, op->name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE)
+                return -EIO;
+        op->new_rev = cur + 1;
+        return 0;
+}
+
 static void set_sync(struct sqlite_store *s, int want)
 {
         if (s->cur_sync == want)
@@ -497,7 +560,10 @@ static void run_batch(struct sqlite_store *s, struct write_op *batch)
         set_sync(s, want);
         int r = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
         for (struct write_op *op = batch; op; op = op->next)
-                op->result = r < 0 ? r : op->kind == W_PUT ? apply_put(s, op) : apply_remove(s, op);
+                op->result = r < 0                ? r
+                             : op->kind == W_PUT    ? apply_put(s, op)
+                             : op->kind == W_REMOVE ? apply_remove(s, op)
+                                                    : apply_doc(s, op);
         if (r < 0)
                 return;
         vol_failpoint("store-before-commit");
@@ -595,6 +661,105 @@ static int sqlite_remove(struct vol_store *base, const char *name, int64_t expec
         return r < 0 ? write_error(r, name, err) : 0;
 }
 
+static int sqlite_put_doc(struct vol_store *base, const char *kind, const char *key,
+                          const char *json, int64_t expect_rev, enum vol_store_sync sync,
+                          int64_t *ret_rev, struct vol_error *err)
+{
+        struct write_op op = {.kind = W_DOC_PUT, .doc_kind = kind, .name = key, .body = json,
+                              .expect_rev = expect_rev, .sync = sync};
+        int r = submit((struct sqlite_store *)base, &op);
+        if (r < 0)
+                return vol_error_set(err, r, "%s %s: %s", kind, key,
+                                     r == -EEXIST ? "exists already"
+                                     : r == -ENOENT ? "not found"
+                                     : r == -ESTALE ? "was changed concurrently"
+                                                    : "writing to the metadata store failed");
+        if (ret_rev)
+                *ret_rev = op.new_rev;
+        return 0;
+}
+
+static int sqlite_remove_doc(struct vol_store *base, const char *kind, const char *key,
+                             int64_t expect_rev, enum vol_store_sync sync, struct vol_error *err)
+{
+        struct write_op op = {.kind = W_DOC_REMOVE, .doc_kind = kind, .name = key,
+                              .expect_rev = expect_rev, .sync = sync};
+        int r = submit((struct sqlite_store *)base, &op);
+        if (r < 0)
+                return vol_error_set(err, r, "%s %s: %s", kind, key,
+                                     r == -ENOENT ? "not found"
+                                     : r == -ESTALE ? "was changed concurrently"
+                                                    : "writing to the metadata store failed");
+        return 0;
+}
+
+static int sqlite_get_doc(struct vol_store *base, const char *kind, const char *key, char **ret_json,
+                          int64_t *ret_rev, struct vol_error *err)
+{
+        struct sqlite_store *s = (struct sqlite_store *)base;
+        struct reader *rd;
+        int r = reader_get(s, &rd, err);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = NULL;
+        if (sqlite3_prepare_v2(rd->db, "SELECT body, revision FROM docs WHERE kind = ?1 AND key = ?2", -1,
+                               &st, NULL) != SQLITE_OK) {
+                r = db_error(rd->db, err, "reading a document");
+        } else {
+                sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_ROW) {
+                        *ret_json = xstrdup(col_text(st, 0));
+                        if (ret_rev)
+                                *ret_rev = sqlite3_column_int64(st, 1);
+                } else if (rc == SQLITE_DONE) {
+                        r = vol_error_set(err, -ENOENT, "%s %s not found", kind, key);
+                } else {
+                        r = db_error(rd->db, err, "reading a document");
+                }
+        }
+        sqlite3_finalize(st);
+        reader_put(s, rd);
+        return r;
+}
+
+static int sqlite_list_docs(struct vol_store *base, const char *kind, const char *prefix,
+                            vol_store_doc_cb cb, void *userdata, struct vol_error *err)
+{
+        struct sqlite_store *s = (struct sqlite_store *)base;
+        struct reader *rd;
+        int r = reader_get(s, &rd, err);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = NULL;
+        int count = 0;
+        if (sqlite3_prepare_v2(rd->db,
+                               "SELECT key, body, revision FROM docs WHERE kind = ?1"
+                               " AND substr(key, 1, length(?2)) = ?2 ORDER BY key",
+                               -1, &st, NULL) != SQLITE_OK) {
+                r = db_error(rd->db, err, "listing documents");
+        } else {
+                sqlite3_bind_text(st, 1, kind, -1, SQLITE_STATIC);
+                sqlite3_bind_text(st, 2, prefix ? prefix : "", -1, SQLITE_STATIC);
+                int rc;
+                while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                        count++;
+                        int c = cb(col_text(st, 0), col_text(st, 1), sqlite3_column_int64(st, 2), userdata);
+                        if (c != 0) {
+                                if (c < 0)
+                                        r = c;
+                                break;
+                        }
+                }
+                if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+                        r = db_error(rd->db, err, "listing documents");
+        }
+        sqlite3_finalize(st);
+        reader_put(s, rd);
+        return r < 0 ? r : count;
+}
+
 /* ---- open / close ---- */
 
 static int migrate(sqlite3 *db, struct vol_error *err)
@@ -644,6 +809,9 @@ static void sqlite_close(struct vol_store *base)
         sqlite3_finalize(s->w_insert);
         sqlite3_finalize(s->w_update);
         sqlite3_finalize(s->w_delete);
+        sqlite3_finalize(s->w_doc_rev);
+        sqlite3_finalize(s->w_doc_put);
+        sqlite3_finalize(s->w_doc_delete);
         sqlite3_close(s->wdb);
         pthread_mutex_destroy(&s->wlock);
         pthread_mutex_destroy(&s->rlock);
@@ -685,7 +853,11 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
                          " options=?9, labels=?10, mounts=?11, mountpoint=?12, created_at=?13, revision=?14"
                          " WHERE name = ?1",
                          &s->w_update, err)) < 0 ||
-            (r = prepare(db, "DELETE FROM volumes WHERE name = ?1", &s->w_delete, err)) < 0)
+            (r = prepare(db, "DELETE FROM volumes WHERE name = ?1", &s->w_delete, err)) < 0 ||
+            (r = prepare(db, "SELECT revision FROM docs WHERE kind = ?1 AND key = ?2", &s->w_doc_rev, err)) < 0 ||
+            (r = prepare(db, "INSERT OR REPLACE INTO docs (kind, key, body, revision) VALUES (?1, ?2, ?3, ?4)",
+                         &s->w_doc_put, err)) < 0 ||
+            (r = prepare(db, "DELETE FROM docs WHERE kind = ?1 AND key = ?2", &s->w_doc_delete, err)) < 0)
                 goto fail_nowriter;
         if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
                 r = vol_error_set(err, -EAGAIN, "starting the store's writer thread failed");
@@ -698,7 +870,11 @@ fail_nowriter:
         sqlite3_finalize(s->w_insert);
         sqlite3_finalize(s->w_update);
         sqlite3_finalize(s->w_delete);
+        sqlite3_finalize(s->w_doc_rev);
+        sqlite3_finalize(s->w_doc_put);
+        sqlite3_finalize(s->w_doc_delete);
         s->w_rev = s->w_insert = s->w_update = s->w_delete = NULL;
+        s->w_doc_rev = s->w_doc_put = s->w_doc_delete = NULL;
         sqlite3_close(s->wdb);
         s->wdb = NULL;
 fail:
@@ -715,4 +891,8 @@ const struct vol_store_ops vol_store_sqlite_ops = {
         .put = sqlite_put,
         .remove = sqlite_remove,
         .count = sqlite_count,
+        .get_doc = sqlite_get_doc,
+        .put_doc = sqlite_put_doc,
+        .remove_doc = sqlite_remove_doc,
+        .list_docs = sqlite_list_docs,
 };

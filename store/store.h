@@ -30,6 +30,13 @@ typedef int (*vol_store_list_cb)(const struct vol_volume *v, void *userdata);
 typedef void (*vol_store_count_cb)(const char *driver, enum vol_status status, uint64_t n,
                                    void *userdata);
 
+/* Called once per listed document; key and json are only valid during the call. */
+typedef int (*vol_store_doc_cb)(const char *key, const char *json, int64_t revision,
+                                void *userdata);
+
+/* expect_rev for a write that does not care what is there. */
+#define VOL_REV_ANY (-1)
+
 struct vol_store_ops {
         const char *name;
         /* Opens the store at location (a backend-specific string: a file path
@@ -54,6 +61,21 @@ struct vol_store_ops {
         /* Counts volumes by driver and status. */
         int (*count)(struct vol_store *s, vol_store_count_cb cb, void *userdata,
                      struct vol_error *err);
+
+        /* Documents: small JSON texts under (kind, key), for configuration
+         * layers and app state. Same revision rules as volumes, plus
+         * VOL_REV_ANY for an unconditional write. */
+        int (*get_doc)(struct vol_store *s, const char *kind, const char *key, char **ret_json,
+                       int64_t *ret_rev, struct vol_error *err);
+        int (*put_doc)(struct vol_store *s, const char *kind, const char *key, const char *json,
+                       int64_t expect_rev, enum vol_store_sync sync, int64_t *ret_rev,
+                       struct vol_error *err);
+        /* -ENOENT when absent. */
+        int (*remove_doc)(struct vol_store *s, const char *kind, const char *key, int64_t expect_rev,
+                          enum vol_store_sync sync, struct vol_error *err);
+        /* Every document of kind whose key starts with prefix, in key order. */
+        int (*list_docs)(struct vol_store *s, const char *kind, const char *prefix,
+                         vol_store_doc_cb cb, void *userdata, struct vol_error *err);
 };
 
 /* Every backend begins with this. */
@@ -107,4 +129,30 @@ static inline int vol_store_count(struct vol_store *s, vol_store_count_cb cb, vo
                                   struct vol_error *err)
 {
         return s->ops->count(s, cb, userdata, err);
+}
+
+static inline int vol_store_get_doc(struct vol_store *s, const char *kind, const char *key,
+                                    char **ret_json, int64_t *ret_rev, struct vol_error *err)
+{
+        return s->ops->get_doc(s, kind, key, ret_json, ret_rev, err);
+}
+
+static inline int vol_store_put_doc(struct vol_store *s, const char *kind, const char *key,
+                                    const char *json, int64_t expect_rev, enum vol_store_sync sync,
+                                    int64_t *ret_rev, struct vol_error *err)
+{
+        return s->ops->put_doc(s, kind, key, json, expect_rev, sync, ret_rev, err);
+}
+
+static inline int vol_store_remove_doc(struct vol_store *s, const char *kind, const char *key,
+                                       int64_t expect_rev, enum vol_store_sync sync,
+                                       struct vol_error *err)
+{
+        return s->ops->remove_doc(s, kind, key, expect_rev, sync, err);
+}
+
+static inline int vol_store_list_docs(struct vol_store *s, const char *kind, const char *prefix,
+                                      vol_store_doc_cb cb, void *userdata, struct vol_error *err)
+{
+        return s->ops->list_docs(s, kind, prefix, cb, userdata, err);
 }

@@ -1,0 +1,183 @@
+/* REST handlers for tenant apps (docs/apps.md). */
+#include <string.h>
+
+#include "api.h"
+#include "api/json_in.h"
+#include "core/cleanup.h"
+#include "core/xmalloc.h"
+#include "service/apps.h"
+
+static void fail(struct vol_http_response *resp, struct vol_error *err)
+{
+        vol_api_error(resp, err->code ? err->code : -EIO, vol_error_message(err));
+        vol_error_clear(err);
+}
+
+/* The layer a route names from how many {} it has. */
+static enum vol_layer layer_of(const struct vol_http_request *req, struct vol_app_ref *ref)
+{
+        ref->tenant = req->n_params > 0 ? req->params[0] : NULL;
+        ref->env = req->n_params > 1 ? req->params[1] : NULL;
+        ref->app = req->n_params > 2 ? req->params[2] : NULL;
+        return req->n_params == 0 ? VOL_LAYER_GLOBAL : req->n_params == 2 ? VOL_LAYER_ENV : VOL_LAYER_APP;
+}
+
+void vol_api_config_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_app_ref ref;
+        enum vol_layer layer = layer_of(req, &ref);
+        _cleanup_free_ char *json = NULL;
+        if (vol_apps_config_get(ctx, layer, &ref, &json, &err) < 0)
+                return fail(resp, &err);
+        vol_strbuf_puts(&resp->body, json);
+}
+
+void vol_api_config_put(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_app_ref ref;
+        enum vol_layer layer = layer_of(req, &ref);
+        _cleanup_json_ json_t *body = NULL;
+        _cleanup_free_ char *json = NULL;
+        if (vol_json_parse_object(req->body, req->body_len, false, &body, &err) < 0 ||
+            vol_apps_config_set(ctx, layer, &ref, body, &err) < 0 ||
+            vol_apps_config_get(ctx, layer, &ref, &json, &err) < 0)
+                return fail(resp, &err);
+        vol_strbuf_puts(&resp->body, json);
+}
+
+static void render_resolved(struct vol_strbuf *b, const struct vol_app_ref *ref,
+                            const struct vol_app_resolved *r)
+{
+        vol_strbuf_puts(b, "{\"tenant\":");
+        vol_strbuf_json_string(b, ref->tenant);
+        vol_strbuf_puts(b, ",\"env\":");
+        vol_strbuf_json_string(b, ref->env);
+        vol_strbuf_puts(b, ",\"app\":");
+        vol_strbuf_json_string(b, ref->app);
+        vol_strbuf_puts(b, ",\"config\":");
+        vol_app_config_to_json(&r->config, b);
+        vol_strbuf_puts(b, ",\"volumes\":[");
+        for (size_t i = 0; i < r->config.n_paths; i++) {
+                vol_strbuf_puts(b, i ? ",{\"path\":" : "{\"path\":");
+                vol_strbuf_json_string(b, r->config.paths[i]);
+                vol_strbuf_puts(b, ",\"name\":");
+                vol_strbuf_json_string(b, r->volume_names[i]);
+                vol_strbuf_putc(b, '}');
+        }
+        vol_strbuf_puts(b, "]}");
+}
+
+void vol_api_app_resolve(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_app_ref ref;
+        layer_of(req, &ref);
+        struct vol_app_resolved r;
+        if (vol_apps_resolve(ctx, &ref, &r, &err) < 0)
+                return fail(resp, &err);
+        render_resolved(&resp->body, &ref, &r);
+        vol_app_resolved_free(&r);
+}
+
+static const char *const deploy_fields[] = {"image", "cmd", "strategy", NULL};
+
+void vol_api_app_deploy(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_app_ref ref;
+        layer_of(req, &ref);
+        _cleanup_json_ json_t *body = NULL;
+        struct vol_deploy_request dr = {0};
+        const char *strategy = NULL;
+        _cleanup_free_ const char **cmd = NULL;
+        if (vol_json_parse_object(req->body, req->body_len, false, &body, &err) < 0 ||
+            vol_json_check_fields(body, deploy_fields, &err) < 0 ||
+            vol_json_string(body, "image", &dr.image, &err) < 0 ||
+            vol_json_string(body, "strategy", &strategy, &err) < 0)
+                return fail(resp, &err);
+        if (strategy && strcmp(strategy, "recreate") && strcmp(strategy, "blue-green")) {
+                vol_error_set(&err, -EINVAL, "strategy must be recreate or blue-green");
+                return fail(resp, &err);
+        }
+        dr.blue_green = strategy && !strcmp(strategy, "blue-green");
+        json_t *c = json_object_get(body, "cmd");
+        if (c && !json_is_null(c)) {
+                if (!json_is_array(c) || json_array_size(c) > VOL_APP_CMD_MAX) {
+                        vol_error_set(&err, -EINVAL, "cmd must be a list of at most %d strings",
+                                      VOL_APP_CMD_MAX);
+                        return fail(resp, &err);
+                }
+                cmd = xcalloc(json_array_size(c) + 1, sizeof(char *));
+                size_t i;
+                json_t *a;
+                json_array_foreach(c, i, a)
+                {
+                        if (!json_is_string(a) || strlen(json_string_value(a)) != json_string_length(a)) {
+                                vol_error_set(&err, -EINVAL, "cmd[%zu] must be a string without NUL", i);
+                                return fail(resp, &err);
+                        }
+                        cmd[i] = json_string_value(a);
+                }
+                dr.cmd = cmd;
+                dr.n_cmd = json_array_size(c);
+        }
+        struct vol_deploy_result r;
+        if (vol_apps_deploy(ctx, &ref, &dr, &r, &err) < 0)
+                return fail(resp, &err);
+        struct vol_strbuf *b = &resp->body;
+        vol_strbuf_puts(b, "{\"container\":{\"id\":");
+        vol_strbuf_json_string(b, r.container_id);
+        vol_strbuf_puts(b, ",\"name\":");
+        vol_strbuf_json_string(b, r.container_name);
+        vol_strbuf_printf(b, "},\"generation\":%lu,\"replaced\":%zu,\"strategy\":\"%s\",\"resolved\":",
+                          r.generation, r.replaced, dr.blue_green ? "blue-green" : "recreate");
+        render_resolved(b, &ref, &r.resolved);
+        vol_strbuf_putc(b, '}');
+        vol_deploy_result_free(&r);
+}
+
+void vol_api_app_delete(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_app_ref ref;
+        layer_of(req, &ref);
+        struct vol_app_delete_result r;
+        if (vol_apps_delete(ctx, &ref, &r, &err) < 0)
+                return fail(resp, &err);
+        vol_strbuf_printf(&resp->body, "{\"removed\":{\"containers\":%zu,\"volumes\":%zu,\"config\":%s}}",
+                          r.containers, r.volumes, r.config ? "true" : "false");
+}
+
+struct app_render {
+        struct vol_strbuf *b;
+        size_t n;
+};
+
+static int render_app(const char *tenant, const char *env, const char *app, bool has_config,
+                      const char *state, void *userdata)
+{
+        struct app_render *ar = userdata;
+        struct vol_strbuf *b = ar->b;
+        vol_strbuf_puts(b, ar->n++ ? ",{\"tenant\":" : "{\"tenant\":");
+        vol_strbuf_json_string(b, tenant);
+        vol_strbuf_puts(b, ",\"env\":");
+        vol_strbuf_json_string(b, env);
+        vol_strbuf_puts(b, ",\"app\":");
+        vol_strbuf_json_string(b, app);
+        vol_strbuf_puts(b, has_config ? ",\"config\":true,\"deployed\":" : ",\"config\":false,\"deployed\":");
+        vol_strbuf_puts(b, state ? state : "null");
+        vol_strbuf_putc(b, '}');
+        return 0;
+}
+
+void vol_api_apps_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        vol_strbuf_puts(&resp->body, "{\"apps\":[");
+        struct app_render ar = {&resp->body, 0};
+        if (vol_apps_list(ctx, vol_http_query(req, "tenant"), render_app, &ar, &err) < 0)
+                return fail(resp, &err);
+        vol_strbuf_puts(&resp->body, "]}");
+}

@@ -1,0 +1,93 @@
+/* Tenant apps: their three-layer container config, the resolved volume names,
+ * deploys through a container engine, and deletion with their volumes.
+ * See docs/apps.md. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/appconfig.h"
+#include "core/error.h"
+#include "service/service.h"
+
+enum vol_layer {
+        VOL_LAYER_GLOBAL, /* every tenant */
+        VOL_LAYER_ENV,    /* one tenant's env */
+        VOL_LAYER_APP,    /* one app */
+};
+
+/* Which app (or env, or nothing for the global layer). */
+struct vol_app_ref {
+        const char *tenant;
+        const char *env;
+        const char *app;
+};
+
+/* Replaces one config layer with cfg (a JSON object, validated whole: a bad
+ * field changes nothing). ref needs tenant and env for the env layer, and app
+ * too for the app layer. */
+int vol_apps_config_set(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
+                        json_t *cfg, struct vol_error *err);
+
+/* The JSON text of one layer, "{}" when it was never set (caller frees). */
+int vol_apps_config_get(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
+                        char **ret_json, struct vol_error *err);
+
+struct vol_app_resolved {
+        struct vol_app_config config; /* the merge: every field set */
+        char **volume_names;          /* one per config.paths[i] */
+};
+
+/* Merges the layers for ref and names each writeable volume. Checks the
+ * merged config against the drivers (a known volumeDriver; volumeSize only
+ * with a driver that can limit size). */
+int vol_apps_resolve(struct vol_service *s, const struct vol_app_ref *ref,
+                     struct vol_app_resolved *ret, struct vol_error *err);
+/* Frees what r owns. */
+void vol_app_resolved_free(struct vol_app_resolved *r);
+
+struct vol_deploy_request {
+        const char *image;
+        const char *const *cmd; /* NULL: the image's command */
+        size_t n_cmd;
+        bool blue_green; /* start the new container before removing the old */
+};
+
+struct vol_deploy_result {
+        char *container_id;
+        char *container_name;
+        unsigned long generation;
+        size_t replaced; /* old containers removed */
+        struct vol_app_resolved resolved;
+};
+
+/* Deploys ref: makes sure each writeable volume exists (in volman and in the
+ * engine), then replaces the app's container: `recreate` removes the old one
+ * first, `blue-green` starts the new one first. -ENOTSUP without an engine. */
+int vol_apps_deploy(struct vol_service *s, const struct vol_app_ref *ref,
+                    const struct vol_deploy_request *req, struct vol_deploy_result *ret,
+                    struct vol_error *err);
+/* Frees what r owns. */
+void vol_deploy_result_free(struct vol_deploy_result *r);
+
+struct vol_app_delete_result {
+        size_t containers;
+        size_t volumes;
+        bool config;
+};
+
+/* Deletes ref: its containers, its volumes (those scoped to its tenant, env
+ * and app, and no others) and its config and state. Idempotent: running it
+ * again after an interruption finishes the job. */
+int vol_apps_delete(struct vol_service *s, const struct vol_app_ref *ref,
+                    struct vol_app_delete_result *ret, struct vol_error *err);
+
+/* One known app: it has an app-layer config, or has been deployed. state is
+ * the JSON of its last deploy, or NULL. */
+typedef int (*vol_app_cb)(const char *tenant, const char *env, const char *app, bool has_config,
+                          const char *state, void *userdata);
+
+/* Every known app (of tenant, when not NULL), in (tenant, env, app) order. */
+int vol_apps_list(struct vol_service *s, const char *tenant, vol_app_cb cb, void *userdata,
+                  struct vol_error *err);
