@@ -167,7 +167,10 @@ void vol_api_inspect(void *ctx, const struct vol_http_request *req, struct vol_h
         struct vol_error err = VOL_ERROR_INIT;
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         struct vol_volume_info info;
-        if (vol_service_get(ctx, req->params[0], true, &v, &info, &err) < 0)
+        /* Usage can cost a walk of the whole tree: only when asked. */
+        const char *u = vol_http_query(req, "usage");
+        bool with_usage = u && (!strcmp(u, "true") || !strcmp(u, "1"));
+        if (vol_service_get(ctx, req->params[0], with_usage, &v, &info, &err) < 0)
                 return fail(resp, &err);
         render_volume(resp, 200, v, &info);
 }

@@ -32,7 +32,14 @@ static int reserve(struct vol_strbuf *b, size_t n)
         return 0;
 }
 
-int vol_strbuf_append(struct vol_strbuf *b, const void *data, size_t n)
+void vol_strbuf_reserve(struct vol_strbuf *b, size_t n)
+{
+        if (b->max && b->len + n > b->max)
+                n = b->max - b->len;
+        reserve(b, n);
+}
+
+int vol_strbuf_append_slow(struct vol_strbuf *b, const void *data, size_t n)
 {
         int r = reserve(b, n);
         if (r < 0)
@@ -43,15 +50,6 @@ int vol_strbuf_append(struct vol_strbuf *b, const void *data, size_t n)
         return 0;
 }
 
-int vol_strbuf_puts(struct vol_strbuf *b, const char *s)
-{
-        return vol_strbuf_append(b, s, strlen(s));
-}
-
-int vol_strbuf_putc(struct vol_strbuf *b, char c)
-{
-        return vol_strbuf_append(b, &c, 1);
-}
 
 int vol_strbuf_printf(struct vol_strbuf *b, const char *fmt, ...)
 {

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "core/volume.h"
 #include "core/volume_json.h"
+#include "drivers/fsutil.h"
 
 /* Capabilities are declared, never guessed from a driver's name. */
 enum {
@@ -59,8 +60,9 @@ struct vol_driver_ops {
 /* One driver instance: its ops and the directory it owns under the data root. */
 struct vol_driver {
         const struct vol_driver_ops *ops;
-        int dir_fd;     /* {root}/{driver name}, opened O_DIRECTORY|O_PATH-free */
+        int dir_fd;     /* {root}/{driver name}, opened O_DIRECTORY */
         char *dir_path; /* its path, for mountpoints */
+        struct vol_dir_syncer *syncer; /* shared fsyncs of dir_fd */
 };
 
 /* A set of drivers opened below one data root. */
