@@ -35,9 +35,13 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d)
 
 void vol_format_time(int64_t t, char out[32])
 {
-        if (t < 0 || t > INT64_C(253402300799)) /* outside 1970..9999 */
+        if (t < INT64_C(-62167219200) || t > INT64_C(253402300799)) /* outside years 0..9999 */
                 t = 0;
         int64_t days = t / 86400, secs = t % 86400, y;
+        if (secs < 0) { /* floor, for times before 1970 */
+                secs += 86400;
+                days -= 1;
+        }
         unsigned m, d;
         civil_from_days(days, &y, &m, &d);
         unsigned hh = (unsigned)(secs / 3600), mm = (unsigned)(secs / 60 % 60), ss = (unsigned)(secs % 60);
