@@ -2,8 +2,10 @@
  * a command table, and the exit codes of docs/cli.md. */
 #pragma once
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "client.h"
 #include "core/error.h"
@@ -76,6 +78,35 @@ const struct cli_command *cli_command_find(const struct cli_command *table, size
 /* The `volume` command group (volume.c). */
 int cli_volume(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 
+/* The `app` command group (app.c): config set|get|resolve, deploy, ls, rm. */
+int cli_app(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+
+/* The `config` command group (config.c): the global layer of the app config. */
+int cli_config(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+
+/* Runs the subcommand argv[1..] of group ("app config") from its table of n
+ * commands; prints the group's help for --help. Returns what the command does. */
+int cli_group_run(struct cli_context *ctx, const char *group, const struct cli_command *table,
+                  size_t n, int argc, char **argv, struct vol_error *err);
+
+/* One layer of the app config (config.c), shared by `config` and `app config`.
+ * api_path is the layer's route ("/v1/config", escaped), what names it in
+ * messages ("the global config"). */
+
+/* Reads file (YAML or JSON, "-": stdin) and PUTs it to api_path; nothing is
+ * sent when the file is wrong (-EBADMSG). Prints the layer as saved. */
+int cli_config_layer_set(struct cli_context *ctx, const char *api_path, const char *file,
+                         const char *what, struct vol_error *err);
+
+/* GETs the layer at api_path and prints it. */
+int cli_config_layer_get(struct cli_context *ctx, const char *api_path, const char *what,
+                         struct vol_error *err);
+
+/* Writes the fields of obj to f as a YAML listing (strings quoted where YAML
+ * would read them otherwise), except the field named skip (or NULL). An
+ * empty object prints as {}. Returns 0 or -EIO. */
+int cli_config_fields_print(const json_t *obj, const char *skip, FILE *f);
+
 /* Options every command accepts, for getopt_long tables: --json, --socket PATH, --help/-h. */
 #define CLI_OPT_JSON 0x100
 #define CLI_OPT_SOCKET 0x101
@@ -85,6 +116,19 @@ int cli_volume(struct cli_context *ctx, int argc, char **argv, struct vol_error 
         {                                                                                          \
                 "help", no_argument, NULL, 'h'                                                     \
         }
+
+/* Handles a command's own option opt (with arg, or NULL) for
+ * cli_parse_options; state is the command's. Returns 0 or a negative errno. */
+typedef int (*cli_option_fn)(struct cli_context *ctx, void *state, int opt, const char *arg,
+                             struct vol_error *err);
+
+/* Parses the options of command cmd with getopt_long (optstring, options),
+ * the common ones included; calls on_option for the others. Returns 1 when
+ * --help was asked (usage is then printed), 0 to go on (optind is at the
+ * first argument), or a negative errno. */
+int cli_parse_options(struct cli_context *ctx, const char *cmd, const char *usage,
+                      const char *optstring, const struct option *options, cli_option_fn on_option,
+                      void *state, int argc, char **argv, struct vol_error *err);
 
 /* Prepares getopt_long for a new argv (argv[0] is the command) and silences
  * its own messages: errors come back through cli_option_error(). */

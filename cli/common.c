@@ -133,6 +133,70 @@ int cli_usage_error(struct cli_context *ctx, const char *cmd, struct vol_error *
         return -EINVAL;
 }
 
+int cli_parse_options(struct cli_context *ctx, const char *cmd, const char *usage,
+                      const char *optstring, const struct option *options, cli_option_fn on_option,
+                      void *state, int argc, char **argv, struct vol_error *err)
+{
+        int c;
+
+        cli_getopt_reset();
+        while ((c = getopt_long(argc, argv, optstring, options, NULL)) != -1) {
+                if (cli_common_option(ctx, c, optarg))
+                        continue;
+                if (c == 'h') {
+                        fputs(usage, stdout);
+                        return 1;
+                }
+                if (c == '?' || c == ':')
+                        return cli_option_error(ctx, cmd, c, argv, err);
+                int r = on_option(ctx, state, c, optarg, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+static void print_group_usage(const char *group, const struct cli_command *table, size_t n, FILE *f)
+{
+        fprintf(f, "Usage: volman %s COMMAND [ARG...]\n\nCommands:\n", group);
+        for (size_t i = 0; i < n; i++) {
+                char name[32];
+                snprintf(name, sizeof(name), "%s%s%s", table[i].name, table[i].alias ? ", " : "",
+                         table[i].alias ? table[i].alias : "");
+                fprintf(f, "  %-12s %s\n", name, table[i].help);
+        }
+        fprintf(f, "\nRun 'volman %s COMMAND --help' for more on a command.\n", group);
+}
+
+int cli_group_run(struct cli_context *ctx, const char *group, const struct cli_command *table,
+                  size_t n, int argc, char **argv, struct vol_error *err)
+{
+        static const struct option options[] = {CLI_COMMON_OPTIONS, {}};
+        int c;
+
+        cli_getopt_reset();
+        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
+                if (cli_common_option(ctx, c, optarg))
+                        continue;
+                if (c == 'h') {
+                        print_group_usage(group, table, n, stdout);
+                        return 0;
+                }
+                return cli_option_error(ctx, group, c, argv, err);
+        }
+        if (optind >= argc) {
+                char names[256] = "";
+                for (size_t i = 0; i < n; i++)
+                        snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                                 i ? ", " : "", table[i].name);
+                return cli_usage_error(ctx, group, err, "give a command (%s)", names);
+        }
+        const struct cli_command *cmd = cli_command_find(table, n, argv[optind]);
+        if (!cmd)
+                return cli_usage_error(ctx, group, err, "unknown command '%s'", argv[optind]);
+        return cmd->handler(ctx, argc - optind, argv + optind, err);
+}
+
 int cli_option_error(struct cli_context *ctx, const char *cmd, int opt, char **argv,
                      struct vol_error *err)
 {

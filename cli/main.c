@@ -17,6 +17,8 @@ static int cmd_version(struct cli_context *ctx, int argc, char **argv, struct vo
 
 static const struct cli_command commands[] = {
     {"volume", NULL, cli_volume, "Manage volumes (create, ls, inspect, rm, prune, mount, unmount)"},
+    {"app", NULL, cli_app, "Manage tenant apps (config set|get|resolve, deploy, ls, rm)"},
+    {"config", NULL, cli_config, "Set or get the global app container config"},
     {"health", NULL, cmd_health, "Check that volmand answers"},
     {"version", NULL, cmd_version, "Show the versions of volman and volmand"},
 };
@@ -39,7 +41,7 @@ static void print_usage(FILE *f)
                 fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
         fputs("\nRun 'volman COMMAND --help' for more on a command.\n"
               "Exit codes: 0 ok, 1 failure, 2 usage, 3 volmand unreachable, 4 not found,\n"
-              "5 conflict or in use, 6 input refused by volmand.\n",
+              "5 conflict or in use, 6 input refused by volmand or a bad config file.\n",
               f);
 }
 

@@ -18,35 +18,6 @@
 #define QUERY_MAX (64 * 1024)
 #define LIST_PAGES_MAX 100000
 
-/* Parses the options of a volume command. Returns 1 when --help was asked
- * (and printed), 0 to go on, or a negative errno. on_option handles the
- * command's own options and returns 0 or a negative errno. */
-typedef int (*option_fn)(struct cli_context *ctx, void *state, int opt, const char *arg,
-                         struct vol_error *err);
-
-static int parse_options(struct cli_context *ctx, const char *cmd, const char *usage,
-                         const char *optstring, const struct option *options, option_fn on_option,
-                         void *state, int argc, char **argv, struct vol_error *err)
-{
-        int c;
-
-        cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, optstring, options, NULL)) != -1) {
-                if (cli_common_option(ctx, c, optarg))
-                        continue;
-                if (c == 'h') {
-                        fputs(usage, stdout);
-                        return 1;
-                }
-                if (c == '?' || c == ':')
-                        return cli_option_error(ctx, cmd, c, argv, err);
-                int r = on_option(ctx, state, c, optarg, err);
-                if (r < 0)
-                        return r;
-        }
-        return 0;
-}
-
 static int no_option(struct cli_context *ctx, void *state, int opt, const char *arg,
                      struct vol_error *err)
 {
@@ -186,8 +157,8 @@ static int volume_create(struct cli_context *ctx, int argc, char **argv, struct 
         struct create_state s = {.body = body, .options = opts, .labels = labels};
         const char *cmd = "volume create";
 
-        int r = parse_options(ctx, cmd, create_usage, ":hd:o:l:", options, create_option, &s, argc,
-                              argv, err);
+        int r = cli_parse_options(ctx, cmd, create_usage, ":hd:o:l:", options, create_option, &s,
+                                  argc, argv, err);
         if (r != 0)
                 return r < 0 ? r : 0;
         if (argc - optind > 1)
@@ -366,8 +337,8 @@ static int volume_ls(struct cli_context *ctx, int argc, char **argv, struct vol_
         struct ls_state s = {};
         vol_strbuf_init(&s.query, QUERY_MAX);
 
-        int r = parse_options(ctx, "volume ls", ls_usage, ":hf:q", options, ls_option, &s, argc,
-                              argv, err);
+        int r = cli_parse_options(ctx, "volume ls", ls_usage, ":hf:q", options, ls_option, &s, argc,
+                                  argv, err);
         if (r == 0 && optind < argc)
                 r = cli_usage_error(ctx, "volume ls", err, "unexpected argument '%s'",
                                     argv[optind]);
@@ -431,8 +402,8 @@ static int volume_inspect(struct cli_context *ctx, int argc, char **argv, struct
         static const struct option options[] = {CLI_COMMON_OPTIONS, {}};
         const char *cmd = "volume inspect";
 
-        int r =
-            parse_options(ctx, cmd, inspect_usage, ":h", options, no_option, NULL, argc, argv, err);
+        int r = cli_parse_options(ctx, cmd, inspect_usage, ":h", options, no_option, NULL, argc,
+                                  argv, err);
         if (r != 0)
                 return r < 0 ? r : 0;
         if (optind >= argc)
@@ -503,8 +474,8 @@ static int volume_rm(struct cli_context *ctx, int argc, char **argv, struct vol_
         const char *cmd = "volume rm";
         bool force = false;
 
-        int r =
-            parse_options(ctx, cmd, rm_usage, ":hf", options, rm_option, &force, argc, argv, err);
+        int r = cli_parse_options(ctx, cmd, rm_usage, ":hf", options, rm_option, &force, argc, argv,
+                                  err);
         if (r != 0)
                 return r < 0 ? r : 0;
         if (optind >= argc)
@@ -618,8 +589,8 @@ static int volume_prune(struct cli_context *ctx, int argc, char **argv, struct v
         _cleanup_(json_decrefp) json_t *filters = json_array();
         struct prune_state s = {.filters = filters};
 
-        int r = parse_options(ctx, cmd, prune_usage, ":hf:a", options, prune_option, &s, argc, argv,
-                              err);
+        int r = cli_parse_options(ctx, cmd, prune_usage, ":hf:a", options, prune_option, &s, argc,
+                                  argv, err);
         if (r != 0)
                 return r < 0 ? r : 0;
         if (optind < argc)
@@ -692,8 +663,8 @@ static int mount_or_unmount(struct cli_context *ctx, bool mount, int argc, char 
         const char *cmd = mount ? "volume mount" : "volume unmount";
         const char *id = NULL;
 
-        int r = parse_options(ctx, cmd, mount ? mount_usage : unmount_usage, ":h", options,
-                              id_option, &id, argc, argv, err);
+        int r = cli_parse_options(ctx, cmd, mount ? mount_usage : unmount_usage, ":h", options,
+                                  id_option, &id, argc, argv, err);
         if (r != 0)
                 return r < 0 ? r : 0;
         if (optind >= argc)

@@ -3,7 +3,7 @@
 # Usage: scripts/deps.sh [extra-package...]   (run as root)
 set -euo pipefail
 pkgs=(meson ninja-build pkg-config gcc libmicrohttpd-dev libsqlite3-dev libjansson-dev
-      libcurl4-openssl-dev uuid-dev libcmocka-dev python3-pytest python3-requests sqlite3 curl "$@")
+      libcurl4-openssl-dev libfyaml-dev uuid-dev libcmocka-dev python3-pytest python3-requests sqlite3 curl "$@")
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -1,0 +1,21 @@
+/* A container config file (docs/apps.md) as the CLI reads it for `config set`
+ * and `app config set`: YAML or JSON (JSON is YAML), turned into the JSON
+ * object the daemon takes. Prints nothing. */
+#pragma once
+
+#include <jansson.h>
+
+#include "core/error.h"
+
+/* Hard maximum of a config file, like the daemon's request body limit. */
+#define CLI_CONFIG_FILE_MAX ((size_t)1024 * 1024)
+
+/* Reads path ("-": stdin), at most CLI_CONFIG_FILE_MAX bytes, as one YAML
+ * document whose top level is a mapping, and returns it as a JSON object in
+ * *ret_obj (the caller decrefs). Plain scalars null, Null, NULL, ~ and the
+ * empty one become JSON null; true/True/TRUE and false/False/FALSE become JSON
+ * booleans; every other scalar (numbers included, and anything quoted or
+ * tagged !!str) becomes a JSON string. Anchors, aliases and other tags are
+ * refused. Every failure is -EBADMSG with a message naming the file and,
+ * where known, the line and column. */
+int cli_config_file_read(const char *path, json_t **ret_obj, struct vol_error *err);
