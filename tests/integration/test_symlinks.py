@@ -1,0 +1,177 @@
+"""Removing a volume whose content a container wrote to trap the daemon:
+symlinks out of the volume (absolute and relative), loops, a very deep tree,
+fifos, unreadable files. The removal succeeds, follows nothing, and leaves
+everything outside the volume untouched."""
+
+import hashlib
+import os
+import stat
+import subprocess
+
+import pytest
+
+from conftest import check_invariants, require_root
+
+DEPTH = 2000
+
+
+@pytest.fixture(autouse=True)
+def remove_leftovers(tmp_path):
+    """A failed removal leaves a tree too deep for pytest's own cleanup."""
+    yield
+    for p in tmp_path.glob("root/*/*"):
+        subprocess.run(["rm", "-rf", "--one-file-system", str(p)], capture_output=True)
+
+
+def make_canaries(base):
+    os.makedirs(os.path.join(base, "dir", "sub"))
+    files = {"file.txt": b"canary file\n", "dir/a": b"a" * 1000, "dir/sub/b": b"b",
+             "dir/.hidden": b"h"}
+    for rel, data in files.items():
+        with open(os.path.join(base, rel), "wb") as f:
+            f.write(data)
+    os.chmod(os.path.join(base, "file.txt"), 0o644)
+    return snapshot(base)
+
+
+def snapshot(base):
+    """Every path under base with its type, mode, owner and content hash."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(base, followlinks=False):
+        for n in dirnames + filenames + ["."]:
+            p = os.path.normpath(os.path.join(dirpath, n))
+            st = os.lstat(p)
+            digest = None
+            if stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+            out[os.path.relpath(p, base)] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode),
+                                             st.st_uid, st.st_gid, st.st_nlink, digest)
+    return out
+
+
+def deep_tree(top, depth, leaf_link):
+    """depth nested directories below top, made with *at calls (the path is
+    far beyond PATH_MAX); a symlink to leaf_link and a file at the bottom."""
+    fd = os.open(top, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for _ in range(depth):
+            os.mkdir("d", dir_fd=fd)
+            nfd = os.open("d", os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd)
+            os.close(fd)
+            fd = nfd
+        os.symlink(leaf_link, "escape", dir_fd=fd)
+        wfd = os.open("leaf", os.O_WRONLY | os.O_CREAT, 0o600, dir_fd=fd)
+        os.write(wfd, b"bottom")
+        os.close(wfd)
+    finally:
+        os.close(fd)
+
+
+def plant_traps(mp, canary):
+    cfile = os.path.join(canary, "file.txt")
+    cdir = os.path.join(canary, "dir")
+    # absolute links out
+    os.symlink(cfile, os.path.join(mp, "abs-file"))
+    os.symlink(cdir, os.path.join(mp, "abs-dir"))
+    os.symlink(canary, os.path.join(mp, "abs-canary"))
+    # relative links out: computed to hit the canary, and a plain climb
+    os.symlink(os.path.relpath(cdir, mp), os.path.join(mp, "rel-dir"))
+    os.symlink(os.path.relpath(cfile, mp), os.path.join(mp, "rel-file"))
+    os.symlink("../../..", os.path.join(mp, "up3"))
+    os.makedirs(os.path.join(mp, "nested", "deeper"))
+    os.symlink(os.path.relpath(cdir, os.path.join(mp, "nested", "deeper")),
+               os.path.join(mp, "nested", "deeper", "rel-dir"))
+    os.symlink(cdir, os.path.join(mp, "nested", "abs-dir"))
+    # loops and dangling
+    os.symlink("loop-b", os.path.join(mp, "loop-a"))
+    os.symlink("loop-a", os.path.join(mp, "loop-b"))
+    os.symlink(".", os.path.join(mp, "self"))
+    os.symlink("..", os.path.join(mp, "nested", "parent"))
+    os.symlink("/nonexistent/target", os.path.join(mp, "dangling"))
+    # a hard link to the canary file (same filesystem for local volumes)
+    try:
+        os.link(cfile, os.path.join(mp, "hard"))
+    except OSError:
+        pass  # another filesystem (tmpfs)
+    # special files
+    os.mkfifo(os.path.join(mp, "fifo"))
+    os.mkfifo(os.path.join(mp, "nested", "fifo"))
+    # unreadable: a 000 file in a 000 directory, and a 000 directory tree.
+    # Only as root: volmand runs as root, and a non-root daemon cannot open
+    # a directory its mode forbids.
+    if os.geteuid() == 0:
+        plant_locked(mp, cdir)
+    # a sticky world-writable dir
+    os.makedirs(os.path.join(mp, "sticky"))
+    os.chmod(os.path.join(mp, "sticky"), 0o1777)
+    # a very deep tree with an escape at the bottom
+    deep_tree(mp, DEPTH, cdir)
+
+
+def plant_locked(mp, cdir):
+    locked = os.path.join(mp, "locked")
+    os.makedirs(os.path.join(locked, "inner"))
+    with open(os.path.join(locked, "secret"), "w") as f:
+        f.write("s")
+    os.symlink(cdir, os.path.join(locked, "inner", "esc"))
+    os.chmod(os.path.join(locked, "secret"), 0)
+    os.chmod(os.path.join(locked, "inner"), 0)
+    os.chmod(locked, 0)
+
+
+@pytest.mark.parametrize("driver", ["local", "tmpfs"])
+def test_remove_follows_nothing(daemon, client, tmp_path, driver):
+    if driver == "tmpfs":
+        require_root()
+    canary = str(tmp_path / "canary")
+    before = make_canaries(canary)
+    opts = {"size": "64m"} if driver == "tmpfs" else {}
+    st, v = client.create("trap-" + driver, driver=driver, options=opts)
+    assert st == 201, v
+    st, keep = client.create("neighbour-" + driver, driver=driver, options=opts)
+    assert st == 201, keep
+    with open(os.path.join(keep["mountpoint"], "n"), "w") as f:
+        f.write("neighbour")
+    mp = v["mountpoint"]
+    plant_traps(mp, canary)
+    # the volume's own symlink to its neighbour must not be followed either
+    os.symlink(keep["mountpoint"], os.path.join(mp, "neighbour"))
+
+    st, body = client.remove("trap-" + driver)
+    assert st == 204, body
+    assert not os.path.lexists(mp), "the volume's directory is still there"
+    assert snapshot(canary) == before, "something outside the volume changed"
+    with open(os.path.join(keep["mountpoint"], "n")) as f:
+        assert f.read() == "neighbour"
+    st, body = client.inspect("trap-" + driver)
+    assert st == 404
+    vols = check_invariants(daemon, client)
+    assert [x["name"] for x in vols] == ["neighbour-" + driver]
+
+
+def test_prune_follows_nothing(daemon, client, tmp_path):
+    canary = str(tmp_path / "canary")
+    before = make_canaries(canary)
+    st, v = client.create("trap-prune", labels={"trap": ""})
+    assert st == 201
+    plant_traps(v["mountpoint"], canary)
+    st, body = client.post("/v1/volumes/prune", {"filters": ["label=trap"]})
+    assert st == 200 and body["removed"] == ["trap-prune"], body
+    assert not os.path.lexists(v["mountpoint"])
+    assert snapshot(canary) == before
+
+
+def test_mountpoint_replaced_by_symlink(daemon, client, tmp_path):
+    """If the volume's directory itself was swapped for a symlink (a host-side
+    attack), remove must not delete what the link points to."""
+    canary = str(tmp_path / "canary")
+    before = make_canaries(canary)
+    st, v = client.create("swapped")
+    assert st == 201
+    mp = v["mountpoint"]
+    os.rmdir(mp)
+    os.symlink(os.path.join(canary, "dir"), mp)
+    st, body = client.remove("swapped")
+    assert st in (204, 500), (st, body)
+    assert snapshot(canary) == before
