@@ -91,19 +91,25 @@ void vol_strbuf_free(struct vol_strbuf *b)
         b->overflow = false;
 }
 
+/* 1 for the bytes a JSON string must escape: controls, '"', '\\', DEL. */
+static const unsigned char needs_escape[256] = {
+        [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+};
+
 int vol_strbuf_json_string(struct vol_strbuf *b, const char *s)
 {
         static const char hex[] = "0123456789abcdef";
         int r = vol_strbuf_putc(b, '"');
-        const char *run = s;
-        for (const char *p = s; *p; p++) {
-                unsigned char c = (unsigned char)*p;
-                if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
-                        continue;
+        const unsigned char *p = (const unsigned char *)s, *run = p;
+        for (;; p++) {
+                while (!needs_escape[*p])
+                        p++;
                 if (p > run)
                         r |= vol_strbuf_append(b, run, (size_t)(p - run));
+                if (!*p)
+                        break;
                 run = p + 1;
-                switch (c) {
+                switch (*p) {
                 case '"':
                         r |= vol_strbuf_append(b, "\\\"", 2);
                         break;
@@ -117,13 +123,11 @@ int vol_strbuf_json_string(struct vol_strbuf *b, const char *s)
                         r |= vol_strbuf_append(b, "\\t", 2);
                         break;
                 default: {
-                        char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+                        char e[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
                         r |= vol_strbuf_append(b, e, 6);
                 }
                 }
         }
-        if (*run)
-                r |= vol_strbuf_puts(b, run);
         r |= vol_strbuf_putc(b, '"');
         return r ? -E2BIG : 0;
 }

@@ -116,10 +116,12 @@ int main(int argc, char **argv)
                 setrlimit(RLIMIT_NOFILE, &rl);
         }
 
-        /* Few arenas and a fixed mmap threshold: freed list buffers go back to
-         * the kernel instead of staying in per-thread heaps. */
+        /* Few arenas, and list buffers (a few MiB) reused from the heap rather
+         * than mapped and unmapped, and page-faulted in again, per request;
+         * at most 8 MiB of free heap is kept. */
         mallopt(M_ARENA_MAX, 2);
-        mallopt(M_MMAP_THRESHOLD, 256 << 10);
+        mallopt(M_MMAP_THRESHOLD, 8 << 20);
+        mallopt(M_TRIM_THRESHOLD, 8 << 20);
 
         vol_service_set_log(log_line);
         struct vol_error err = VOL_ERROR_INIT;

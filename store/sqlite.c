@@ -96,6 +96,16 @@ struct sqlite_store {
         struct write_op *pending, **pending_tail;
         bool stopping;
 
+        /* checkpointer: copies the WAL back into the database off the commit
+         * path, so that no write waits for a checkpoint */
+        sqlite3 *cdb;
+        pthread_t checkpointer;
+        pthread_cond_t ccond; /* the checkpointer waits here, never on wcond_pending */
+        bool checkpoint_due;
+        int wal_pages;
+        bool threads;        /* the checkpointer runs */
+        bool writer_started; /* the writer runs */
+
         /* readers */
         pthread_mutex_t rlock;
         pthread_cond_t rcond;
@@ -716,6 +726,41 @@ static void *writer_main(void *arg)
         return NULL;
 }
 
+#define CHECKPOINT_PAGES 1000
+
+/* Called by SQLite in the writer thread after each commit, wlock not held. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+        struct sqlite_store *s = arg;
+        if (pages >= CHECKPOINT_PAGES) {
+                pthread_mutex_lock(&s->wlock);
+                s->checkpoint_due = true;
+                s->wal_pages = pages;
+                pthread_cond_signal(&s->ccond);
+                pthread_mutex_unlock(&s->wlock);
+        }
+        return SQLITE_OK;
+}
+
+static void *checkpointer_main(void *arg)
+{
+        struct sqlite_store *s = arg;
+        pthread_mutex_lock(&s->wlock);
+        while (!s->stopping) {
+                if (!s->checkpoint_due) {
+                        pthread_cond_wait(&s->ccond, &s->wlock);
+                        continue;
+                }
+                s->checkpoint_due = false;
+                pthread_mutex_unlock(&s->wlock);
+                /* PASSIVE: never blocks readers or the writer */
+                sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+                pthread_mutex_lock(&s->wlock);
+        }
+        pthread_mutex_unlock(&s->wlock);
+        return NULL;
+}
+
 static int submit(struct sqlite_store *s, struct write_op *op)
 {
         pthread_mutex_lock(&s->wlock);
@@ -900,12 +945,19 @@ static void sqlite_close(struct vol_store *base)
         struct sqlite_store *s = (struct sqlite_store *)base;
         if (!s)
                 return;
-        if (s->wdb) {
+        if (s->threads) {
                 pthread_mutex_lock(&s->wlock);
                 s->stopping = true;
                 pthread_cond_broadcast(&s->wcond_pending);
+                pthread_cond_broadcast(&s->ccond);
                 pthread_mutex_unlock(&s->wlock);
-                pthread_join(s->writer, NULL);
+                if (s->writer_started)
+                        pthread_join(s->writer, NULL);
+                pthread_join(s->checkpointer, NULL);
+        }
+        if (s->cdb) {
+                sqlite3_wal_checkpoint_v2(s->cdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+                sqlite3_close(s->cdb);
         }
         while (s->idle) {
                 struct reader *rd = s->idle;
@@ -924,6 +976,7 @@ static void sqlite_close(struct vol_store *base)
         pthread_mutex_destroy(&s->rlock);
         pthread_cond_destroy(&s->wcond_pending);
         pthread_cond_destroy(&s->wcond_done);
+        pthread_cond_destroy(&s->ccond);
         pthread_cond_destroy(&s->rcond);
         free(s->path);
         free(s);
@@ -939,6 +992,7 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
         pthread_mutex_init(&s->rlock, NULL);
         pthread_cond_init(&s->wcond_pending, NULL);
         pthread_cond_init(&s->wcond_done, NULL);
+        pthread_cond_init(&s->ccond, NULL);
         pthread_cond_init(&s->rcond, NULL);
         /* Keep the page caches small: RSS matters more than a cache hit. */
         sqlite3_soft_heap_limit64(16 << 20);
@@ -966,10 +1020,21 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
                          &s->w_doc_put, err)) < 0 ||
             (r = prepare(db, "DELETE FROM docs WHERE kind = ?1 AND key = ?2", &s->w_doc_delete, err)) < 0)
                 goto fail_nowriter;
-        if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
-                r = vol_error_set(err, -EAGAIN, "starting the store's writer thread failed");
+        if ((r = open_db(location, false, &s->cdb, err)) < 0)
+                goto fail_nowriter;
+        if ((r = exec(db, "PRAGMA wal_autocheckpoint=0;", err)) < 0)
+                goto fail_nowriter;
+        sqlite3_wal_hook(db, wal_hook, s);
+        if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
+                r = vol_error_set(err, -EAGAIN, "starting the store's checkpoint thread failed");
                 goto fail_nowriter;
         }
+        s->threads = true;
+        if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
+                r = vol_error_set(err, -EAGAIN, "starting the store's writer thread failed");
+                goto fail; /* close stops the checkpointer */
+        }
+        s->writer_started = true;
         *ret = &s->base;
         return 0;
 fail_nowriter:
@@ -984,6 +1049,8 @@ fail_nowriter:
         s->w_doc_rev = s->w_doc_put = s->w_doc_delete = NULL;
         sqlite3_close(s->wdb);
         s->wdb = NULL;
+        sqlite3_close(s->cdb);
+        s->cdb = NULL;
 fail:
         sqlite_close(&s->base);
         return r;
