@@ -62,7 +62,7 @@ struct vol_driver {
         const struct vol_driver_ops *ops;
         int dir_fd;     /* {root}/{driver name}, opened O_DIRECTORY */
         char *dir_path; /* its path, for mountpoints */
-        struct vol_dir_syncer *syncer; /* shared fsyncs of dir_fd */
+        struct vol_syncer *syncer; /* shared fsyncs of dir_fd */
 };
 
 /* A set of drivers opened below one data root. */

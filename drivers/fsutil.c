@@ -246,46 +246,17 @@ int vol_fs_sync_dir(int fd, struct vol_error *err)
         return 0;
 }
 
-void vol_dir_syncer_init(struct vol_dir_syncer *s)
+static int fsync_fd(void *arg)
 {
-        memset(s, 0, sizeof(*s));
-        pthread_mutex_init(&s->lock, NULL);
-        pthread_cond_init(&s->cond, NULL);
+        return fsync(*(int *)arg) < 0 ? -errno : 0;
 }
 
-void vol_dir_syncer_destroy(struct vol_dir_syncer *s)
+int vol_fs_sync_dir_shared(struct vol_syncer *s, int fd, struct vol_error *err)
 {
-        pthread_mutex_destroy(&s->lock);
-        pthread_cond_destroy(&s->cond);
-}
-
-int vol_dir_syncer_sync(struct vol_dir_syncer *s, int fd, struct vol_error *err)
-{
-        pthread_mutex_lock(&s->lock);
-        uint64_t want = s->started + 1; /* an fsync that begins from now on */
-        for (;;) {
-                if (s->done >= want) {
-                        pthread_mutex_unlock(&s->lock);
-                        return 0;
-                }
-                if (!s->running) {
-                        s->running = true;
-                        uint64_t gen = ++s->started;
-                        pthread_mutex_unlock(&s->lock);
-                        int r = fsync(fd) < 0 ? -errno : 0;
-                        pthread_mutex_lock(&s->lock);
-                        s->running = false;
-                        if (r == 0 && gen > s->done)
-                                s->done = gen;
-                        pthread_cond_broadcast(&s->cond);
-                        if (r < 0) {
-                                pthread_mutex_unlock(&s->lock);
-                                return vol_error_set(err, r, "fsync of a directory: %s", strerror(-r));
-                        }
-                        continue;
-                }
-                pthread_cond_wait(&s->cond, &s->lock);
-        }
+        int r = vol_syncer_sync(s, fsync_fd, &fd);
+        if (r < 0)
+                return vol_error_set(err, r, "fsync of a directory: %s", strerror(-r));
+        return 0;
 }
 
 static int parse_id(const char *what, const char *s, long *ret, struct vol_error *err)

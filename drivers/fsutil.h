@@ -8,13 +8,13 @@
  * descriptors whatever the depth of the tree. */
 #pragma once
 
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #include "core/error.h"
 #include "core/kv.h"
+#include "core/syncer.h"
 
 /* Opens directory `name` below dirfd without following any symlink and
  * without leaving dirfd. Returns the fd (O_CLOEXEC) or a negative errno. */
@@ -35,22 +35,9 @@ int vol_fs_usage(int fd, uint64_t *ret_bytes, uint64_t *ret_inodes, bool *ret_pa
 /* fsync() on a directory fd, so that entries made or removed in it are durable. */
 int vol_fs_sync_dir(int fd, struct vol_error *err);
 
-/* Shares directory fsyncs between threads: a caller that made or removed an
- * entry waits for one fsync that started after it asked, which may be another
- * thread's. Sixteen concurrent creates in one directory then cost a few
- * fsyncs, not sixteen. */
-struct vol_dir_syncer {
-        pthread_mutex_t lock;
-        pthread_cond_t cond;
-        uint64_t started; /* fsyncs begun */
-        uint64_t done;    /* the highest begun fsync that succeeded */
-        bool running;
-};
-
-void vol_dir_syncer_init(struct vol_dir_syncer *s);
-void vol_dir_syncer_destroy(struct vol_dir_syncer *s);
-/* Returns once an fsync of fd that began after this call has succeeded. */
-int vol_dir_syncer_sync(struct vol_dir_syncer *s, int fd, struct vol_error *err);
+/* fsync of directory fd shared between threads (core/syncer.h): returns once
+ * an fsync that began after the call has succeeded. */
+int vol_fs_sync_dir_shared(struct vol_syncer *s, int fd, struct vol_error *err);
 
 /* Ownership options shared by drivers: uid, gid (decimal, < 2^31) and mode
  * (octal, at most 07777). Absent uid/gid: -1 (left as is); absent mode:

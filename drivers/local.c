@@ -42,7 +42,7 @@ static int local_create(struct vol_driver *d, const struct vol_volume *v, struct
         if ((r = vol_fs_apply_owner(fd, &o, err)) < 0)
                 return r;
         /* The new entry must be on disk before the volume is answered ready. */
-        if (made && (r = vol_dir_syncer_sync(d->syncer, d->dir_fd, err)) < 0)
+        if (made && (r = vol_fs_sync_dir_shared(d->syncer, d->dir_fd, err)) < 0)
                 return r;
         return 0;
 }
@@ -52,7 +52,7 @@ static int local_remove(struct vol_driver *d, const struct vol_volume *v, struct
         int r = vol_fs_remove_tree(d->dir_fd, v->id, err);
         if (r < 0)
                 return r;
-        return vol_dir_syncer_sync(d->syncer, d->dir_fd, err);
+        return vol_fs_sync_dir_shared(d->syncer, d->dir_fd, err);
 }
 
 static int local_exists(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err)

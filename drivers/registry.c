@@ -36,8 +36,8 @@ int vol_drivers_open(const char *root_path, struct vol_drivers *ret, struct vol_
                         r = vol_error_set(err, -errno, "opening %s/%s: %m", root_path, ops->name);
                         break;
                 }
-                struct vol_dir_syncer *syncer = xcalloc(1, sizeof(*syncer));
-                vol_dir_syncer_init(syncer);
+                struct vol_syncer *syncer = xcalloc(1, sizeof(*syncer));
+                vol_syncer_init(syncer);
                 set.items[set.n++] =
                         (struct vol_driver){ops, fd, xasprintf("%s/%s", root_path, ops->name), syncer};
         }
@@ -55,7 +55,7 @@ void vol_drivers_close(struct vol_drivers *set)
         for (size_t i = 0; i < set->n; i++) {
                 close(set->items[i].dir_fd);
                 free(set->items[i].dir_path);
-                vol_dir_syncer_destroy(set->items[i].syncer);
+                vol_syncer_destroy(set->items[i].syncer);
                 free(set->items[i].syncer);
         }
         free(set->items);

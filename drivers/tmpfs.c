@@ -90,7 +90,7 @@ static int tmpfs_create(struct vol_driver *d, const struct vol_volume *v, struct
         if (r < 0)
                 return r;
         if (made)
-                return vol_dir_syncer_sync(d->syncer, d->dir_fd, err);
+                return vol_fs_sync_dir_shared(d->syncer, d->dir_fd, err);
         return 0;
 }
 
@@ -109,7 +109,7 @@ static int tmpfs_remove(struct vol_driver *d, const struct vol_volume *v, struct
         int r = vol_fs_remove_tree(d->dir_fd, v->id, err);
         if (r < 0)
                 return r;
-        return vol_dir_syncer_sync(d->syncer, d->dir_fd, err);
+        return vol_fs_sync_dir_shared(d->syncer, d->dir_fd, err);
 }
 
 static int tmpfs_exists(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err)

@@ -11,6 +11,8 @@
  * separated by ASCII unit (0x1f) and record (0x1e) separators; validation
  * refuses control characters in every one of those strings. */
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include "core/cleanup.h"
 #include "core/failpoint.h"
 #include "core/strbuf.h"
+#include "core/syncer.h"
 #include "core/xmalloc.h"
 #include "store.h"
 
@@ -88,7 +91,12 @@ struct sqlite_store {
         sqlite3 *wdb;
         sqlite3_stmt *w_rev, *w_insert, *w_update, *w_delete;
         sqlite3_stmt *w_doc_rev, *w_doc_put, *w_doc_delete;
-        int cur_sync; /* the synchronous pragma now set: 1 NORMAL, 2 FULL */
+        /* Commits run with synchronous=NORMAL: the writer never waits for the
+         * disk while it holds SQLite's write lock. A VOL_SYNC_FULL write is
+         * made durable after its commit by an fdatasync of the WAL file,
+         * shared between every thread waiting for one. */
+        int wal_fd;
+        struct vol_syncer wal_syncer;
         pthread_t writer;
         pthread_mutex_t wlock;
         pthread_cond_t wcond_pending; /* the writer waits for work */
@@ -658,23 +666,9 @@ static int apply_doc(struct sqlite_store *s, struct write_op *op)
         return 0;
 }
 
-static void set_sync(struct sqlite_store *s, int want)
-{
-        if (s->cur_sync == want)
-                return;
-        sqlite3_exec(s->wdb, want == 2 ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
-                     NULL, NULL, NULL);
-        s->cur_sync = want;
-}
-
 /* Runs one batch in one transaction. A failed COMMIT fails every op. */
 static void run_batch(struct sqlite_store *s, struct write_op *batch)
 {
-        int want = 1;
-        for (struct write_op *op = batch; op; op = op->next)
-                if (op->sync == VOL_SYNC_FULL)
-                        want = 2;
-        set_sync(s, want);
         int r = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
         for (struct write_op *op = batch; op; op = op->next)
                 op->result = r < 0                ? r
@@ -761,6 +755,11 @@ static void *checkpointer_main(void *arg)
         return NULL;
 }
 
+static int fdatasync_fd(void *arg)
+{
+        return fdatasync(*(int *)arg) < 0 ? -errno : 0;
+}
+
 static int submit(struct sqlite_store *s, struct write_op *op)
 {
         pthread_mutex_lock(&s->wlock);
@@ -775,6 +774,9 @@ static int submit(struct sqlite_store *s, struct write_op *op)
         while (!op->done)
                 pthread_cond_wait(&s->wcond_done, &s->wlock);
         pthread_mutex_unlock(&s->wlock);
+        if (op->result == 0 && op->sync == VOL_SYNC_FULL &&
+            vol_syncer_sync(&s->wal_syncer, fdatasync_fd, &s->wal_fd) < 0)
+                return -EIO; /* committed, but not known to be on disk */
         return op->result;
 }
 
@@ -789,6 +791,9 @@ static int write_error(int r, const char *name, struct vol_error *err)
                 return vol_error_set(err, r, "volume %s was changed concurrently", name);
         case -ESHUTDOWN:
                 return vol_error_set(err, r, "the daemon is shutting down");
+        case -EIO:
+                return vol_error_set(err, r, "metadata store: writing volume %s failed, or could not "
+                                             "be made durable (fdatasync)", name);
         default:
                 return vol_error_set(err, r, "metadata store: writing volume %s failed", name);
         }
@@ -977,6 +982,9 @@ static void sqlite_close(struct vol_store *base)
         pthread_cond_destroy(&s->wcond_pending);
         pthread_cond_destroy(&s->wcond_done);
         pthread_cond_destroy(&s->ccond);
+        vol_syncer_destroy(&s->wal_syncer);
+        if (s->wal_fd >= 0)
+                close(s->wal_fd);
         pthread_cond_destroy(&s->rcond);
         free(s->path);
         free(s);
@@ -988,6 +996,8 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
         s->base.ops = &vol_store_sqlite_ops;
         s->path = xstrdup(location);
         s->pending_tail = &s->pending;
+        s->wal_fd = -1;
+        vol_syncer_init(&s->wal_syncer);
         pthread_mutex_init(&s->wlock, NULL);
         pthread_mutex_init(&s->rlock, NULL);
         pthread_cond_init(&s->wcond_pending, NULL);
@@ -1003,9 +1013,17 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
                 goto fail;
         s->wdb = db;
         if ((r = exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err)) < 0 ||
-            (r = migrate(db, err)) < 0)
+            (r = migrate(db, err)) < 0 || (r = exec(db, "PRAGMA synchronous=NORMAL;", err)) < 0)
                 goto fail_nowriter;
-        s->cur_sync = 2;
+        /* The WAL exists once the database is in WAL mode and a connection is
+         * open; SQLite keeps that file (same inode) while we hold connections. */
+        char *wal = xasprintf("%s-wal", location);
+        s->wal_fd = open(wal, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (s->wal_fd < 0)
+                r = vol_error_set(err, -errno, "opening %s: %m", wal);
+        free(wal);
+        if (r < 0)
+                goto fail_nowriter;
         if ((r = prepare(db, "SELECT revision FROM volumes WHERE name = ?1", &s->w_rev, err)) < 0 ||
             (r = prepare(db, "INSERT INTO volumes (" COLUMNS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
                          &s->w_insert, err)) < 0 ||
