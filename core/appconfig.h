@@ -54,8 +54,8 @@ int vol_validate_app_path(const char *path, struct vol_error *err);
 
 /* Merges the layers (any may be NULL): for each field the most specific layer
  * that sets it wins, else the default. The result has every field set.
- * Then checks the merged whole (sizes parse; a volume size needs a driver
- * that the caller says can limit size: size_capable). */
+ * Whether the merge suits the drivers (a volumeSize needs a driver that
+ * enforces one) is the caller's to judge: see vol_apps_resolve. */
 int vol_app_config_merge(const struct vol_app_config *global, const struct vol_app_config *env,
                          const struct vol_app_config *app, struct vol_app_config *ret,
                          struct vol_error *err);

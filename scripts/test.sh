@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The whole test suite in one command: installs what is missing, builds with
-# ASan+UBSan, runs the unit tests, then the integration tests against the real
-# binaries. Run from anywhere as root: `sudo scripts/test.sh`.
+# The whole test suite in one command: installs what is missing (including
+# dockerd and Podman), builds with ASan+UBSan, runs the unit tests, then the
+# integration tests (volmand and volman), the engine tests (the volume plugin
+# under real dockerd and Podman) and the app tests (deploys through them).
+# Run from anywhere as root: `sudo scripts/test.sh`.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -11,24 +13,9 @@ build="$repo/build-test"
 log() { printf '==> %s\n' "$*"; }
 
 # --- dependencies -----------------------------------------------------------
-packages=(meson ninja-build pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
-          libcurl4-openssl-dev uuid-dev libcmocka-dev python3-pytest python3-requests sqlite3)
-missing=()
-for p in "${packages[@]}"; do
-        if ! dpkg -s "$p" >/dev/null 2>&1; then
-                missing+=("$p")
-        fi
-done
-if ((${#missing[@]})); then
-        if [[ $(id -u) -ne 0 ]]; then
-                echo "missing packages: ${missing[*]}; run as root (sudo $0) or install them" >&2
-                exit 1
-        fi
-        log "installing ${missing[*]}"
-        export DEBIAN_FRONTEND=noninteractive
-        apt-get update -q
-        apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
-fi
+# The engine and app tests drive real dockerd and Podman: install them too.
+log "checking packages"
+bash "$repo/scripts/deps.sh" --engines
 
 # --- build --------------------------------------------------------------------
 if [[ -f "$build/build.ninja" ]]; then
@@ -51,26 +38,38 @@ export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # --- tests --------------------------------------------------------------------
 unit_rc=0
-integration_rc=0
 
 log "unit tests"
 meson test -C "$build" --print-errorlogs || unit_rc=$?
 
-log "integration tests"
-# Debian's python3, not whichever python3 comes first on PATH: only it can
-# import python3-pytest and python3-requests.
-pytest_log=$(mktemp)
-trap 'rm -f "$pytest_log"' EXIT
-# A backstop far above the suite's few minutes; daemons die with pytest
-# (PR_SET_PDEATHSIG), so a timeout leaves none behind.
-VOLMAN_BUILD="$build" timeout 1800 /usr/bin/python3 -m pytest -v -rs -p no:cacheprovider tests/integration \
-        </dev/null 2>&1 | tee "$pytest_log" || integration_rc=$?
-# pytest's own last line: "N passed, M skipped in Ts"
-counts=$(grep -E '^=+ .*(passed|failed|error|skipped|no tests ran).* =+$' "$pytest_log" | tail -n 1 \
-        | sed -E 's/^=+ //; s/ =+$//' || true)
+# Each pytest suite: its exit code and pytest's own last line.
+declare -A rc counts
+run_suite() {
+        local name=$1 dir=$2 out
+        log "$name tests"
+        out=$(mktemp)
+        # Debian's python3, not whichever python3 comes first on PATH: only it
+        # can import python3-pytest. A backstop far above the suite's minutes;
+        # daemons die with pytest (PR_SET_PDEATHSIG), so a timeout leaves none.
+        rc[$name]=0
+        VOLMAN_BUILD="$build" timeout 1800 /usr/bin/python3 -m pytest -v -rs -p no:cacheprovider "$dir" \
+                </dev/null 2>&1 | tee "$out" || rc[$name]=$?
+        # pytest's last line: "N passed, M skipped in Ts"
+        counts[$name]=$(grep -E '^=+ .*(passed|failed|error|skipped|no tests ran).* =+$' "$out" \
+                | tail -n 1 | sed -E 's/^=+ //; s/ =+$//' || true)
+        rm -f "$out"
+}
+
+run_suite integration tests/integration
+run_suite engines tests/engines
+run_suite apps tests/apps
 
 status() { if (($1 == 0)); then echo "passed"; else echo "FAILED (exit $1)"; fi; }
-echo "SUMMARY: unit tests $(status $unit_rc); integration tests $(status $integration_rc)${counts:+ ($counts)}"
-if ((unit_rc != 0 || integration_rc != 0)); then
-        exit 1
-fi
+summary="unit tests $(status $unit_rc)"
+failed=$((unit_rc != 0))
+for name in integration engines apps; do
+        summary+="; $name tests $(status ${rc[$name]})${counts[$name]:+ (${counts[$name]})}"
+        ((rc[$name] == 0)) || failed=1
+done
+echo "SUMMARY: $summary"
+exit $failed

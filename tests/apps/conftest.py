@@ -1,0 +1,93 @@
+"""Harness for the app tests (docs/apps.md): real container engines, real volmand.
+
+Per engine parameter ("docker", "podman") one session-wide stack is started under a
+temporary directory T:
+
+- docker: dockerd with its own data root, exec root, pidfile and socket under T; it finds
+  volman's plugin socket through /etc/docker/plugins/volman-apps-<random>.spec (removed at
+  teardown), so the engine knows the driver as `volman-apps-<random>`.
+- podman: `podman system service` on T/podman.sock with its own root, runroot and tmpdir
+  under T and a containers.conf (CONTAINERS_CONF) naming the plugin socket.
+- volmand on T/vroot, T/volman.sock and T/plugin.sock, deploying through that engine,
+  with the global config layer {"networkMode": "none"} (the test dockerd has no bridge).
+
+A busybox image, built from /bin/busybox (busybox-static) without any registry, is
+imported into each engine as localhost/bb:latest.
+
+VOLMAN_BUILD names the build directory holding volmand. What is missing (the binary, an
+engine, root) or does not start makes the tests skip, with the reason printed.
+
+Self-contained on purpose: the helpers live in appkit.py next to this file; nothing is
+shared with tests/engines.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+
+import pytest
+
+from appkit import APPLETS, ENGINES, Stack, _skip
+
+# ---- the image ----
+
+
+@pytest.fixture(scope="session")
+def bb_tarball(tmp_path_factory):
+    """A busybox rootfs tarball, built without any registry."""
+    busybox = "/bin/busybox"
+    if not os.path.isfile(busybox):
+        _skip("/bin/busybox is missing (apt-get install -y busybox-static)")
+    d = tmp_path_factory.mktemp("bbimage")
+    rootfs = d / "rootfs"
+    for sub in ("bin", "tmp", "proc", "dev", "sys", "etc", "run", "var/tmp", "home"):
+        (rootfs / sub).mkdir(parents=True)
+    shutil.copy2(busybox, rootfs / "bin" / "busybox")
+    for a in APPLETS:
+        os.symlink("busybox", rootfs / "bin" / a)
+    tar = d / "bb.tar"
+    subprocess.run(["tar", "cf", str(tar), "-C", str(rootfs), "."], check=True)
+    return str(tar)
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def stack(request, bb_tarball):
+    if os.geteuid() != 0:
+        _skip("needs root to run dockerd and podman's service")
+    # A SIGTERM (e.g. from `timeout`) becomes an interrupt, so that pytest still runs the
+    # teardown below: the engines run in their own sessions and would outlive it.
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+    old_handler = signal.signal(signal.SIGTERM, interrupt)
+    tmp = tempfile.mkdtemp(prefix="volman-apps-%s-" % request.param, dir="/tmp")
+    s = Stack(request.param, tmp)
+    try:
+        s.start_volmand()
+        if request.param == "docker":
+            s.start_docker(bb_tarball)
+        else:
+            s.start_podman(bb_tarball)
+        s.put_config({"networkMode": "none"})
+    except BaseException:
+        s.stop()
+        signal.signal(signal.SIGTERM, old_handler)
+        raise
+    yield s
+    errors = s.stop()
+    signal.signal(signal.SIGTERM, old_handler)
+    if errors:
+        pytest.fail("tearing down the %s stack: %s" % (request.param, "; ".join(errors)))
+
+
+@pytest.fixture
+def apps(stack):
+    """Records (tenant, env, app) a test deploys; deletes them afterwards."""
+    made = []
+    yield made
+    for t, e, a in made:
+        try:
+            stack.delete_app(t, e, a)
+        except Exception as ex:  # the test's own failure says more
+            print("cleaning up %s/%s/%s: %s" % (t, e, a, ex))
