@@ -117,6 +117,19 @@ static char *escape(const char *s)
         return r;
 }
 
+/* A request whose answer only matters as success or failure (what names it). */
+static int simple_call(struct vol_engine *e, const char *method, const char *path, const char *what,
+                       struct vol_error *err)
+{
+        json_auto_t *resp = NULL;
+        int st = request(e, method, path, NULL, &resp, err);
+        if (st < 0)
+                return st;
+        if (st / 100 == 2)
+                return 0;
+        return status_error(st, resp, what, err);
+}
+
 int vol_engine_volume_ensure(struct vol_engine *e, const char *name, const char *driver,
                              const struct vol_kvs *opts, struct vol_error *err)
 {
@@ -153,14 +166,8 @@ int vol_engine_volume_remove(struct vol_engine *e, const char *name, struct vol_
 {
         _cleanup_free_ char *q = escape(name);
         _cleanup_free_ char *path = xasprintf(API "/volumes/%s", q);
-        json_auto_t *resp = NULL;
-        int st = request(e, "DELETE", path, NULL, &resp, err);
-        if (st < 0)
-                return st;
-        if (st / 100 == 2)
-                return 0;
         _cleanup_free_ char *what = xasprintf("removing volume %s from the engine", name);
-        return status_error(st, resp, what, err);
+        return simple_call(e, "DELETE", path, what, err);
 }
 
 int vol_engine_container_create(struct vol_engine *e, const struct vol_container_spec *spec,
@@ -209,27 +216,15 @@ int vol_engine_container_create(struct vol_engine *e, const struct vol_container
 int vol_engine_container_start(struct vol_engine *e, const char *id, struct vol_error *err)
 {
         _cleanup_free_ char *path = xasprintf(API "/containers/%s/start", id);
-        json_auto_t *resp = NULL;
-        int st = request(e, "POST", path, NULL, &resp, err);
-        if (st < 0)
-                return st;
-        if (st / 100 == 2)
-                return 0;
         _cleanup_free_ char *what = xasprintf("starting container %.12s", id);
-        return status_error(st, resp, what, err);
+        return simple_call(e, "POST", path, what, err);
 }
 
 int vol_engine_container_remove(struct vol_engine *e, const char *id, struct vol_error *err)
 {
         _cleanup_free_ char *path = xasprintf(API "/containers/%s?force=1&v=0", id);
-        json_auto_t *resp = NULL;
-        int st = request(e, "DELETE", path, NULL, &resp, err);
-        if (st < 0)
-                return st;
-        if (st / 100 == 2)
-                return 0;
         _cleanup_free_ char *what = xasprintf("removing container %.12s", id);
-        return status_error(st, resp, what, err);
+        return simple_call(e, "DELETE", path, what, err);
 }
 
 int vol_engine_container_list(struct vol_engine *e, const struct vol_kvs *match,

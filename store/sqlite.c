@@ -151,81 +151,16 @@ static void encode_kvs(struct vol_strbuf *b, const struct vol_kvs *m)
         }
 }
 
-static void decode_kvs(struct vol_kvs *m, const char *s)
-{
-        size_t n = 0;
-        for (const char *p = s; *p; p++)
-                n += *p == '\x1e';
-        if (!n)
-                return;
-        m->items = xcalloc(n, sizeof(*m->items));
-        const char *p = s;
-        while (*p && m->n < n) {
-                const char *us = strchr(p, '\x1f');
-                const char *rs = us ? strchr(us, '\x1e') : NULL;
-                if (!rs)
-                        break;
-                m->items[m->n].key = xstrndup(p, (size_t)(us - p));
-                m->items[m->n].value = xstrndup(us + 1, (size_t)(rs - us - 1));
-                m->n++;
-                p = rs + 1;
-        }
-}
-
 static void encode_mounts(struct vol_strbuf *b, const struct vol_volume *v)
 {
         for (size_t i = 0; i < v->n_mounts; i++)
                 vol_strbuf_printf(b, "%s\x1f%lld\x1e", v->mounts[i].id, (long long)v->mounts[i].since);
 }
 
-static void decode_mounts(struct vol_volume *v, const char *s)
-{
-        size_t n = 0;
-        for (const char *p = s; *p; p++)
-                n += *p == '\x1e';
-        if (!n)
-                return;
-        v->mounts = xcalloc(n, sizeof(*v->mounts));
-        const char *p = s;
-        while (*p && v->n_mounts < n) {
-                const char *us = strchr(p, '\x1f');
-                const char *rs = us ? strchr(us, '\x1e') : NULL;
-                if (!rs)
-                        break;
-                v->mounts[v->n_mounts].id = xstrndup(p, (size_t)(us - p));
-                v->mounts[v->n_mounts].since = strtoll(us + 1, NULL, 10);
-                v->n_mounts++;
-                p = rs + 1;
-        }
-}
-
 static const char *col_text(sqlite3_stmt *st, int i)
 {
         const unsigned char *t = sqlite3_column_text(st, i);
         return t ? (const char *)t : NULL;
-}
-
-static struct vol_volume *row_to_volume(sqlite3_stmt *st)
-{
-        struct vol_volume *v = vol_volume_new();
-        v->name = xstrdup(col_text(st, 0));
-        snprintf(v->id, sizeof(v->id), "%s", col_text(st, 1));
-        v->driver = xstrdup(col_text(st, 2));
-        v->status = (enum vol_status)sqlite3_column_int(st, 3);
-        if (col_text(st, 4)) {
-                v->scope = xcalloc(1, sizeof(*v->scope));
-                v->scope->tenant = xstrdup(col_text(st, 4));
-                v->scope->env = xstrdup(col_text(st, 5));
-                v->scope->app = xstrdup(col_text(st, 6));
-                v->scope->path = xstrdup(col_text(st, 7));
-        }
-        decode_kvs(&v->options, col_text(st, 8));
-        decode_kvs(&v->labels, col_text(st, 9));
-        decode_mounts(v, col_text(st, 10));
-        v->mountpoint = xstrdup(col_text(st, 11));
-        v->created_at = sqlite3_column_int64(st, 12);
-        v->revision = sqlite3_column_int64(st, 13);
-        return v;
 }
 
 /* A row decoded without allocating: strings point into SQLite's column
@@ -333,6 +268,16 @@ static void row_scratch_free(struct row_scratch *sc)
         free(sc->buf);
         free(sc->kv);
         free(sc->mounts);
+}
+
+/* A row as a volume of its own (caller frees). */
+static struct vol_volume *row_to_volume(sqlite3_stmt *st)
+{
+        struct row_scratch sc;
+        memset(&sc, 0, sizeof(sc));
+        struct vol_volume *v = vol_volume_dup(row_borrow(st, &sc));
+        row_scratch_free(&sc);
+        return v;
 }
 
 /* ---- connections ---- */
