@@ -7,7 +7,7 @@
  *
  * It is a benchmark, not a test: it prints one RESULT line per call type and exits non-zero
  * when any request failed (HTTP status other than 200, or an answer with a non-empty Err).
- * The HTTP client is the one of bench/volbench.c, cut down: raw sockets, one buffered
+ * The HTTP client is bench/httpc.c, shared with bench/volbench.c: raw sockets, one buffered
  * reader, Content-Length and chunked bodies, every buffer bounded. */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,309 +17,29 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
-#define READ_BUF_SIZE (64 * 1024)
-#define MAX_HEADER_BYTES (32 * 1024)
+#include "httpc.h"
+
 #define MAX_BODY_BYTES ((size_t)1 << 20)
-#define MAX_REQUEST_BYTES 4096
 #define MAX_NAME_BYTES 128
 #define MAX_N 1000000
 #define IO_TIMEOUT_SECONDS 60
 #define MAX_REPORTED_FAILURES 5
 
-struct conn {
-        const char *socket_path;
-        int fd;
-        size_t off, len;
-        long connects;
-        char buf[READ_BUF_SIZE];
-};
-
-struct response {
-        int status;
-        bool keep_alive;
-        char *body;
-        size_t body_len, body_cap;
-};
+#define PLUGIN_TYPE "application/vnd.docker.plugins.v1.1+json"
 
 static int reported_failures;
 
-static uint64_t now_ns(void)
+/* POSTs body to path on the plugin socket; see hc_request. */
+static int plugin_post(struct hc_conn *c, const char *path, const char *body,
+                       struct hc_response *resp)
 {
-        struct timespec ts;
-
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static void conn_close(struct conn *c)
-{
-        if (c->fd >= 0)
-                close(c->fd);
-        c->fd = -1;
-        c->off = c->len = 0;
-}
-
-static int conn_open(struct conn *c)
-{
-        struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        struct timeval tv = {.tv_sec = IO_TIMEOUT_SECONDS};
-
-        if (strlen(c->socket_path) >= sizeof(addr.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(addr.sun_path, c->socket_path);
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
-        c->fd = fd;
-        c->off = c->len = 0;
-        c->connects++;
-        return 0;
-}
-
-static int conn_fill(struct conn *c)
-{
-        ssize_t n;
-
-        if (c->off > 0 && c->off == c->len)
-                c->off = c->len = 0;
-        if (c->len == sizeof(c->buf)) {
-                if (c->off == 0)
-                        return -ENOBUFS;
-                memmove(c->buf, c->buf + c->off, c->len - c->off);
-                c->len -= c->off;
-                c->off = 0;
-        }
-        do
-                n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return errno == EAGAIN ? -ETIMEDOUT : -errno;
-        if (n == 0)
-                return -ECONNRESET;
-        c->len += (size_t)n;
-        return 0;
-}
-
-/* One CRLF-terminated line (CRLF stripped) into out, at most out_size - 1 bytes. */
-static int conn_read_line(struct conn *c, char *out, size_t out_size)
-{
-        for (;;) {
-                char *start = c->buf + c->off;
-                char *nl = memchr(start, '\n', c->len - c->off);
-                if (nl) {
-                        size_t n = (size_t)(nl - start);
-                        if (n > 0 && start[n - 1] == '\r')
-                                n--;
-                        if (n >= out_size)
-                                return -E2BIG;
-                        memcpy(out, start, n);
-                        out[n] = '\0';
-                        c->off += (size_t)(nl - start) + 1;
-                        return 0;
-                }
-                if (c->len - c->off >= out_size)
-                        return -E2BIG;
-                int r = conn_fill(c);
-                if (r < 0)
-                        return r;
-        }
-}
-
-static int body_append(struct response *resp, const char *data, size_t n)
-{
-        if (resp->body_len + n > MAX_BODY_BYTES)
-                return -EFBIG;
-        if (resp->body_len + n + 1 > resp->body_cap) {
-                size_t cap = resp->body_cap ? resp->body_cap : 4096;
-                while (cap < resp->body_len + n + 1)
-                        cap *= 2;
-                char *p = realloc(resp->body, cap);
-                if (!p)
-                        return -ENOMEM;
-                resp->body = p;
-                resp->body_cap = cap;
-        }
-        memcpy(resp->body + resp->body_len, data, n);
-        resp->body_len += n;
-        resp->body[resp->body_len] = '\0';
-        return 0;
-}
-
-static int conn_read_bytes(struct conn *c, struct response *resp, size_t n)
-{
-        while (n > 0) {
-                if (c->off == c->len) {
-                        int r = conn_fill(c);
-                        if (r < 0)
-                                return r;
-                }
-                size_t take = c->len - c->off;
-                if (take > n)
-                        take = n;
-                int r = body_append(resp, c->buf + c->off, take);
-                if (r < 0)
-                        return r;
-                c->off += take;
-                n -= take;
-        }
-        return 0;
-}
-
-static int conn_read_chunked(struct conn *c, struct response *resp)
-{
-        char line[256];
-
-        for (;;) {
-                int r = conn_read_line(c, line, sizeof(line));
-                if (r < 0)
-                        return r;
-                char *end;
-                errno = 0;
-                unsigned long long size = strtoull(line, &end, 16);
-                if (end == line || errno || (*end && *end != ';' && *end != ' '))
-                        return -EPROTO;
-                if (size > MAX_BODY_BYTES)
-                        return -EFBIG;
-                if (size == 0)
-                        break;
-                if ((r = conn_read_bytes(c, resp, (size_t)size)) < 0 ||
-                    (r = conn_read_line(c, line, sizeof(line))) < 0)
-                        return r;
-                if (line[0])
-                        return -EPROTO;
-        }
-        for (int i = 0; i < 64; i++) {
-                int r = conn_read_line(c, line, sizeof(line));
-                if (r < 0)
-                        return r;
-                if (!line[0])
-                        return 0;
-        }
-        return -EPROTO;
-}
-
-/* Status line, headers and body of one response. */
-static int conn_read_response(struct conn *c, struct response *resp)
-{
-        char line[MAX_HEADER_BYTES];
-        size_t header_bytes = 0;
-        long long content_length = -1;
-        bool chunked = false, close_conn = false;
-        int minor = 1;
-
-        resp->body_len = 0;
-        if (resp->body)
-                resp->body[0] = '\0';
-        int r = conn_read_line(c, line, sizeof(line));
-        if (r < 0)
-                return r;
-        if (sscanf(line, "HTTP/1.%d %d", &minor, &resp->status) != 2)
-                return -EPROTO;
-        close_conn = minor == 0;
-        for (;;) {
-                if ((r = conn_read_line(c, line, sizeof(line))) < 0)
-                        return r;
-                header_bytes += strlen(line) + 2;
-                if (header_bytes > MAX_HEADER_BYTES)
-                        return -E2BIG;
-                if (!line[0])
-                        break;
-                char *colon = strchr(line, ':');
-                if (!colon)
-                        return -EPROTO;
-                *colon = '\0';
-                char *value = colon + 1 + strspn(colon + 1, " \t");
-                if (strcasecmp(line, "Content-Length") == 0) {
-                        char *end;
-                        errno = 0;
-                        content_length = strtoll(value, &end, 10);
-                        if (errno || end == value || content_length < 0)
-                                return -EPROTO;
-                } else if (strcasecmp(line, "Transfer-Encoding") == 0) {
-                        chunked = strcasestr(value, "chunked") != NULL;
-                } else if (strcasecmp(line, "Connection") == 0) {
-                        if (strcasestr(value, "close"))
-                                close_conn = true;
-                        else if (strcasestr(value, "keep-alive"))
-                                close_conn = false;
-                }
-        }
-        if (resp->status == 100)
-                return conn_read_response(c, resp);
-        if (resp->status == 204 || resp->status == 304)
-                r = 0;
-        else if (chunked)
-                r = conn_read_chunked(c, resp);
-        else if (content_length >= 0)
-                r = conn_read_bytes(c, resp, (size_t)content_length);
-        else
-                return -EPROTO; /* the plugin protocol always has a body of known length */
-        resp->keep_alive = !close_conn;
-        return r;
-}
-
-/* POSTs body to path and reads the answer. A kept-alive connection found closed before
- * any answer byte is reopened once. Returns 0 or negative errno; the status is in resp. */
-static int conn_post(struct conn *c, const char *path, const char *body, struct response *resp)
-{
-        char req[MAX_REQUEST_BYTES];
-        int n = snprintf(req, sizeof(req),
-                         "POST %s HTTP/1.1\r\nHost: plugin\r\nUser-Agent: plugin_bench\r\n"
-                         "Content-Type: application/vnd.docker.plugins.v1.1+json\r\n"
-                         "Content-Length: %zu\r\n\r\n%s",
-                         path, strlen(body), body);
-        if (n < 0 || (size_t)n >= sizeof(req))
-                return -E2BIG;
-        for (int attempt = 0; attempt < 2; attempt++) {
-                bool fresh = false;
-                if (c->fd < 0) {
-                        int r = conn_open(c);
-                        if (r < 0)
-                                return r;
-                        fresh = true;
-                }
-                size_t sent = 0;
-                int r = 0;
-                while (sent < (size_t)n) {
-                        ssize_t w = send(c->fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);
-                        if (w < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                r = -errno;
-                                break;
-                        }
-                        sent += (size_t)w;
-                }
-                if (r == 0)
-                        r = conn_read_response(c, resp);
-                if (r == 0) {
-                        if (!resp->keep_alive)
-                                conn_close(c);
-                        return 0;
-                }
-                conn_close(c);
-                if (fresh || (r != -ECONNRESET && r != -EPIPE))
-                        return r;
-        }
-        return -ECONNRESET;
+        return hc_request(c, "POST", path, PLUGIN_TYPE, body, resp);
 }
 
 /* A plugin answer succeeded: 200 and no Err, or an empty one. */
-static bool answer_ok(const struct response *resp)
+static bool answer_ok(const struct hc_response *resp)
 {
         if (resp->status != 200)
                 return false;
@@ -332,39 +52,21 @@ static bool answer_ok(const struct response *resp)
         return strncmp(e, "\"\"", 2) == 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-        return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static uint32_t percentile(const uint32_t *sorted, size_t n, double p)
-{
-        if (n == 0)
-                return 0;
-        size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
-        if (rank < 1)
-                rank = 1;
-        if (rank > n)
-                rank = n;
-        return sorted[rank - 1];
-}
-
 static void report(const char *op, uint32_t *lat, long n, long failed, long connects)
 {
         double sum = 0;
         for (long i = 0; i < n; i++)
                 sum += lat[i];
-        qsort(lat, (size_t)n, sizeof(*lat), cmp_u32);
+        qsort(lat, (size_t)n, sizeof(*lat), hc_cmp_u32);
         printf("RESULT op=%s n=%ld ok=%ld fail=%ld mean_us=%.1f median_us=%u p90_us=%u p99_us=%u "
                "max_us=%u connects=%ld status=%s\n",
-               op, n, n - failed, failed, n ? sum / (double)n : 0.0, percentile(lat, (size_t)n, 50),
-               percentile(lat, (size_t)n, 90), percentile(lat, (size_t)n, 99),
-               n ? lat[n - 1] : 0, connects, failed ? "FAILED" : "ok");
+               op, n, n - failed, failed, n ? sum / (double)n : 0.0,
+               hc_percentile(lat, (size_t)n, 50), hc_percentile(lat, (size_t)n, 90),
+               hc_percentile(lat, (size_t)n, 99), n ? lat[n - 1] : 0, connects,
+               failed ? "FAILED" : "ok");
 }
 
-static void fail_once(const char *what, long i, int r, const struct response *resp)
+static void fail_once(const char *what, long i, int r, const struct hc_response *resp)
 {
         if (reported_failures++ >= MAX_REPORTED_FAILURES)
                 return;
@@ -396,11 +98,11 @@ static int run_fsync_floor(const char *file, long n)
         if (fsync(fd) < 0)
                 failed++;
         for (long i = 0; i < n; i++) {
-                uint64_t t0 = now_ns();
+                uint64_t t0 = hc_now_ns();
                 off_t at = (off_t)(i % 16) * (off_t)sizeof(block);
                 if (pwrite(fd, block, sizeof(block), at) != (ssize_t)sizeof(block) || fdatasync(fd) < 0)
                         failed++;
-                lat[i] = (uint32_t)((now_ns() - t0) / 1000);
+                lat[i] = (uint32_t)((hc_now_ns() - t0) / 1000);
         }
         close(fd);
         unlink(file);
@@ -471,10 +173,18 @@ int main(int argc, char **argv)
                 return 2;
         }
 
-        static struct conn c;
-        c.socket_path = sock;
-        c.fd = -1;
-        struct response resp = {0};
+        const struct hc_options copt = {
+            .socket_path = sock,
+            .host = "plugin",
+            .user_agent = "plugin_bench",
+            .io_timeout_sec = IO_TIMEOUT_SECONDS,
+            .max_body = MAX_BODY_BYTES,
+            /* The plugin protocol always has a body of known length. */
+            .body_until_eof = false,
+        };
+        static struct hc_conn c; /* static: its read buffer is too big for the stack */
+        hc_conn_init(&c, &copt);
+        struct hc_response resp = {0};
         uint32_t *mount_us = calloc((size_t)n, sizeof(uint32_t));
         uint32_t *unmount_us = calloc((size_t)n, sizeof(uint32_t));
         if (!mount_us || !unmount_us) {
@@ -483,7 +193,7 @@ int main(int argc, char **argv)
         }
         char body[512];
         long mount_failed = 0, unmount_failed = 0, warm_failed = 0;
-        int r = conn_post(&c, "/Plugin.Activate", "{}", &resp);
+        int r = plugin_post(&c, "/Plugin.Activate", "{}", &resp);
         if (r < 0 || resp.status != 200) {
                 fail_once("Plugin.Activate", 0, r, &resp);
                 return 1;
@@ -492,15 +202,15 @@ int main(int argc, char **argv)
                 /* Docker's mount IDs are 32 random bytes in hex; a counter is as unique. */
                 snprintf(body, sizeof(body), "{\"Name\":\"%s\",\"ID\":\"%s-%058ld\"}", volume, prefix,
                          i + warmup);
-                uint64_t t0 = now_ns();
-                r = conn_post(&c, "/VolumeDriver.Mount", body, &resp);
-                uint64_t t1 = now_ns();
+                uint64_t t0 = hc_now_ns();
+                r = plugin_post(&c, "/VolumeDriver.Mount", body, &resp);
+                uint64_t t1 = hc_now_ns();
                 bool ok = r == 0 && answer_ok(&resp) && strstr(resp.body, "\"Mountpoint\"");
                 if (!ok)
                         fail_once("Mount", i, r, &resp);
-                uint64_t t2 = now_ns();
-                int r2 = conn_post(&c, "/VolumeDriver.Unmount", body, &resp);
-                uint64_t t3 = now_ns();
+                uint64_t t2 = hc_now_ns();
+                int r2 = plugin_post(&c, "/VolumeDriver.Unmount", body, &resp);
+                uint64_t t3 = hc_now_ns();
                 bool ok2 = r2 == 0 && answer_ok(&resp);
                 if (!ok2)
                         fail_once("Unmount", i, r2, &resp);
@@ -517,8 +227,8 @@ int main(int argc, char **argv)
         report("unmount", unmount_us, n, unmount_failed, c.connects);
         if (warm_failed)
                 fprintf(stderr, "plugin_bench: %ld warm-up requests failed\n", warm_failed);
-        conn_close(&c);
-        free(resp.body);
+        hc_conn_close(&c);
+        hc_response_free(&resp);
         free(mount_us);
         free(unmount_us);
         return mount_failed || unmount_failed || warm_failed ? 1 : 0;

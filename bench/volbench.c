@@ -5,7 +5,7 @@
  * and exits non-zero when any request failed (a run with failures is a failed run, not a
  * fast one). See bench/README.md.
  *
- * The client is deliberately small: raw sockets, one buffered reader per connection,
+ * The HTTP client is bench/httpc.c: raw sockets, one buffered reader per connection,
  * keep-alive, Content-Length and chunked bodies, every buffer bounded. */
 #include <errno.h>
 #include <getopt.h>
@@ -19,17 +19,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
-#define READ_BUF_SIZE (64 * 1024)
-#define MAX_HEADER_BYTES (32 * 1024)
+#include "httpc.h"
+
 #define MAX_BODY_BYTES ((size_t)512 * 1024 * 1024)
-#define MAX_REQUEST_BYTES 4096
 #define MAX_NAME_BYTES 128
 #define MAX_CLIENTS 256
 #define MAX_REPORTED_FAILURES 5
@@ -91,27 +85,6 @@ struct options {
         double wait_sec; /* ping: retry for this long */
 };
 
-/* One keep-alive connection with its read buffer. */
-struct conn {
-        const char *socket_path;
-        int fd;
-        size_t off, len;
-        long connects;
-        char buf[READ_BUF_SIZE];
-};
-
-/* A response body, bounded by MAX_BODY_BYTES. */
-struct body {
-        char *data;
-        size_t len, cap;
-};
-
-struct response {
-        int status;
-        bool keep_alive;
-        struct body body;
-};
-
 /* Per-thread work for the op benchmarks. */
 struct worker {
         const struct options *opt;
@@ -143,318 +116,32 @@ static void report_failure(const char *fmt, ...)
         pthread_mutex_unlock(&report_lock);
 }
 
-static uint64_t now_ns(void)
-{
-        struct timespec ts;
+#define JSON_TYPE "application/json"
 
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+/* A closed connection to the server under test, on the heap (its read buffer is too big
+ * for a thread's stack). Returns NULL when out of memory; the caller frees it after
+ * hc_conn_close. */
+static struct hc_conn *client_new(const struct options *opt)
+{
+        const struct hc_options copt = {
+            .socket_path = opt->socket_path,
+            .host = "localhost",
+            .user_agent = "volbench",
+            .io_timeout_sec = IO_TIMEOUT_SECONDS,
+            .max_body = MAX_BODY_BYTES,
+            /* A server may answer without a length: the body then runs to EOF. */
+            .body_until_eof = true,
+        };
+        struct hc_conn *c = malloc(sizeof(*c));
+
+        if (c)
+                hc_conn_init(c, &copt);
+        return c;
 }
 
-static void conn_close(struct conn *c)
+static const char *body_excerpt(const struct hc_response *resp)
 {
-        if (c->fd >= 0)
-                close(c->fd);
-        c->fd = -1;
-        c->off = c->len = 0;
-}
-
-static int conn_open(struct conn *c)
-{
-        struct sockaddr_un addr = {.sun_family = AF_UNIX};
-        struct timeval tv = {.tv_sec = IO_TIMEOUT_SECONDS};
-        int fd;
-
-        if (strlen(c->socket_path) >= sizeof(addr.sun_path))
-                return -ENAMETOOLONG;
-        strcpy(addr.sun_path, c->socket_path);
-        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return -errno;
-        /* A stalled server shows up as a timed-out request, never as a hung benchmark. */
-        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-                int r = -errno;
-                close(fd);
-                return r;
-        }
-        c->fd = fd;
-        c->off = c->len = 0;
-        return 0;
-}
-
-static int conn_fill(struct conn *c)
-{
-        ssize_t n;
-
-        if (c->off > 0 && c->off == c->len)
-                c->off = c->len = 0;
-        if (c->len == sizeof(c->buf)) {
-                if (c->off == 0)
-                        return -ENOBUFS;
-                memmove(c->buf, c->buf + c->off, c->len - c->off);
-                c->len -= c->off;
-                c->off = 0;
-        }
-        do
-                n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-        while (n < 0 && errno == EINTR);
-        if (n < 0)
-                return errno == EAGAIN ? -ETIMEDOUT : -errno;
-        if (n == 0)
-                return -ECONNRESET;
-        c->len += (size_t)n;
-        return 0;
-}
-
-/* Reads one CRLF-terminated line (CRLF stripped) into out, at most out_size - 1 bytes. */
-static int conn_read_line(struct conn *c, char *out, size_t out_size)
-{
-        for (;;) {
-                char *start = c->buf + c->off;
-                char *nl = memchr(start, '\n', c->len - c->off);
-                if (nl) {
-                        size_t n = (size_t)(nl - start);
-                        if (n > 0 && start[n - 1] == '\r')
-                                n--;
-                        if (n >= out_size)
-                                return -E2BIG;
-                        memcpy(out, start, n);
-                        out[n] = '\0';
-                        c->off += (size_t)(nl - start) + 1;
-                        return 0;
-                }
-                if (c->len - c->off >= out_size)
-                        return -E2BIG;
-                int r = conn_fill(c);
-                if (r < 0)
-                        return r;
-        }
-}
-
-static int body_append(struct body *b, const char *data, size_t n)
-{
-        if (n == 0)
-                return 0;
-        if (b->len + n > MAX_BODY_BYTES)
-                return -EFBIG;
-        if (b->len + n + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 4096;
-                while (cap < b->len + n + 1)
-                        cap *= 2;
-                char *p = realloc(b->data, cap);
-                if (!p)
-                        return -ENOMEM;
-                b->data = p;
-                b->cap = cap;
-        }
-        memcpy(b->data + b->len, data, n);
-        b->len += n;
-        b->data[b->len] = '\0';
-        return 0;
-}
-
-/* Moves exactly n body bytes from the connection into b. */
-static int conn_read_bytes(struct conn *c, struct body *b, size_t n)
-{
-        while (n > 0) {
-                if (c->off == c->len) {
-                        int r = conn_fill(c);
-                        if (r < 0)
-                                return r;
-                }
-                size_t take = c->len - c->off;
-                if (take > n)
-                        take = n;
-                int r = body_append(b, c->buf + c->off, take);
-                if (r < 0)
-                        return r;
-                c->off += take;
-                n -= take;
-        }
-        return 0;
-}
-
-static int conn_read_chunked(struct conn *c, struct body *b)
-{
-        char line[256];
-
-        for (;;) {
-                int r = conn_read_line(c, line, sizeof(line));
-                if (r < 0)
-                        return r;
-                char *end;
-                errno = 0;
-                unsigned long long size = strtoull(line, &end, 16);
-                if (end == line || errno || (*end && *end != ';' && *end != ' '))
-                        return -EPROTO;
-                if (size > MAX_BODY_BYTES)
-                        return -EFBIG;
-                if (size == 0)
-                        break;
-                r = conn_read_bytes(c, b, (size_t)size);
-                if (r < 0)
-                        return r;
-                r = conn_read_line(c, line, sizeof(line));
-                if (r < 0)
-                        return r;
-                if (line[0])
-                        return -EPROTO;
-        }
-        /* Trailers, up to the empty line. */
-        for (int i = 0; i < 64; i++) {
-                int r = conn_read_line(c, line, sizeof(line));
-                if (r < 0)
-                        return r;
-                if (!line[0])
-                        return 0;
-        }
-        return -EPROTO;
-}
-
-static int conn_read_to_eof(struct conn *c, struct body *b)
-{
-        for (;;) {
-                int r = body_append(b, c->buf + c->off, c->len - c->off);
-                if (r < 0)
-                        return r;
-                c->off = c->len = 0;
-                r = conn_fill(c);
-                if (r == -ECONNRESET)
-                        return 0;
-                if (r < 0)
-                        return r;
-        }
-}
-
-/* Reads one response: status line, headers, body. The body is kept in resp->body (reused
- * across calls: its length is reset). */
-static int conn_read_response(struct conn *c, bool head_request, struct response *resp)
-{
-        char line[MAX_HEADER_BYTES];
-        size_t header_bytes = 0;
-        long long content_length = -1;
-        bool chunked = false, close_conn = false;
-        int minor = 1;
-
-        resp->body.len = 0;
-        if (resp->body.data)
-                resp->body.data[0] = '\0';
-        int r = conn_read_line(c, line, sizeof(line));
-        if (r < 0)
-                return r;
-        if (sscanf(line, "HTTP/1.%d %d", &minor, &resp->status) != 2)
-                return -EPROTO;
-        if (minor == 0)
-                close_conn = true;
-        for (;;) {
-                r = conn_read_line(c, line, sizeof(line));
-                if (r < 0)
-                        return r;
-                header_bytes += strlen(line) + 2;
-                if (header_bytes > MAX_HEADER_BYTES)
-                        return -E2BIG;
-                if (!line[0])
-                        break;
-                char *colon = strchr(line, ':');
-                if (!colon)
-                        return -EPROTO;
-                *colon = '\0';
-                char *value = colon + 1;
-                value += strspn(value, " \t");
-                if (strcasecmp(line, "Content-Length") == 0) {
-                        char *end;
-                        errno = 0;
-                        content_length = strtoll(value, &end, 10);
-                        if (errno || end == value || content_length < 0)
-                                return -EPROTO;
-                } else if (strcasecmp(line, "Transfer-Encoding") == 0) {
-                        chunked = strcasestr(value, "chunked") != NULL;
-                } else if (strcasecmp(line, "Connection") == 0) {
-                        if (strcasestr(value, "close"))
-                                close_conn = true;
-                        else if (strcasestr(value, "keep-alive"))
-                                close_conn = false;
-                }
-        }
-        if (resp->status == 100)
-                return conn_read_response(c, head_request, resp);
-        if (head_request || resp->status == 204 || resp->status == 304)
-                r = 0;
-        else if (chunked)
-                r = conn_read_chunked(c, &resp->body);
-        else if (content_length >= 0)
-                r = conn_read_bytes(c, &resp->body, (size_t)content_length);
-        else {
-                close_conn = true;
-                r = conn_read_to_eof(c, &resp->body);
-        }
-        resp->keep_alive = !close_conn;
-        return r;
-}
-
-/* Sends one request and reads its response. Reconnects once when a kept-alive connection
- * turns out to be closed by the server before any answer byte. Returns 0 or negative
- * errno (transport failure); the HTTP status is in resp. */
-static int conn_request(struct conn *c, const char *method, const char *path, const char *body,
-                        struct response *resp)
-{
-        char req[MAX_REQUEST_BYTES];
-        size_t body_len = body ? strlen(body) : 0;
-        int n;
-
-        if (body)
-                n = snprintf(req, sizeof(req),
-                             "%s %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: volbench\r\n"
-                             "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
-                             method, path, body_len, body);
-        else
-                n = snprintf(req, sizeof(req),
-                             "%s %s HTTP/1.1\r\nHost: localhost\r\nUser-Agent: volbench\r\n\r\n",
-                             method, path);
-        if (n < 0 || (size_t)n >= sizeof(req))
-                return -E2BIG;
-
-        for (int attempt = 0; attempt < 2; attempt++) {
-                bool fresh = false;
-                if (c->fd < 0) {
-                        int r = conn_open(c);
-                        if (r < 0)
-                                return r;
-                        c->connects++;
-                        fresh = true;
-                }
-                size_t sent = 0;
-                int r = 0;
-                while (sent < (size_t)n) {
-                        ssize_t w = send(c->fd, req + sent, (size_t)n - sent, MSG_NOSIGNAL);
-                        if (w < 0) {
-                                if (errno == EINTR)
-                                        continue;
-                                r = -errno;
-                                break;
-                        }
-                        sent += (size_t)w;
-                }
-                if (r == 0)
-                        r = conn_read_response(c, strcmp(method, "HEAD") == 0, resp);
-                if (r == 0) {
-                        if (!resp->keep_alive)
-                                conn_close(c);
-                        return 0;
-                }
-                conn_close(c);
-                /* Only a stale kept-alive connection is retried, never a fresh one. */
-                if (fresh || (r != -ECONNRESET && r != -EPIPE))
-                        return r;
-        }
-        return -ECONNRESET;
-}
-
-static const char *body_excerpt(const struct response *resp)
-{
-        return resp->body.data ? resp->body.data : "";
+        return resp->body ? resp->body : "";
 }
 
 /* Builds the method, path and body of one op on the volume of the given index. */
@@ -498,18 +185,14 @@ static void *worker_run(void *arg)
 {
         struct worker *w = arg;
         const struct options *opt = w->opt;
-        struct response resp = {0};
-        struct conn *c = malloc(sizeof(*c));
+        struct hc_response resp = {0};
+        struct hc_conn *c = client_new(opt);
 
         if (!c) {
                 w->error = -ENOMEM;
                 return NULL;
         }
-        c->socket_path = opt->socket_path;
-        c->fd = -1;
-        c->off = c->len = 0;
-        c->connects = 1;
-        w->error = conn_open(c);
+        w->error = hc_conn_open(c);
         if (w->error < 0) {
                 free(c);
                 return NULL;
@@ -523,10 +206,10 @@ static void *worker_run(void *arg)
                 char path[512], req_body[512];
                 int r = request_for(opt, opt->op, index, &method, path, sizeof(path), req_body,
                                     sizeof(req_body), &body);
-                uint64_t t0 = now_ns();
+                uint64_t t0 = hc_now_ns();
                 if (r == 0)
-                        r = conn_request(c, method, path, body, &resp);
-                uint64_t dt = (now_ns() - t0) / 1000;
+                        r = hc_request(c, method, path, JSON_TYPE, body, &resp);
+                uint64_t dt = (hc_now_ns() - t0) / 1000;
                 w->lat_us[index - opt->start] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
                 if (r < 0) {
                         w->failed++;
@@ -540,29 +223,10 @@ static void *worker_run(void *arg)
                 }
         }
         w->reconnects = c->connects - 1;
-        conn_close(c);
+        hc_conn_close(c);
         free(c);
-        free(resp.body.data);
+        hc_response_free(&resp);
         return NULL;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-        uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-        return (x > y) - (x < y);
-}
-
-/* Nearest-rank percentile of a sorted array. */
-static uint32_t percentile(const uint32_t *sorted, size_t n, double p)
-{
-        if (n == 0)
-                return 0;
-        size_t rank = (size_t)(p / 100.0 * (double)n + 0.999999);
-        if (rank < 1)
-                rank = 1;
-        if (rank > n)
-                rank = n;
-        return sorted[rank - 1];
 }
 
 static int run_ops(const struct options *opt)
@@ -577,7 +241,7 @@ static int run_ops(const struct options *opt)
                 fprintf(stderr, "volbench: out of memory\n");
                 return 2;
         }
-        uint64_t t0 = now_ns();
+        uint64_t t0 = hc_now_ns();
         for (int i = 0; i < opt->clients; i++) {
                 workers[i] = (struct worker){
                     .opt = opt,
@@ -602,13 +266,13 @@ static int run_ops(const struct options *opt)
                                        strerror(-conn_error));
                 }
         }
-        double secs = (double)(now_ns() - t0) / 1e9;
+        double secs = (double)(hc_now_ns() - t0) / 1e9;
         /* Requests never sent (no client could connect) count as failures. */
         long missing = opt->count - ok - failed;
         if (missing > 0)
                 failed += missing;
 
-        qsort(lat, (size_t)opt->count, sizeof(*lat), cmp_u32);
+        qsort(lat, (size_t)opt->count, sizeof(*lat), hc_cmp_u32);
         size_t n = (size_t)opt->count;
         uint64_t sum = 0;
         for (size_t i = 0; i < n; i++)
@@ -618,7 +282,7 @@ static int run_ops(const struct options *opt)
                " reconnects=%ld status=%s\n",
                flavours[opt->flavour].name, op_names[opt->op], opt->clients, opt->count, ok, failed,
                secs, secs > 0 ? (double)ok / secs : 0.0, n ? (double)sum / (double)n : 0.0,
-               percentile(lat, n, 50), percentile(lat, n, 99), n ? lat[n - 1] : 0, reconnects,
+               hc_percentile(lat, n, 50), hc_percentile(lat, n, 99), n ? lat[n - 1] : 0, reconnects,
                failed || conn_error ? "FAILED" : "ok");
         free(lat);
         return failed || conn_error ? 1 : 0;
@@ -643,8 +307,8 @@ static long count_occurrences(const char *hay, size_t len, const char *needle)
 static int run_list(const struct options *opt)
 {
         const struct flavour_desc *f = &flavours[opt->flavour];
-        struct conn *c = malloc(sizeof(*c));
-        struct response resp = {0};
+        struct hc_conn *c = client_new(opt);
+        struct hc_response resp = {0};
         uint32_t lat[1024];
         int runs = opt->runs, failed = 0;
         long items = -1;
@@ -652,11 +316,10 @@ static int run_list(const struct options *opt)
 
         if (!c)
                 return 2;
-        *c = (struct conn){.socket_path = opt->socket_path, .fd = -1};
         for (int i = 0; i < runs; i++) {
-                uint64_t t0 = now_ns();
-                int r = conn_request(c, "GET", f->list_path, NULL, &resp);
-                uint64_t dt = (now_ns() - t0) / 1000;
+                uint64_t t0 = hc_now_ns();
+                int r = hc_request(c, "GET", f->list_path, NULL, NULL, &resp);
+                uint64_t dt = (hc_now_ns() - t0) / 1000;
                 lat[i] = dt > UINT32_MAX ? UINT32_MAX : (uint32_t)dt;
                 if (r < 0) {
                         failed++;
@@ -669,27 +332,26 @@ static int run_list(const struct options *opt)
                                        body_excerpt(&resp));
                         continue;
                 }
-                long n = resp.body.data
-                             ? count_occurrences(resp.body.data, resp.body.len, f->list_item_key)
-                             : 0;
+                long n =
+                    resp.body ? count_occurrences(resp.body, resp.body_len, f->list_item_key) : 0;
                 if (opt->expect >= 0 && n != opt->expect) {
                         failed++;
                         report_failure("GET %s: %ld volumes listed, expected %ld", f->list_path, n,
                                        opt->expect);
                 }
                 items = n;
-                bytes = resp.body.len;
+                bytes = resp.body_len;
         }
-        qsort(lat, (size_t)runs, sizeof(*lat), cmp_u32);
+        qsort(lat, (size_t)runs, sizeof(*lat), hc_cmp_u32);
         printf("RESULT target=%s op=list clients=1 n=%d ok=%d fail=%d items=%ld bytes=%zu "
                "median_us=%" PRIu32 " min_us=%" PRIu32 " max_us=%" PRIu32
                " reconnects=%ld status=%s\n",
                f->name, runs, runs - failed, failed, items, bytes,
-               percentile(lat, (size_t)runs, 50), lat[0], lat[runs - 1],
+               hc_percentile(lat, (size_t)runs, 50), lat[0], lat[runs - 1],
                c->connects > 0 ? c->connects - 1 : 0, failed ? "FAILED" : "ok");
-        conn_close(c);
+        hc_conn_close(c);
         free(c);
-        free(resp.body.data);
+        hc_response_free(&resp);
         return failed ? 1 : 0;
 }
 
@@ -697,30 +359,29 @@ static int run_list(const struct options *opt)
 static int run_ping(const struct options *opt)
 {
         const struct flavour_desc *f = &flavours[opt->flavour];
-        struct response resp = {0};
-        uint64_t deadline = now_ns() + (uint64_t)(opt->wait_sec * 1e9);
+        struct hc_response resp = {0};
+        uint64_t deadline = hc_now_ns() + (uint64_t)(opt->wait_sec * 1e9);
         int last = 0;
 
         for (;;) {
-                struct conn *c = malloc(sizeof(*c));
+                struct hc_conn *c = client_new(opt);
                 if (!c)
                         return 2;
-                *c = (struct conn){.socket_path = opt->socket_path, .fd = -1};
-                int r = conn_request(c, "GET", f->ping_path, NULL, &resp);
-                conn_close(c);
+                int r = hc_request(c, "GET", f->ping_path, NULL, NULL, &resp);
+                hc_conn_close(c);
                 free(c);
                 if (r == 0 && resp.status == 200) {
-                        free(resp.body.data);
+                        hc_response_free(&resp);
                         return 0;
                 }
                 last = r < 0 ? r : -EPROTO;
-                if (now_ns() > deadline)
+                if (hc_now_ns() > deadline)
                         break;
                 usleep(50 * 1000);
         }
         fprintf(stderr, "volbench: %s on %s did not answer %s: %s\n", f->name, opt->socket_path,
                 f->ping_path, strerror(-last));
-        free(resp.body.data);
+        hc_response_free(&resp);
         return 1;
 }
 
