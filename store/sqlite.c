@@ -163,6 +163,13 @@ static const char *col_text(sqlite3_stmt *st, int i)
         return t ? (const char *)t : NULL;
 }
 
+/* A NOT NULL text column; "" if SQLite could not produce it (out of memory). */
+static const char *col_str(sqlite3_stmt *st, int i)
+{
+        const char *t = col_text(st, i);
+        return t ? t : "";
+}
+
 /* A row decoded without allocating: strings point into SQLite's column
  * memory (valid until the next step) and into buf; arrays are reused from
  * row to row. Listing 10,000 volumes would otherwise cost 150,000 mallocs. */
@@ -206,7 +213,7 @@ static void split_kvs(char *p, struct vol_kv *items, size_t n)
 static const struct vol_volume *row_borrow(sqlite3_stmt *st, struct row_scratch *sc)
 {
         struct vol_volume *v = &sc->v;
-        const char *opts = col_text(st, 8), *labels = col_text(st, 9), *mounts = col_text(st, 10);
+        const char *opts = col_str(st, 8), *labels = col_str(st, 9), *mounts = col_str(st, 10);
         size_t lo = strlen(opts), ll = strlen(labels), lm = strlen(mounts);
         if (lo + ll + lm + 3 > sc->buf_cap) {
                 sc->buf_cap = (lo + ll + lm + 3) * 2;
@@ -241,23 +248,23 @@ static const struct vol_volume *row_borrow(sqlite3_stmt *st, struct row_scratch 
                 sc->mounts[i].since = strtoll(us + 1, NULL, 10);
                 p = rs + 1;
         }
-        v->name = (char *)col_text(st, 0);
-        snprintf(v->id, sizeof(v->id), "%s", col_text(st, 1));
-        v->driver = (char *)col_text(st, 2);
+        v->name = (char *)col_str(st, 0);
+        snprintf(v->id, sizeof(v->id), "%s", col_str(st, 1));
+        v->driver = (char *)col_str(st, 2);
         v->status = (enum vol_status)sqlite3_column_int(st, 3);
         v->scope = NULL;
         if (col_text(st, 4)) {
-                sc->scope.tenant = (char *)col_text(st, 4);
-                sc->scope.env = (char *)col_text(st, 5);
-                sc->scope.app = (char *)col_text(st, 6);
-                sc->scope.path = (char *)col_text(st, 7);
+                sc->scope.tenant = (char *)col_str(st, 4);
+                sc->scope.env = (char *)col_str(st, 5);
+                sc->scope.app = (char *)col_str(st, 6);
+                sc->scope.path = (char *)col_str(st, 7);
                 v->scope = &sc->scope;
         }
         v->options = (struct vol_kvs){no, sc->kv};
         v->labels = (struct vol_kvs){nl, sc->kv + no};
         v->n_mounts = nm;
         v->mounts = sc->mounts;
-        v->mountpoint = (char *)col_text(st, 11);
+        v->mountpoint = (char *)col_str(st, 11);
         v->created_at = sqlite3_column_int64(st, 12);
         v->revision = sqlite3_column_int64(st, 13);
         return v;
@@ -472,7 +479,7 @@ static int sqlite_count(struct vol_store *base, vol_store_count_cb cb, void *use
         } else {
                 int rc;
                 while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                        cb(col_text(st, 0), (enum vol_status)sqlite3_column_int(st, 1),
+                        cb(col_str(st, 0), (enum vol_status)sqlite3_column_int(st, 1),
                            (uint64_t)sqlite3_column_int64(st, 2), userdata);
                 if (rc != SQLITE_DONE)
                         r = db_error(rd->db, err, "counting volumes");
@@ -812,7 +819,7 @@ static int sqlite_get_doc(struct vol_store *base, const char *kind, const char *
                 sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
                 int rc = sqlite3_step(st);
                 if (rc == SQLITE_ROW) {
-                        *ret_json = xstrdup(col_text(st, 0));
+                        *ret_json = xstrdup(col_str(st, 0));
                         if (ret_rev)
                                 *ret_rev = sqlite3_column_int64(st, 1);
                 } else if (rc == SQLITE_DONE) {
@@ -847,7 +854,7 @@ static int sqlite_list_docs(struct vol_store *base, const char *kind, const char
                 int rc;
                 while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                         count++;
-                        int c = cb(col_text(st, 0), col_text(st, 1), sqlite3_column_int64(st, 2), userdata);
+                        int c = cb(col_str(st, 0), col_str(st, 1), sqlite3_column_int64(st, 2), userdata);
                         if (c != 0) {
                                 if (c < 0)
                                         r = c;
