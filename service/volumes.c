@@ -180,16 +180,24 @@ static int create_checked(struct vol_service *s, const struct vol_create_request
         if (req->scope && (r = vol_validate_scope(req->scope, err)) < 0)
                 return r;
 
+        /* A scoped volume's name is its scope's name, whoever asks: a name
+         * chosen freely could squat another tenant's name, or put a second
+         * volume in one scope. */
         _cleanup_free_ char *derived = NULL;
         const char *name = req->name;
-        if (!name) {
-                if (!req->scope)
-                        return vol_error_set(err, -EINVAL, "a volume needs a name or a scope");
+        if (name && (r = vol_validate_name(name, err)) < 0)
+                return r;
+        if (req->scope) {
                 if ((r = vol_name_for_scope(s->prefix, req->scope, &derived, err)) < 0)
                         return r;
+                if (name && strcmp(name, derived))
+                        return vol_error_set(err, -EINVAL,
+                                             "volume %s has a scope, and a scoped volume is named after "
+                                             "it: %s; leave the name out or give that one",
+                                             name, derived);
                 name = derived;
-        } else if ((r = vol_validate_name(name, err)) < 0) {
-                return r;
+        } else if (!name) {
+                return vol_error_set(err, -EINVAL, "a volume needs a name or a scope");
         }
 
         pthread_mutex_t *lock = vol_name_lock(&s->locks, name);

@@ -309,16 +309,22 @@ def test_volume_made_through_volman_is_seen_and_usable(engine, api, volumes):
 # 8 ----------------------------------------------------------------------------------
 
 def test_scope_options_give_the_scope(engine, api, volumes):
-    name = unique("t8-%s" % engine.name)
+    # a scoped volume must carry its scope's name (docs/names.md): a tenant unique to
+    # this run, without hyphens, so the name is simply volman-{tenant}-prod-orders-...
+    tenant = "t8%s%s" % (engine.name, secrets.token_hex(4))
+    name = "volman-%s-prod-orders-var-lib-state" % tenant
     volumes.append(name)
-    scope = {"tenant": "acme", "env": "prod", "app": "orders", "path": "/var/lib/state"}
+    scope = {"tenant": tenant, "env": "prod", "app": "orders", "path": "/var/lib/state"}
+    # any other name is refused, with the expected one in the engine's message
+    cp = engine.create_volume(unique("t8-wrong"), scope)
+    assert cp.returncode != 0 and name in (cp.stderr + cp.stdout), cp
     engine.create_volume_ok(name, dict(scope, **{"label.tier": "db"}))
     v = volman_view(api, name)
     assert v["name"] == name
     assert v["scope"] == scope
     assert v["options"] == {}
     assert v["labels"] == {"tier": "db"}
-    st, body = api.request("GET", "/v1/volumes?filter=tenant=acme&filter=app=orders&filter=name=" + name)
+    st, body = api.request("GET", "/v1/volumes?filter=tenant=%s&filter=app=orders&filter=name=%s" % (tenant, name))
     assert st == 200 and [x["name"] for x in body["volumes"]] == [name], body
 
 

@@ -120,13 +120,23 @@ def test_create_is_idempotent_and_conflicts(client):
                   dict(labels={"a": "1", "b": "1"}, options={"mode": "0755"}),
                   dict(labels={}, options={"mode": "0755"}),
                   dict(labels={"a": "1"}, options={"mode": "0700"}),
-                  dict(labels={"a": "1"}),
-                  dict(labels={"a": "1"}, options={"mode": "0755"}, scope=SCOPE)):
+                  dict(labels={"a": "1"})):
         st, body = client.create("idem", **other)
         assert_error(st, body, 409, "conflict")
+    # with a scope the name must be the scope's: refused before any conflict check
+    st, body = client.create("idem", scope=SCOPE, **params)
+    assert_error(st, body, 400, "invalid_argument")
     st, w = client.inspect("idem")
     assert st == 200 and w["id"] == v["id"] and w["labels"] == {"a": "1"}
-    assert w["options"] == {"mode": "0755"}
+    assert w["options"] == {"mode": "0755"} and w["scope"] is None
+
+    # the scope's name taken by an unscoped volume: the scoped create conflicts
+    st, u = client.create(SCOPED_NAME)
+    assert st == 201, u
+    st, body = client.create(scope=SCOPE)
+    assert_error(st, body, 409, "conflict")
+    st, w = client.inspect(SCOPED_NAME)
+    assert st == 200 and w["id"] == u["id"] and w["scope"] is None
 
 
 def test_create_conflict_on_driver(client):
@@ -146,10 +156,18 @@ def test_scoped_name_is_derived(daemon, client):
     # the same scope again: the same volume
     st, w = client.create(scope=SCOPE)
     assert st == 200 and w["id"] == v["id"] and w["name"] == SCOPED_NAME
-    # a given name wins over the derived one
+    # a scoped volume is named after its scope: the same name is accepted (the same
+    # volume), any other is refused and names the one expected, and nothing is made
+    st, n = client.create(SCOPED_NAME, scope=SCOPE)
+    assert st == 200 and n["id"] == v["id"], n
     st, n = client.create("explicit", scope=SCOPE)
-    assert st == 201, n
-    assert n["name"] == "explicit" and n["scope"] == SCOPE
+    assert st == 400 and n["error"]["code"] == "invalid_argument", n
+    assert SCOPED_NAME in n["error"]["message"], n
+    other = dict(SCOPE, tenant="globex")
+    st, n = client.create(SCOPED_NAME, scope=other)   # a name claiming another tenant
+    assert st == 400, n
+    st, n = client.inspect("explicit")
+    assert st == 404, n
     # scope is null without one
     st, u = client.create("unscoped")
     assert st == 201 and u["scope"] is None
@@ -164,14 +182,22 @@ def test_list_filters(client):
         "f-db": dict(labels={"team": "db"}),
         "f-none": dict(),
         "f-tmp": dict(driver="tmpfs", labels={"team": "web"}, options={"size": "1m"}),
-        "f-scoped": dict(scope={"tenant": "acme", "env": "prod", "app": "orders",
-                                "path": "/data"}),
-        "f-other": dict(scope={"tenant": "globex", "env": "dev", "app": "orders",
-                               "path": "/data"}),
+    }
+    # scoped volumes carry their scope's name (docs/names.md)
+    scoped = {
+        "volman-acme-prod-orders-data": dict(scope={"tenant": "acme", "env": "prod", "app": "orders",
+                                                    "path": "/data"}),
+        "volman-globex-dev-orders-data": dict(scope={"tenant": "globex", "env": "dev",
+                                                     "app": "orders", "path": "/data"}),
     }
     for n, p in made.items():
         st, v = client.create(n, **p)
         assert st == 201, (n, v)
+    for n, p in scoped.items():
+        st, v = client.create(**p)
+        assert st == 201 and v["name"] == n, (n, v)
+    plain = dict(made)
+    made.update(scoped)
     st, _ = client.mount("f-db", "ctr-1")
     assert st == 200
 
@@ -185,12 +211,12 @@ def test_list_filters(client):
     assert names("label=team=nobody") == []
     assert names("driver=tmpfs") == ["f-tmp"]
     assert names("driver=local") == sorted(set(made) - {"f-tmp"})
-    assert names("tenant=acme") == ["f-scoped"]
-    assert names("env=dev") == ["f-other"]
-    assert names("app=orders") == ["f-other", "f-scoped"]
-    assert names("app=orders", "tenant=globex") == ["f-other"]
+    assert names("tenant=acme") == ["volman-acme-prod-orders-data"]
+    assert names("env=dev") == ["volman-globex-dev-orders-data"]
+    assert names("app=orders") == sorted(scoped)
+    assert names("app=orders", "tenant=globex") == ["volman-globex-dev-orders-data"]
     assert names("name=web") == ["f-web"]
-    assert names("name=f-") == sorted(made)
+    assert names("name=f-") == sorted(plain)
     assert names("dangling=false") == ["f-db"]
     assert names("dangling=true") == sorted(set(made) - {"f-db"})
     assert names("dangling=true", "label=team") == ["f-tmp", "f-web"]
