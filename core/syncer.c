@@ -20,6 +20,11 @@ int vol_syncer_sync(struct vol_syncer *s, vol_flush_fn flush, void *arg)
         pthread_mutex_lock(&s->lock);
         uint64_t want = s->started + 1; /* a flush that begins from now on */
         for (;;) {
+                if (s->error) {
+                        int r = s->error;
+                        pthread_mutex_unlock(&s->lock);
+                        return r;
+                }
                 if (s->done >= want) {
                         pthread_mutex_unlock(&s->lock);
                         return 0;
@@ -33,11 +38,9 @@ int vol_syncer_sync(struct vol_syncer *s, vol_flush_fn flush, void *arg)
                         s->running = false;
                         if (r == 0 && gen > s->done)
                                 s->done = gen;
+                        if (r < 0 && !s->error)
+                                s->error = r;
                         pthread_cond_broadcast(&s->cond);
-                        if (r < 0) {
-                                pthread_mutex_unlock(&s->lock);
-                                return r;
-                        }
                         continue;
                 }
                 pthread_cond_wait(&s->cond, &s->lock);

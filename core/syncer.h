@@ -15,6 +15,8 @@ struct vol_syncer {
         uint64_t started; /* flushes begun */
         uint64_t done;    /* the highest begun flush that succeeded */
         bool running;
+        int error; /* the first failure, kept: a later flush cannot vouch for
+                      pages the kernel already dropped (fsync after EIO) */
 };
 
 /* Returns 0 or a negative errno. */
@@ -22,6 +24,8 @@ typedef int (*vol_flush_fn)(void *arg);
 
 void vol_syncer_init(struct vol_syncer *s);
 void vol_syncer_destroy(struct vol_syncer *s);
-/* Returns 0 once a flush(arg) that began after this call has succeeded, or
- * the negative errno of a failed flush this caller ran itself. */
+/* Returns 0 once a flush(arg) that began after this call has succeeded. Once
+ * any flush has failed, returns that error to every caller from then on: data
+ * whose write-back failed is gone from the page cache, and a later successful
+ * flush would not mean it reached the disk. */
 int vol_syncer_sync(struct vol_syncer *s, vol_flush_fn flush, void *arg);

@@ -26,8 +26,9 @@ enum {
 
 struct vol_driver;
 
-/* Called once per volume directory found, with the id it is named by. */
-typedef void (*vol_driver_id_cb)(const char *id, void *userdata);
+/* Called once per volume's storage found, with the id it is named by and
+ * whether it holds nothing at all. */
+typedef void (*vol_driver_id_cb)(const char *id, bool empty, void *userdata);
 
 struct vol_driver_ops {
         const char *name;

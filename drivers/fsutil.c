@@ -15,16 +15,26 @@
 
 #define REMOVE_DEPTH_MAX 200000
 
-int vol_fs_open_dir(int dirfd, const char *name)
+static int open_dir(int dirfd, const char *name, unsigned long long extra)
 {
         struct open_how how = {
                 .flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+                .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | extra,
         };
         long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
         if (fd < 0)
                 return -errno;
         return (int)fd;
+}
+
+int vol_fs_open_dir(int dirfd, const char *name)
+{
+        return open_dir(dirfd, name, 0);
+}
+
+int vol_fs_open_subdir(int dirfd, const char *name)
+{
+        return open_dir(dirfd, name, RESOLVE_NO_XDEV);
 }
 
 struct frame {
@@ -135,7 +145,15 @@ int vol_fs_remove_tree(int dirfd, const char *name, struct vol_error *err)
                                                   name, REMOVE_DEPTH_MAX);
                                 break;
                         }
-                        int child = vol_fs_open_dir(cur, ent);
+                        int child = vol_fs_open_subdir(cur, ent);
+                        if (child == -EXDEV) {
+                                /* a mount of the same filesystem (a bind mount): st_dev
+                                 * alone cannot tell it, openat2 can */
+                                r = vol_error_set(err, -EBUSY,
+                                                  "a filesystem is mounted inside volume %s; unmount it first",
+                                                  name);
+                                break;
+                        }
                         if (child == -ENOTDIR || child == -ELOOP || child == -ENOENT)
                                 continue; /* changed under us: look again */
                         if (child < 0) {
@@ -213,7 +231,7 @@ static void usage_walk(int fd, dev_t dev, int level, uint64_t *bytes, uint64_t *
                                 *partial = true;
                                 continue;
                         }
-                        int child = vol_fs_open_dir(dirfd(d), de->d_name);
+                        int child = vol_fs_open_subdir(dirfd(d), de->d_name);
                         if (child >= 0)
                                 usage_walk(child, dev, level + 1, bytes, inodes, partial);
                 }
@@ -302,6 +320,30 @@ int vol_fs_apply_owner(int fd, const struct vol_owner *owner, struct vol_error *
         if (fchmod(fd, owner->mode) < 0)
                 return vol_error_set(err, -errno, "chmod of the volume directory: %m");
         return 0;
+}
+
+int vol_fs_is_empty_dir(int dirfd, const char *name)
+{
+        int fd = vol_fs_open_dir(dirfd, name);
+        if (fd == -ENOTDIR || fd == -ELOOP)
+                return 0;
+        if (fd < 0)
+                return fd;
+        DIR *d = fdopendir(fd);
+        if (!d) {
+                int e = -errno;
+                close(fd);
+                return e;
+        }
+        int empty = 1;
+        struct dirent *de;
+        while ((de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+                        empty = 0;
+                        break;
+                }
+        closedir(d);
+        return empty;
 }
 
 bool vol_fs_is_uuid(const char *s)

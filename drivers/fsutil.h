@@ -20,6 +20,10 @@
  * without leaving dirfd. Returns the fd (O_CLOEXEC) or a negative errno. */
 int vol_fs_open_dir(int dirfd, const char *name);
 
+/* Like vol_fs_open_dir, and also refuses (-EXDEV) to cross into another mount,
+ * even a bind mount of the same filesystem: for walks inside a volume. */
+int vol_fs_open_subdir(int dirfd, const char *name);
+
 /* Removes the tree `name` below dirfd: symlinks are unlinked, not followed;
  * a directory on another filesystem inside it stops the removal (-EBUSY).
  * A missing `name` is success. Returns 0 or < 0 with a message. */
@@ -52,6 +56,10 @@ int vol_fs_parse_owner(const struct vol_kvs *options, mode_t default_mode, struc
 
 /* Applies owner to the directory fd (fchown, then fchmod). */
 int vol_fs_apply_owner(int fd, const struct vol_owner *owner, struct vol_error *err);
+
+/* 1 if `name` below dirfd is a directory with no entry, 0 if it has some or
+ * is not a directory, < 0 on error. Follows no symlink. */
+int vol_fs_is_empty_dir(int dirfd, const char *name);
 
 /* True if s looks like a lower-case UUID (how volume directories are named). */
 bool vol_fs_is_uuid(const char *s);

@@ -92,7 +92,7 @@ static int local_info(struct vol_driver *d, const struct vol_volume *v, bool wit
         _cleanup_close_ int fd = vol_fs_open_dir(d->dir_fd, v->id);
         if (fd < 0)
                 return 0; /* no usage to tell */
-        bool partial;
+        bool partial = false;
         if (vol_fs_usage(fd, &ret->usage_bytes, &ret->usage_inodes, &partial, err) == 0)
                 ret->has_usage = true;
         if (partial)
@@ -115,7 +115,7 @@ int vol_driver_scan_uuid_dirs(struct vol_driver *d, vol_driver_id_cb cb, void *u
         struct dirent *de;
         while ((de = readdir(dir)))
                 if (vol_fs_is_uuid(de->d_name))
-                        cb(de->d_name, userdata);
+                        cb(de->d_name, vol_fs_is_empty_dir(dirfd(dir), de->d_name) == 1, userdata);
         return 0;
 }
 

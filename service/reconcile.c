@@ -1,5 +1,6 @@
 /* Start-up reconciliation: finish what a crash interrupted, and report what
  * the store and the drivers disagree on. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,19 +74,54 @@ struct orphan_ctx {
         char (*ids)[37]; /* sorted ids of every record */
         size_t n;
         const char *driver;
-        size_t found;
+        size_t kept;
+        size_t n_empty;
+        char (*empty)[37]; /* empty orphans, removed after the scan */
 };
 
-static void check_orphan(const char *id, void *userdata)
+static void check_orphan(const char *id, bool empty, void *userdata)
 {
         struct orphan_ctx *c = userdata;
         if (c->n && bsearch(id, c->ids, c->n, sizeof(*c->ids), cmp_id))
                 return;
-        c->found++;
+        if (empty) {
+                c->empty = xrealloc(c->empty, (c->n_empty + 1) * sizeof(*c->empty));
+                snprintf(c->empty[c->n_empty++], 37, "%s", id);
+                return;
+        }
+        c->kept++;
         vol_service_log("warning",
-                        "reconcile: storage %s/%s has no record; kept untouched (inspect it, then "
-                        "remove it by hand if it is not needed)",
+                        "reconcile: storage %s/%s has no record and holds data; kept untouched "
+                        "(inspect it, then remove it by hand if it is not needed)",
                         c->driver, id);
+}
+
+/* An empty directory with no record can only be the trace of a create that
+ * was never answered (its intent did not reach the disk before a power loss):
+ * nothing is lost by removing it. */
+static size_t remove_empty_orphans(struct vol_driver *d, struct orphan_ctx *c)
+{
+        size_t removed = 0;
+        for (size_t i = 0; i < c->n_empty; i++) {
+                struct vol_volume stub = {.name = c->empty[i], .driver = (char *)d->ops->name};
+                memcpy(stub.id, c->empty[i], sizeof(stub.id));
+                struct vol_error err = VOL_ERROR_INIT;
+                if (d->ops->remove(d, &stub, &err) == 0) {
+                        removed++;
+                        vol_service_log("info",
+                                        "reconcile: removed %s/%s, an empty directory with no record "
+                                        "(the trace of a create that was never answered)",
+                                        d->ops->name, c->empty[i]);
+                } else {
+                        c->kept++;
+                        vol_service_log("warning", "reconcile: storage %s/%s has no record: %s; kept",
+                                        d->ops->name, c->empty[i], vol_error_message(&err));
+                }
+                vol_error_clear(&err);
+        }
+        free(c->empty);
+        c->empty = NULL;
+        return removed;
 }
 
 /* Finishes one record. Returns 0, or < 0 when it could not (logged, kept). */
@@ -156,20 +192,23 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
                 qsort(sn.ids, sn.n_ids, sizeof(*sn.ids), cmp_id);
         for (size_t i = 0; i < s->drivers.n; i++) {
                 struct vol_driver *d = &s->drivers.items[i];
-                struct orphan_ctx c = {sn.ids, sn.n_ids, d->ops->name, 0};
+                struct orphan_ctx c = {sn.ids, sn.n_ids, d->ops->name, 0, 0, NULL};
                 struct vol_error e = VOL_ERROR_INIT;
                 if (d->ops->scan(d, check_orphan, &c, &e) < 0)
                         vol_service_log("error", "reconcile: scanning %s: %s", d->ops->name,
                                         vol_error_message(&e));
                 vol_error_clear(&e);
-                rep.orphans += c.found;
+                rep.cleaned += remove_empty_orphans(d, &c);
+                rep.orphans += c.kept;
         }
-        if (rep.rolled_back || rep.rolled_forward || rep.orphans || rep.missing || rep.repaired)
+        if (rep.rolled_back || rep.rolled_forward || rep.orphans || rep.missing || rep.repaired ||
+            rep.cleaned)
                 vol_service_log("info",
                                 "reconcile: %zu volumes; %zu creates rolled back, %zu removals "
-                                "finished, %zu remade empty, %zu missing storage, %zu orphan storage",
+                                "finished, %zu remade empty, %zu missing storage, %zu empty traces "
+                                "removed, %zu orphan storage kept",
                                 sn.n_ids, rep.rolled_back, rep.rolled_forward, rep.repaired, rep.missing,
-                                rep.orphans);
+                                rep.cleaned, rep.orphans);
         r = 0;
 out:
         for (size_t i = 0; i < sn.n; i++)

@@ -104,7 +104,8 @@ int vol_service_unmount(struct vol_service *s, const char *name, const char *ref
 struct vol_reconcile_report {
         size_t rolled_back;    /* `creating` records undone */
         size_t rolled_forward; /* `deleting` records finished */
-        size_t orphans;        /* storage with no record (reported, kept) */
+        size_t orphans;        /* storage with no record that holds data (reported, kept) */
+        size_t cleaned;        /* empty storage with no record (removed) */
         size_t missing;        /* ready records whose storage is gone (reported) */
         size_t repaired;       /* ready records whose storage was made again */
 };

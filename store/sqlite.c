@@ -622,13 +622,22 @@ static int apply_doc(struct sqlite_store *s, struct write_op *op)
 static void run_batch(struct sqlite_store *s, struct write_op *batch)
 {
         int r = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
-        for (struct write_op *op = batch; op; op = op->next)
+        for (struct write_op *op = batch; op; op = op->next) {
                 op->result = r < 0                ? r
                              : op->kind == W_PUT    ? apply_put(s, op)
                              : op->kind == W_REMOVE ? apply_remove(s, op)
                                                     : apply_doc(s, op);
-        if (r < 0)
+                /* Some errors (disk full, I/O, out of memory) make SQLite roll
+                 * the whole transaction back by itself: then nothing of this
+                 * batch stands, and the rest must not run in autocommit. */
+                if (r == 0 && op->result < 0 && sqlite3_get_autocommit(s->wdb))
+                        r = -EIO;
+        }
+        if (r < 0) {
+                for (struct write_op *op = batch; op; op = op->next)
+                        op->result = r;
                 return;
+        }
         vol_failpoint("store-before-commit");
         if (sqlite3_exec(s->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
                 sqlite3_exec(s->wdb, "ROLLBACK", NULL, NULL, NULL);

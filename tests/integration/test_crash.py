@@ -272,3 +272,35 @@ def test_orphan_storage_is_reported(make_daemon):
     assert read_file(w["mountpoint"]) == "content of real"
     assert [x["name"] for x in c.list_all()] == ["real"]
     c.close()
+
+
+def test_reconcile_cleans_empty_traces_and_keeps_data(daemon, client):
+    """Storage with no record after a crash or a power loss: an empty directory can only
+    be the trace of a create that was never answered, and goes; one holding data is kept
+    and reported, never deleted."""
+    st, v = client.create("kept-volume")
+    assert st == 201, v
+    write_file(v)
+    daemon.stop()
+    client.close()  # its kept-alive connection dies with the daemon
+    local = os.path.join(daemon.root, "local")
+    empty = os.path.join(local, "0b8f6c1e-0000-4000-8000-000000000001")
+    full = os.path.join(local, "0b8f6c1e-0000-4000-8000-000000000002")
+    os.mkdir(empty, 0o700)
+    os.mkdir(full, 0o700)
+    with open(os.path.join(full, "precious"), "w") as f:
+        f.write("someone's data")
+    daemon.start()
+    assert not os.path.exists(empty), "an empty directory with no record was kept"
+    with open(os.path.join(full, "precious")) as f:
+        assert f.read() == "someone's data", "data with no record was touched"
+    log = daemon.log_text()
+    assert "0b8f6c1e-0000-4000-8000-000000000001" in log and "removed" in log, log
+    assert "0b8f6c1e-0000-4000-8000-000000000002" in log and "kept" in log, log
+    # the volume with a record is untouched
+    st, w = client.inspect("kept-volume")
+    assert st == 200 and read_file(w["mountpoint"]) == "content of kept-volume"
+    # tidy up what the invariants checker would call an orphan
+    for p in os.listdir(full):
+        os.unlink(os.path.join(full, p))
+    os.rmdir(full)

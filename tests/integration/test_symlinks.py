@@ -175,3 +175,34 @@ def test_mountpoint_replaced_by_symlink(daemon, client, tmp_path):
     st, body = client.remove("swapped")
     assert st in (204, 500), (st, body)
     assert snapshot(canary) == before
+
+
+def test_bind_mount_inside_is_never_entered(daemon, client, tmp_path):
+    """A bind mount of the same filesystem inside a volume (a privileged container
+    with a shared mount, or a host tool) has the volume's own st_dev: removal must
+    still see the mount, refuse with in_use, and delete nothing behind it."""
+    require_root()
+    canary = str(tmp_path / "canary")
+    before = make_canaries(canary)
+    st, v = client.create("bound")
+    assert st == 201, v
+    mp = v["mountpoint"]
+    os.makedirs(os.path.join(mp, "a", "x"))
+    with open(os.path.join(mp, "a", "own"), "w") as f:
+        f.write("own data")
+    target = os.path.join(mp, "a", "x")
+    subprocess.run(["mount", "--bind", canary, target], check=True)
+    try:
+        assert os.stat(target).st_dev == os.stat(mp).st_dev, "the test needs a same-device mount"
+        st, body = client.remove("bound")
+        assert st == 409 and body["error"]["code"] == "in_use", (st, body)
+        assert "mounted inside" in body["error"]["message"], body
+        assert snapshot(canary) == before, "removal went through the bind mount"
+    finally:
+        subprocess.run(["umount", target], check=True)
+    assert snapshot(canary) == before
+    # with the mount gone, the removal (left `deleting`) finishes
+    st, body = client.remove("bound")
+    assert st == 204, body
+    assert not os.path.lexists(mp)
+    check_invariants(daemon, client)
