@@ -32,13 +32,6 @@ static int reserve(struct vol_strbuf *b, size_t n)
         return 0;
 }
 
-void vol_strbuf_reserve(struct vol_strbuf *b, size_t n)
-{
-        if (b->max && b->len + n > b->max)
-                n = b->max - b->len;
-        reserve(b, n);
-}
-
 int vol_strbuf_append_slow(struct vol_strbuf *b, const void *data, size_t n)
 {
         int r = reserve(b, n);

@@ -42,8 +42,6 @@ static inline int vol_strbuf_putc(struct vol_strbuf *b, char c)
         return vol_strbuf_append(b, &c, 1);
 }
 
-/* Makes room for n more bytes without writing them (a size hint). */
-void vol_strbuf_reserve(struct vol_strbuf *b, size_t n);
 /* Appends formatted text. */
 int vol_strbuf_printf(struct vol_strbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Hands the data to the caller (NUL-terminated, never NULL) and resets b. */

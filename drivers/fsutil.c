@@ -257,13 +257,6 @@ int vol_fs_usage(int fd, uint64_t *ret_bytes, uint64_t *ret_inodes, bool *ret_pa
         return 0;
 }
 
-int vol_fs_sync_dir(int fd, struct vol_error *err)
-{
-        if (fsync(fd) < 0)
-                return vol_error_set(err, -errno, "fsync of a directory: %m");
-        return 0;
-}
-
 static int fsync_fd(void *arg)
 {
         return fsync(*(int *)arg) < 0 ? -errno : 0;

@@ -36,9 +36,6 @@ int vol_fs_remove_tree(int dirfd, const char *name, struct vol_error *err);
 int vol_fs_usage(int fd, uint64_t *ret_bytes, uint64_t *ret_inodes, bool *ret_partial,
                  struct vol_error *err);
 
-/* fsync() on a directory fd, so that entries made or removed in it are durable. */
-int vol_fs_sync_dir(int fd, struct vol_error *err);
-
 /* fsync of directory fd shared between threads (core/syncer.h): returns once
  * an fsync that began after the call has succeeded. */
 int vol_fs_sync_dir_shared(struct vol_syncer *s, int fd, struct vol_error *err);

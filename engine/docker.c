@@ -40,11 +40,6 @@ void vol_engine_close(struct vol_engine *e)
         free(e);
 }
 
-const char *vol_engine_endpoint(const struct vol_engine *e)
-{
-        return e->endpoint;
-}
-
 static size_t collect(char *data, size_t size, size_t n, void *userdata)
 {
         struct vol_strbuf *b = userdata;

@@ -38,8 +38,6 @@ typedef void (*vol_engine_container_cb)(const char *id, const char *name, const 
 int vol_engine_open(const char *endpoint, struct vol_engine **ret, struct vol_error *err);
 /* Frees the client. Accepts NULL. */
 void vol_engine_close(struct vol_engine *e);
-/* The endpoint it was opened with. */
-const char *vol_engine_endpoint(const struct vol_engine *e);
 
 /* Makes sure the engine has volume `name` from volume driver `driver` with
  * options opts: creates it (the engine then asks the driver), or accepts an

@@ -46,9 +46,6 @@ int vol_service_open(const struct vol_service_config *cfg, struct vol_service **
 /* Closes the store and drivers. Accepts NULL. */
 void vol_service_close(struct vol_service *s);
 
-/* The metrics the service keeps. */
-struct vol_metrics *vol_service_metrics(struct vol_service *s);
-
 /* Appends every metric in Prometheus text format: volumes by driver and status
  * (read from the store) and the operation counters and latencies. */
 int vol_service_render_metrics(struct vol_service *s, struct vol_strbuf *out, struct vol_error *err);

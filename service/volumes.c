@@ -35,11 +35,6 @@ void vol_service_log(const char *level, const char *fmt, ...)
                 fprintf(stderr, "volmand: %s: %s\n", level, msg);
 }
 
-struct vol_metrics *vol_service_metrics(struct vol_service *s)
-{
-        return &s->metrics;
-}
-
 static void count_one(const char *driver, enum vol_status status, uint64_t n, void *userdata)
 {
         vol_strbuf_printf(userdata, "volman_volumes{driver=\"%s\",status=\"%s\"} %llu\n", driver,
