@@ -123,7 +123,8 @@ typedef int (*cli_option_fn)(struct cli_context *ctx, void *state, int opt, cons
                              struct vol_error *err);
 
 /* Parses the options of command cmd with getopt_long (optstring, options),
- * the common ones included; calls on_option for the others. Returns 1 when
+ * the common ones included; calls on_option for the others (NULL for a
+ * command with no option of its own). Returns 1 when
  * --help was asked (usage is then printed), 0 to go on (optind is at the
  * first argument), or a negative errno. */
 int cli_parse_options(struct cli_context *ctx, const char *cmd, const char *usage,

@@ -149,7 +149,9 @@ int cli_parse_options(struct cli_context *ctx, const char *cmd, const char *usag
                 }
                 if (c == '?' || c == ':')
                         return cli_option_error(ctx, cmd, c, argv, err);
-                int r = on_option(ctx, state, c, optarg, err);
+                /* getopt_long returns only what the table names: without a
+                 * handler, the command has no option of its own to see */
+                int r = on_option ? on_option(ctx, state, c, optarg, err) : -EINVAL;
                 if (r < 0)
                         return r;
         }

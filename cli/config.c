@@ -158,12 +158,6 @@ static int file_option(struct cli_context *ctx, void *state, int opt, const char
         return 0;
 }
 
-static int no_option(struct cli_context *ctx, void *state, int opt, const char *arg,
-                     struct vol_error *err)
-{
-        return -EINVAL; /* getopt_long only returns what the table names */
-}
-
 static int config_set(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)
 {
         static const struct option options[] = {
@@ -188,7 +182,7 @@ static int config_get(struct cli_context *ctx, int argc, char **argv, struct vol
         const char *cmd = "config get";
 
         int r =
-            cli_parse_options(ctx, cmd, get_usage, ":h", options, no_option, NULL, argc, argv, err);
+            cli_parse_options(ctx, cmd, get_usage, ":h", options, NULL, NULL, argc, argv, err);
         if (r != 0)
                 return r < 0 ? r : 0;
         if (optind < argc)

@@ -18,12 +18,6 @@
 #define QUERY_MAX (64 * 1024)
 #define LIST_PAGES_MAX 100000
 
-static int no_option(struct cli_context *ctx, void *state, int opt, const char *arg,
-                     struct vol_error *err)
-{
-        return -EINVAL; /* getopt_long only returns what the table names */
-}
-
 /* "/v1/volumes/NAME" or "/v1/volumes/NAME/SUFFIX", NAME percent-encoded. */
 static char *volume_path(const char *name, const char *suffix)
 {
@@ -402,7 +396,7 @@ static int volume_inspect(struct cli_context *ctx, int argc, char **argv, struct
         static const struct option options[] = {CLI_COMMON_OPTIONS, {}};
         const char *cmd = "volume inspect";
 
-        int r = cli_parse_options(ctx, cmd, inspect_usage, ":h", options, no_option, NULL, argc,
+        int r = cli_parse_options(ctx, cmd, inspect_usage, ":h", options, NULL, NULL, argc,
                                   argv, err);
         if (r != 0)
                 return r < 0 ? r : 0;
@@ -727,42 +721,8 @@ static const struct cli_command volume_commands[] = {
     {"unmount", NULL, volume_unmount, "Drop a mount reference"},
 };
 
-static void print_volume_usage(FILE *f)
-{
-        fputs("Usage: volman volume COMMAND [ARG...]\n\nCommands:\n", f);
-        for (size_t i = 0; i < ARRAY_SIZE(volume_commands); i++) {
-                const struct cli_command *c = &volume_commands[i];
-                char name[32];
-                snprintf(name, sizeof(name), "%s%s%s", c->name, c->alias ? ", " : "",
-                         c->alias ? c->alias : "");
-                fprintf(f, "  %-12s %s\n", name, c->help);
-        }
-        fputs("\nRun 'volman volume COMMAND --help' for more on a command.\n", f);
-}
-
 int cli_volume(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)
 {
-        static const struct option options[] = {CLI_COMMON_OPTIONS, {}};
-        int c;
-
-        cli_getopt_reset();
-        while ((c = getopt_long(argc, argv, "+:h", options, NULL)) != -1) {
-                if (cli_common_option(ctx, c, optarg))
-                        continue;
-                if (c == 'h') {
-                        print_volume_usage(stdout);
-                        return 0;
-                }
-                return cli_option_error(ctx, "volume", c, argv, err);
-        }
-        if (optind >= argc)
-                return cli_usage_error(
-                    ctx, "volume", err,
-                    "give a volume command (create, ls, inspect, rm, prune, mount, unmount)");
-        const struct cli_command *cmd =
-            cli_command_find(volume_commands, ARRAY_SIZE(volume_commands), argv[optind]);
-        if (!cmd)
-                return cli_usage_error(ctx, "volume", err, "unknown volume command '%s'",
-                                       argv[optind]);
-        return cmd->handler(ctx, argc - optind, argv + optind, err);
+        return cli_group_run(ctx, "volume", volume_commands, ARRAY_SIZE(volume_commands), argc, argv,
+                             err);
 }
