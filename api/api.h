@@ -2,6 +2,7 @@
 #pragma once
 
 #include "api/http.h"
+#include "core/caller.h"
 #include "service/service.h"
 
 /* Serves the REST API for svc on socket_path (mode 0660). */
@@ -34,3 +35,7 @@ void vol_api_apps_list(void *ctx, const struct vol_http_request *req, struct vol
 
 /* Fills resp with the API's error body for a negative errno and message. */
 void vol_api_error(struct vol_http_response *resp, int code, const char *message);
+
+/* Who is calling through the REST socket: the admin, with the peer's
+ * credentials for the audit log. */
+struct vol_caller vol_api_caller(const struct vol_http_request *req);

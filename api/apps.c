@@ -24,25 +24,27 @@ static enum vol_layer layer_of(const struct vol_http_request *req, struct vol_ap
 
 void vol_api_config_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        struct vol_caller caller = vol_api_caller(req);
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_app_ref ref;
         enum vol_layer layer = layer_of(req, &ref);
         _cleanup_free_ char *json = NULL;
-        if (vol_apps_config_get(ctx, layer, &ref, &json, &err) < 0)
+        if (vol_apps_config_get(ctx, &caller, layer, &ref, &json, &err) < 0)
                 return fail(resp, &err);
         vol_strbuf_puts(&resp->body, json);
 }
 
 void vol_api_config_put(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        struct vol_caller caller = vol_api_caller(req);
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_app_ref ref;
         enum vol_layer layer = layer_of(req, &ref);
         _cleanup_json_ json_t *body = NULL;
         _cleanup_free_ char *json = NULL;
         if (vol_json_parse_object(req->body, req->body_len, false, &body, &err) < 0 ||
-            vol_apps_config_set(ctx, layer, &ref, body, &err) < 0 ||
-            vol_apps_config_get(ctx, layer, &ref, &json, &err) < 0)
+            vol_apps_config_set(ctx, &caller, layer, &ref, body, &err) < 0 ||
+            vol_apps_config_get(ctx, &caller, layer, &ref, &json, &err) < 0)
                 return fail(resp, &err);
         vol_strbuf_puts(&resp->body, json);
 }
@@ -71,11 +73,12 @@ static void render_resolved(struct vol_strbuf *b, const struct vol_app_ref *ref,
 
 void vol_api_app_resolve(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        struct vol_caller caller = vol_api_caller(req);
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_app_ref ref;
         layer_of(req, &ref);
         struct vol_app_resolved r;
-        if (vol_apps_resolve(ctx, &ref, &r, &err) < 0)
+        if (vol_apps_resolve(ctx, &caller, &ref, &r, &err) < 0)
                 return fail(resp, &err);
         render_resolved(&resp->body, &ref, &r);
         vol_app_resolved_free(&r);
@@ -85,6 +88,7 @@ static const char *const deploy_fields[] = {"image", "cmd", "strategy", NULL};
 
 void vol_api_app_deploy(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        struct vol_caller caller = vol_api_caller(req);
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_app_ref ref;
         layer_of(req, &ref);
@@ -124,7 +128,7 @@ void vol_api_app_deploy(void *ctx, const struct vol_http_request *req, struct vo
                 dr.n_cmd = json_array_size(c);
         }
         struct vol_deploy_result r;
-        if (vol_apps_deploy(ctx, &ref, &dr, &r, &err) < 0)
+        if (vol_apps_deploy(ctx, &caller, &ref, &dr, &r, &err) < 0)
                 return fail(resp, &err);
         struct vol_strbuf *b = &resp->body;
         vol_strbuf_puts(b, "{\"container\":{\"id\":");
@@ -140,11 +144,12 @@ void vol_api_app_deploy(void *ctx, const struct vol_http_request *req, struct vo
 
 void vol_api_app_delete(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        struct vol_caller caller = vol_api_caller(req);
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_app_ref ref;
         layer_of(req, &ref);
         struct vol_app_delete_result r;
-        if (vol_apps_delete(ctx, &ref, &r, &err) < 0)
+        if (vol_apps_delete(ctx, &caller, &ref, &r, &err) < 0)
                 return fail(resp, &err);
         vol_strbuf_printf(&resp->body, "{\"removed\":{\"containers\":%zu,\"volumes\":%zu,\"config\":%s}}",
                           r.containers, r.volumes, r.config ? "true" : "false");
@@ -174,10 +179,11 @@ static int render_app(const char *tenant, const char *env, const char *app, bool
 
 void vol_api_apps_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        struct vol_caller caller = vol_api_caller(req);
         struct vol_error err = VOL_ERROR_INIT;
         vol_strbuf_puts(&resp->body, "{\"apps\":[");
         struct app_render ar = {&resp->body, 0};
-        if (vol_apps_list(ctx, vol_http_query(req, "tenant"), render_app, &ar, &err) < 0)
+        if (vol_apps_list(ctx, &caller, vol_http_query(req, "tenant"), render_app, &ar, &err) < 0)
                 return fail(resp, &err);
         vol_strbuf_puts(&resp->body, "]}");
 }

@@ -1,222 +1,802 @@
+/* The HTTP/1.1 server: one event thread for all connections' I/O, a pool of
+ * workers for handlers. A connection belongs to exactly one thread at a time:
+ * the event thread while it reads a request (or finishes writing an answer),
+ * a worker from a whole request until its answer is written. Its fd is in
+ * epoll with EPOLLONESHOT, so an event hands it to the event thread once. */
 #include "http.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <microhttpd.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
 #include "core/xmalloc.h"
 
-struct vol_http_server {
-        struct MHD_Daemon *mhd;
+#define WORKERS_MAX 256
+#define READ_CHUNK (64u << 10)
+#define IN_MAX (VOL_HTTP_HEAD_MAX + READ_CHUNK)
+#define SCAN_INTERVAL_MS 200
+#define SEG_BUF (VOL_HTTP_TARGET_MAX + VOL_HTTP_PARAMS_MAX + 1)
+
+enum conn_state {
+        C_HEAD,  /* reading a head (or idle between requests) */
+        C_BODY,  /* reading a body */
+        C_BUSY,  /* a worker has it */
+        C_WRITE, /* the event thread finishes writing an answer */
+        C_DEAD,  /* closed; freed at the end of the event loop's round */
+};
+
+struct conn {
         int fd;
+        struct vol_http_server *srv;
+        enum conn_state state;
+        struct vol_http_peer peer;
+        /* input not yet consumed */
+        char *in;
+        size_t in_len, in_cap;
+        /* the request being read */
+        struct vol_http_head_scan scan;
+        char *headbuf; /* the head, parsed in place */
+        struct vol_http_head head;
+        struct vol_strbuf body;
+        bool chunked;
+        uint64_t body_left; /* Content-Length mode */
+        struct vol_http_chunked ch;
+        bool keep_alive;
+        /* timing, in ms of CLOCK_MONOTONIC */
+        uint64_t last_active;
+        uint64_t deadline; /* 0: none */
+        /* output being written */
+        char *out_head;
+        size_t out_head_len;
+        char *out_body;
+        size_t out_body_len;
+        size_t out_off;
+        bool close_after;
+        struct conn *prev, *next; /* the server's list */
+        struct conn *qnext;       /* the work queue, or the graveyard */
+};
+
+struct vol_http_server {
+        int listen_fd;
+        int epoll_fd;
+        int wake_fd;
         char *path;
         const struct vol_route *routes;
         size_t n_routes;
-        vol_http_error_fn on_error;
         void *ctx;
+        struct vol_http_options opts;
+
+        pthread_t loop;
+        bool loop_started;
+
+        pthread_mutex_t lock; /* the list, states changed by workers, the queue */
+        struct conn *conns;   /* every open connection */
+        size_t n_conns;
+        bool stopping;
+
+        pthread_cond_t work_cond;
+        struct conn *queue_head, **queue_tail;
+        size_t n_workers, n_idle;
+        pthread_t workers[WORKERS_MAX];
 };
 
-/* Per request state, made by the URI log callback before MHD unescapes. */
-struct request_state {
-        char *raw_uri;
-        struct vol_strbuf body;
-        bool started;
-        bool too_large;
-};
-
-static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *conn)
+static uint64_t now_ms(void)
 {
-        struct request_state *st = xcalloc(1, sizeof(*st));
-        st->raw_uri = xstrndup(uri, VOL_HTTP_URI_MAX);
-        vol_strbuf_init(&st->body, VOL_HTTP_BODY_MAX);
-        return st;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-static void completed(void *cls, struct MHD_Connection *conn, void **req_cls,
-                      enum MHD_RequestTerminationCode toe)
+/* ---- connection bookkeeping ---- */
+
+static void reset_request(struct conn *c)
 {
-        struct request_state *st = *req_cls;
-        if (!st)
+        free(c->headbuf);
+        c->headbuf = NULL;
+        memset(&c->head, 0, sizeof(c->head));
+        memset(&c->scan, 0, sizeof(c->scan));
+        memset(&c->ch, 0, sizeof(c->ch));
+        vol_strbuf_free(&c->body);
+        vol_strbuf_init(&c->body, VOL_HTTP_BODY_MAX);
+        c->chunked = false;
+        c->body_left = 0;
+        c->deadline = 0;
+        free(c->out_head);
+        free(c->out_body);
+        c->out_head = c->out_body = NULL;
+        c->out_head_len = c->out_body_len = c->out_off = 0;
+}
+
+static void conn_free(struct conn *c)
+{
+        reset_request(c);
+        vol_strbuf_free(&c->body);
+        free(c->in);
+        free(c);
+}
+
+/* Unlinks c from the server's list. Caller holds srv->lock. */
+static void unlist(struct conn *c)
+{
+        struct vol_http_server *s = c->srv;
+        if (c->prev)
+                c->prev->next = c->next;
+        else
+                s->conns = c->next;
+        if (c->next)
+                c->next->prev = c->prev;
+        c->prev = c->next = NULL;
+        s->n_conns--;
+}
+
+/* Closes a connection the event thread owns; freed after the round, since
+ * an event for it may still be in this round's batch. */
+static void close_loop_conn(struct conn *c, struct conn **graveyard)
+{
+        struct vol_http_server *s = c->srv;
+        pthread_mutex_lock(&s->lock);
+        unlist(c);
+        c->state = C_DEAD;
+        pthread_mutex_unlock(&s->lock);
+        epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+        close(c->fd);
+        c->fd = -1;
+        c->qnext = *graveyard;
+        *graveyard = c;
+}
+
+/* Closes a connection a worker owns: no event can name it. */
+static void close_worker_conn(struct conn *c)
+{
+        struct vol_http_server *s = c->srv;
+        pthread_mutex_lock(&s->lock);
+        unlist(c);
+        c->state = C_DEAD;
+        pthread_mutex_unlock(&s->lock);
+        close(c->fd);
+        conn_free(c);
+}
+
+static void arm(struct conn *c, uint32_t events)
+{
+        struct epoll_event ev = {.events = events | EPOLLONESHOT | EPOLLRDHUP, .data.ptr = c};
+        epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* ---- writing answers ---- */
+
+static void format_head(struct conn *c, int status, const char *content_type, size_t body_len)
+{
+        free(c->out_head);
+        c->out_head = xasprintf("HTTP/1.1 %d %s\r\n"
+                                "Content-Type: %s\r\n"
+                                "Content-Length: %zu\r\n"
+                                "%s"
+                                "\r\n",
+                                status, vol_http_reason(status), content_type, body_len,
+                                c->close_after ? "Connection: close\r\n" : "");
+        c->out_head_len = strlen(c->out_head);
+        c->out_off = 0;
+}
+
+/* Writes what is left of the answer without blocking. Returns 1 when all is
+ * written, 0 when the socket is full, -1 when the peer is gone. */
+static int write_some(struct conn *c)
+{
+        for (;;) {
+                size_t total = c->out_head_len + c->out_body_len;
+                if (c->out_off >= total)
+                        return 1;
+                struct iovec iov[2];
+                int n = 0;
+                if (c->out_off < c->out_head_len) {
+                        iov[n++] = (struct iovec){c->out_head + c->out_off, c->out_head_len - c->out_off};
+                        if (c->out_body_len)
+                                iov[n++] = (struct iovec){c->out_body, c->out_body_len};
+                } else {
+                        size_t off = c->out_off - c->out_head_len;
+                        iov[n++] = (struct iovec){c->out_body + off, c->out_body_len - off};
+                }
+                struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+                ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if (errno == EAGAIN || errno == EWOULDBLOCK)
+                                return 0;
+                        return -1;
+                }
+                c->out_off += (size_t)w;
+        }
+}
+
+/* What process() did with a connection. */
+enum { P_WAIT, P_GONE };
+static int process(struct conn *c, struct conn **graveyard);
+
+/* The answer is written: the next request, or the end of the connection.
+ * Called by whichever thread owns c. */
+static void answered(struct conn *c, struct conn **graveyard)
+{
+        struct vol_http_server *s = c->srv;
+        bool close_it = c->close_after;
+        reset_request(c);
+        c->last_active = now_ms();
+        if (graveyard) { /* the event thread */
+                if (close_it || s->stopping) {
+                        close_loop_conn(c, graveyard);
+                        return;
+                }
+                c->state = C_HEAD;
+                (void)process(c, graveyard);
                 return;
-        free(st->raw_uri);
-        vol_strbuf_free(&st->body);
-        free(st);
-        *req_cls = NULL;
-}
-
-static int hexval(char c)
-{
-        if (c >= '0' && c <= '9')
-                return c - '0';
-        if (c >= 'a' && c <= 'f')
-                return c - 'a' + 10;
-        if (c >= 'A' && c <= 'F')
-                return c - 'A' + 10;
-        return -1;
-}
-
-/* Decodes %XX in place. Returns -EINVAL on a malformed escape or an encoded NUL. */
-static int percent_decode(char *s)
-{
-        char *w = s;
-        for (char *r = s; *r; r++) {
-                if (*r != '%') {
-                        *w++ = *r;
-                        continue;
-                }
-                int hi = hexval(r[1]), lo = hi >= 0 ? hexval(r[2]) : -1;
-                if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-                        return -EINVAL;
-                *w++ = (char)(hi * 16 + lo);
-                r += 2;
         }
-        *w = 0;
-        return 0;
-}
-
-/* Matches the raw path against pattern, splitting on raw '/', so that an
- * encoded %2F stays inside its segment (and a name validator then refuses it).
- * Fills params with decoded segments (heap, in segs). Returns 1 on a match,
- * 0 on none, -EINVAL on bad encoding. */
-static int match(const char *pattern, const char *raw_path, char **segs, size_t *n_segs)
-{
-        const char *p = pattern, *u = raw_path;
-        size_t n = 0;
-        while (*p && *u) {
-                if (*p != '/' || *u != '/')
-                        return 0;
-                p++;
-                u++;
-                const char *pe = strchrnul(p, '/'), *ue = strchrnul(u, '/');
-                if (pe - p == 2 && p[0] == '{' && p[1] == '}') {
-                        if (ue == u || n >= VOL_HTTP_PARAMS_MAX)
-                                goto nomatch;
-                        segs[n] = xstrndup(u, (size_t)(ue - u));
-                        if (percent_decode(segs[n++]) < 0) {
-                                for (size_t i = 0; i < n; i++)
-                                        free(segs[i]);
-                                return -EINVAL;
-                        }
-                } else if (pe - p != ue - u || strncmp(p, u, (size_t)(pe - p))) {
-                        goto nomatch;
-                }
-                p = pe;
-                u = ue;
+        /* a worker: hand c back to the event thread */
+        pthread_mutex_lock(&s->lock);
+        bool stop = close_it || s->stopping;
+        if (!stop) {
+                c->state = C_HEAD;
+                /* Bytes of a pipelined request are already here: let the
+                 * event thread see them by waking on EPOLLOUT, which is
+                 * ready at once. */
+                arm(c, c->in_len ? EPOLLOUT : EPOLLIN);
         }
-        if (*p || *u)
-                goto nomatch;
-        *n_segs = n;
-        return 1;
-nomatch:
-        for (size_t i = 0; i < n; i++)
-                free(segs[i]);
-        return 0;
+        pthread_mutex_unlock(&s->lock);
+        if (stop)
+                close_worker_conn(c);
 }
 
-static enum MHD_Result send_response(struct MHD_Connection *conn, struct vol_http_response *resp)
+/* Sends the answer prepared in c->out_*: done at once, or left to the event
+ * thread. Called by a worker. */
+static void send_from_worker(struct conn *c)
 {
-        size_t len;
-        char *body = vol_strbuf_take(&resp->body, &len);
-        struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
-        if (!r) {
-                free(body);
-                return MHD_NO;
+        int w = write_some(c);
+        if (w < 0) {
+                close_worker_conn(c);
+                return;
         }
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-                                resp->content_type ? resp->content_type : "application/json");
-        enum MHD_Result ret = MHD_queue_response(conn, (unsigned)resp->status, r);
-        MHD_destroy_response(r);
-        return ret;
+        if (w == 1) {
+                answered(c, NULL);
+                return;
+        }
+        pthread_mutex_lock(&c->srv->lock);
+        c->state = C_WRITE;
+        c->deadline = now_ms() + c->srv->opts.idle_timeout_ms; /* a reader that never reads */
+        arm(c, EPOLLOUT);
+        pthread_mutex_unlock(&c->srv->lock);
 }
 
-static enum MHD_Result fail(struct vol_http_server *s, struct MHD_Connection *conn, int status,
-                            const char *code, const char *message)
+/* The server's own error answer, closing the connection after it (the
+ * request's framing cannot be trusted any more). Event thread only. Returns
+ * P_GONE: the connection is closed or only finishes writing. */
+static int refuse_loop(struct conn *c, int status, const char *message, struct conn **graveyard)
 {
+        struct vol_http_server *s = c->srv;
         struct vol_http_response resp = {.status = status};
         vol_strbuf_init(&resp.body, 0);
-        s->on_error(&resp, status, code, message);
-        return send_response(conn, &resp);
+        s->opts.on_error(&resp, status, status == 414   ? "uri_too_long"
+                                        : status == 413 ? "too_large"
+                                        : status == 431 ? "headers_too_large"
+                                        : status == 505 ? "version_not_supported"
+                                        : status == 501 ? "not_implemented"
+                                        : status == 503 ? "unavailable"
+                                        : status == 408 ? "timeout"
+                                        : status == 417 ? "expectation_failed"
+                                                        : "bad_request",
+                         message);
+        reset_request(c);
+        c->close_after = true;
+        size_t len;
+        c->out_body = vol_strbuf_take(&resp.body, &len);
+        c->out_body_len = len;
+        format_head(c, resp.status, resp.content_type ? resp.content_type : "application/json", len);
+        int w = write_some(c);
+        if (w == 0) {
+                pthread_mutex_lock(&s->lock);
+                c->state = C_WRITE;
+                c->deadline = now_ms() + s->opts.idle_timeout_ms;
+                pthread_mutex_unlock(&s->lock);
+                arm(c, EPOLLOUT);
+                return P_GONE;
+        }
+        close_loop_conn(c, graveyard);
+        return P_GONE;
 }
 
-static enum MHD_Result dispatch(struct vol_http_server *s, struct MHD_Connection *conn,
-                                struct request_state *st, const char *method)
+/* ---- workers ---- */
+
+static bool query_allowed(const struct vol_route *r, const char *key)
 {
-        _cleanup_free_ char *path = xstrdup(st->raw_uri);
-        char *q = strchr(path, '?');
+        for (const char *const *q = r->query; q && *q; q++)
+                if (!strcmp(*q, key))
+                        return true;
+        return false;
+}
+
+static void run_request(struct conn *c)
+{
+        struct vol_http_server *s = c->srv;
+        struct vol_http_response resp = {.status = 200};
+        vol_strbuf_init(&resp.body, 0);
+        struct vol_http_request req = {
+                .method = c->head.method,
+                .body = c->body.data ? c->body.data : "",
+                .body_len = c->body.len,
+                .head = &c->head,
+                .peer = &c->peer,
+        };
+        char *target = c->head.target;
+        char *q = strchr(target, '?');
         if (q)
-                *q = 0;
+                *q++ = 0;
+        req.path = target;
+        struct vol_http_param query[VOL_HTTP_QUERY_MAX];
+        struct vol_http_refusal why;
+        int nq = q ? vol_http_parse_query(q, query, VOL_HTTP_QUERY_MAX, &why) : 0;
+        const struct vol_route *route = NULL;
+        char segbuf[SEG_BUF];
         bool path_known = false;
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (nq < 0) {
+                s->opts.on_error(&resp, why.status, why.status == 414 ? "uri_too_long" : "invalid_argument",
+                                 why.message);
+                goto send;
+        }
+        req.query = query;
+        req.n_query = (size_t)nq;
         for (size_t i = 0; i < s->n_routes; i++) {
-                char *segs[VOL_HTTP_PARAMS_MAX];
-                size_t n = 0;
-                int m = match(s->routes[i].pattern, path, segs, &n);
+                int m = vol_http_route_match(s->routes[i].pattern, req.path, segbuf, sizeof(segbuf),
+                                             req.params, VOL_HTTP_PARAMS_MAX);
+                if (m == -2 || m == -3) {
+                        s->opts.on_error(&resp, 400, "invalid_argument",
+                                         m == -2 ? "the request path has a malformed or NUL percent-escape"
+                                                 : "a segment of the request path is too long");
+                        goto send;
+                }
                 if (m < 0)
-                        return fail(s, conn, 400, "invalid_argument",
-                                    "the request path has a malformed or NUL percent-escape");
-                if (m == 0)
                         continue;
-                if (strcmp(s->routes[i].method, method)) {
+                if (strcmp(s->routes[i].method, req.method)) {
                         path_known = true;
-                        for (size_t j = 0; j < n; j++)
-                                free(segs[j]);
                         continue;
                 }
-                struct vol_http_request req = {
-                        .method = method,
-                        .path = path,
-                        .n_params = n,
-                        .body = st->body.data ? st->body.data : "",
-                        .body_len = st->body.len,
-                        .conn = conn,
-                };
-                for (size_t j = 0; j < n; j++)
-                        req.params[j] = segs[j];
-                struct vol_http_response resp = {.status = 200};
-                vol_strbuf_init(&resp.body, 0);
-                s->routes[i].handler(s->ctx, &req, &resp);
-                for (size_t j = 0; j < n; j++)
-                        free(segs[j]);
-                return send_response(conn, &resp);
+                route = &s->routes[i];
+                req.n_params = (size_t)m;
+                break;
         }
-        if (path_known)
-                return fail(s, conn, 405, "method_not_allowed", "this route does not take that method");
-        return fail(s, conn, 404, "not_found", "no such route");
+        if (!route) {
+                if (path_known)
+                        s->opts.on_error(&resp, 405, "method_not_allowed",
+                                         "this route does not take that method");
+                else
+                        s->opts.on_error(&resp, 404, "not_found", "no such route");
+                goto send;
+        }
+        for (size_t i = 0; i < req.n_query; i++)
+                if (!query_allowed(route, query[i].key)) {
+                        struct vol_strbuf m;
+                        vol_strbuf_init(&m, 512);
+                        vol_strbuf_puts(&m, "unknown query parameter \"");
+                        vol_strbuf_append(&m, query[i].key, strnlen(query[i].key, 64));
+                        vol_strbuf_puts(&m, "\"; this route takes ");
+                        if (!route->query || !*route->query)
+                                vol_strbuf_puts(&m, "none");
+                        for (const char *const *k = route->query; k && *k; k++)
+                                vol_strbuf_printf(&m, "%s%s", k == route->query ? "" : ", ", *k);
+                        s->opts.on_error(&resp, 400, "invalid_argument", m.data);
+                        vol_strbuf_free(&m);
+                        goto send;
+                }
+        route->handler(s->ctx, &req, &resp);
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (s->opts.on_done)
+                s->opts.on_done(s->ctx, &req, &resp,
+                                (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+send:
+        c->close_after = !c->keep_alive || s->stopping;
+        size_t len;
+        c->out_body = vol_strbuf_take(&resp.body, &len);
+        c->out_body_len = len;
+        format_head(c, resp.status, resp.content_type ? resp.content_type : "application/json", len);
+        send_from_worker(c);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version, const char *upload_data,
-                                  size_t *upload_data_size, void **req_cls)
+static void *worker_main(void *arg)
 {
-        struct vol_http_server *s = cls;
-        struct request_state *st = *req_cls;
-        if (!st) /* the URI logger always runs first */
-                return MHD_NO;
-        if (!st->started) {
-                /* Headers are in. Refuse a declared oversized body before reading it. */
-                st->started = true;
-                const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
-                if (cl && strtoull(cl, NULL, 10) > VOL_HTTP_BODY_MAX)
-                        return fail(s, conn, 413, "too_large", "the request body is larger than 1 MiB");
-                return MHD_YES;
+        struct vol_http_server *s = arg;
+        pthread_mutex_lock(&s->lock);
+        for (;;) {
+                while (!s->queue_head && !s->stopping)
+                        pthread_cond_wait(&s->work_cond, &s->lock);
+                struct conn *c = s->queue_head;
+                if (!c)
+                        break; /* stopping, and nothing left */
+                s->queue_head = c->qnext;
+                if (!s->queue_head)
+                        s->queue_tail = &s->queue_head;
+                s->n_idle--;
+                pthread_mutex_unlock(&s->lock);
+                run_request(c);
+                pthread_mutex_lock(&s->lock);
+                s->n_idle++;
         }
-        if (*upload_data_size) {
-                if (!st->too_large && vol_strbuf_append(&st->body, upload_data, *upload_data_size) < 0)
-                        st->too_large = true; /* keep reading, then answer 413 */
-                *upload_data_size = 0;
-                return MHD_YES;
+        pthread_mutex_unlock(&s->lock);
+        return NULL;
+}
+
+/* Hands a whole request to a worker, starting one if none is free. */
+static void dispatch(struct conn *c)
+{
+        struct vol_http_server *s = c->srv;
+        pthread_mutex_lock(&s->lock);
+        c->state = C_BUSY;
+        c->deadline = 0;
+        c->qnext = NULL;
+        *s->queue_tail = c;
+        s->queue_tail = &c->qnext;
+        if (s->n_idle == 0 && s->n_workers < WORKERS_MAX &&
+            pthread_create(&s->workers[s->n_workers], NULL, worker_main, s) == 0) {
+                s->n_workers++;
+                s->n_idle++;
         }
-        if (st->too_large)
-                return fail(s, conn, 413, "too_large", "the request body is larger than 1 MiB");
-        return dispatch(s, conn, st, method);
+        pthread_cond_signal(&s->work_cond);
+        pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- reading requests (event thread) ---- */
+
+static int body_out(void *arg, const char *data, size_t n)
+{
+        return vol_strbuf_append(arg, data, n);
+}
+
+static void consume(struct conn *c, size_t n)
+{
+        memmove(c->in, c->in + n, c->in_len - n);
+        c->in_len -= n;
+}
+
+/* Parses what is buffered: refuses, dispatches a whole request, or waits for
+ * more bytes. Returns P_WAIT when c waits for bytes (armed for EPOLLIN), or
+ * P_GONE when it was handed to a worker, closed, or refused: then the caller
+ * must not touch it again. */
+static int process(struct conn *c, struct conn **graveyard)
+{
+        struct vol_http_server *s = c->srv;
+        struct vol_http_refusal why;
+        if (c->state == C_HEAD) {
+                if (c->in_len == 0) {
+                        c->deadline = 0; /* idle: the idle timeout applies */
+                        arm(c, EPOLLIN);
+                        return P_WAIT;
+                }
+                if (!c->deadline)
+                        c->deadline = now_ms() + s->opts.head_timeout_ms;
+                long end = vol_http_head_end(c->in, c->in_len, &c->scan, &why);
+                if (end < 0)
+                        return refuse_loop(c, why.status, why.message, graveyard);
+                if (end == 0) {
+                        arm(c, EPOLLIN);
+                        return P_WAIT;
+                }
+                c->headbuf = xmalloc((size_t)end + 1);
+                memcpy(c->headbuf, c->in, (size_t)end);
+                c->headbuf[end] = 0;
+                consume(c, (size_t)end);
+                if (vol_http_parse_head(c->headbuf, (size_t)end, &c->head, &why) < 0)
+                        return refuse_loop(c, why.status, why.message, graveyard);
+                c->keep_alive = c->head.keep_alive;
+                if (c->head.has_length && c->head.content_length > VOL_HTTP_BODY_MAX)
+                        return refuse_loop(c, 413, "the request body is larger than 1 MiB", graveyard);
+                c->chunked = c->head.chunked;
+                c->body_left = c->head.has_length ? c->head.content_length : 0;
+                if (c->head.expect_continue && (c->chunked || c->body_left)) {
+                        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+                        if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
+                            (ssize_t)(sizeof(cont) - 1)) {
+                                close_loop_conn(c, graveyard);
+                                return P_GONE;
+                        }
+                }
+                c->state = C_BODY;
+                c->deadline = now_ms() + s->opts.body_timeout_ms;
+        }
+        if (c->state == C_BODY) {
+                size_t before = c->body.len;
+                if (c->chunked) {
+                        long used = vol_http_chunked_feed(&c->ch, c->in, c->in_len, body_out, &c->body, &why);
+                        if (used < 0)
+                                return refuse_loop(c, why.status,
+                                                   why.status == 413 ? "the request body is larger than 1 MiB"
+                                                                     : why.message,
+                                                   graveyard);
+                        consume(c, (size_t)used);
+                        if (!c->ch.done) {
+                                if (c->body.len != before || used)
+                                        c->deadline = now_ms() + s->opts.body_timeout_ms;
+                                arm(c, EPOLLIN);
+                                return P_WAIT;
+                        }
+                } else {
+                        size_t n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
+                        if (n && vol_strbuf_append(&c->body, c->in, n) < 0)
+                                return refuse_loop(c, 413, "the request body is larger than 1 MiB", graveyard);
+                        consume(c, n);
+                        c->body_left -= n;
+                        if (c->body_left) {
+                                if (n)
+                                        c->deadline = now_ms() + s->opts.body_timeout_ms;
+                                arm(c, EPOLLIN);
+                                return P_WAIT;
+                        }
+                }
+                dispatch(c);
+        }
+        return P_GONE;
+}
+
+/* Reads what the socket has. Returns 1 if bytes came, 0 at end of stream,
+ * -1 on error, 2 when the buffer is full (the parser must make room). */
+static int read_some(struct conn *c)
+{
+        bool got = false;
+        for (;;) {
+                if (c->in_len == c->in_cap) {
+                        if (c->in_cap >= IN_MAX)
+                                return 2; /* the parser makes room, then we read on */
+                        c->in_cap = c->in_cap ? c->in_cap * 2 : 4096;
+                        if (c->in_cap > IN_MAX)
+                                c->in_cap = IN_MAX;
+                        c->in = xrealloc(c->in, c->in_cap);
+                }
+                ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+                if (r > 0) {
+                        c->in_len += (size_t)r;
+                        got = true;
+                        continue;
+                }
+                if (r == 0)
+                        return got ? 1 : 0;
+                if (errno == EINTR)
+                        continue;
+                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                        return 1;
+                return -1;
+        }
+}
+
+static void on_conn_event(struct conn *c, uint32_t events, struct conn **graveyard)
+{
+        if (c->state == C_DEAD)
+                return;
+        if (c->state == C_WRITE) {
+                int w = write_some(c);
+                if (w < 0) {
+                        close_loop_conn(c, graveyard);
+                } else if (w == 0) {
+                        c->deadline = now_ms() + c->srv->opts.idle_timeout_ms;
+                        arm(c, EPOLLOUT);
+                } else {
+                        answered(c, graveyard);
+                }
+                return;
+        }
+        /* C_HEAD or C_BODY */
+        int r = read_some(c);
+        if (r < 0 || (r == 0 && c->in_len == 0 && c->state == C_HEAD)) {
+                close_loop_conn(c, graveyard); /* gone, or done between requests */
+                return;
+        }
+        if (r != 0)
+                c->last_active = now_ms();
+        /* At the end of the stream a whole request buffered is still
+         * answered (a client may shut its side after sending); a partial one
+         * never can be. A full buffer: process() consumed what it could, and
+         * the next round reads on. */
+        if (process(c, graveyard) == P_WAIT && r == 0)
+                close_loop_conn(c, graveyard);
+}
+
+/* ---- accepting ---- */
+
+/* Makes room when the table is full: the longest-idle connection between
+ * requests goes first, then the slowest partial request. Returns false if
+ * every connection is busy in a handler. Event thread, srv->lock held. */
+static struct conn *pick_victim(struct vol_http_server *s)
+{
+        struct conn *idle = NULL, *partial = NULL;
+        for (struct conn *c = s->conns; c; c = c->next) {
+                if (c->state == C_HEAD && c->in_len == 0) {
+                        if (!idle || c->last_active < idle->last_active)
+                                idle = c;
+                } else if (c->state == C_HEAD || c->state == C_BODY) {
+                        if (!partial || c->last_active < partial->last_active)
+                                partial = c;
+                }
+        }
+        return idle ? idle : partial;
+}
+
+static size_t count_peer(struct vol_http_server *s, const struct vol_http_peer *p)
+{
+        size_t n = 0;
+        for (struct conn *c = s->conns; c; c = c->next)
+                if (c->peer.uid == p->uid && c->peer.pid == p->pid)
+                        n++;
+        return n;
+}
+
+static void reject_new(struct vol_http_server *s, int fd, const char *message)
+{
+        struct vol_http_response resp = {.status = 503};
+        vol_strbuf_init(&resp.body, 0);
+        s->opts.on_error(&resp, 503, "unavailable", message);
+        char head[256];
+        int n = snprintf(head, sizeof(head),
+                         "HTTP/1.1 503 Service Unavailable\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                         "Connection: close\r\nRetry-After: 1\r\n\r\n",
+                         resp.content_type ? resp.content_type : "application/json", resp.body.len);
+        struct iovec iov[2] = {{head, (size_t)n}, {resp.body.data, resp.body.len}};
+        struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
+        (void)!sendmsg(fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+        vol_strbuf_free(&resp.body);
+        close(fd);
+}
+
+static void accept_all(struct vol_http_server *s, struct conn **graveyard)
+{
+        for (;;) {
+                int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+                if (fd < 0)
+                        return; /* EAGAIN, or an error accept will report again */
+                struct vol_http_peer peer = {.is_unix = true};
+                struct ucred cred;
+                socklen_t cl = sizeof(cred);
+                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
+                        peer.uid = cred.uid;
+                        peer.gid = cred.gid;
+                        peer.pid = cred.pid;
+                }
+                snprintf(peer.desc, sizeof(peer.desc), "uid %u pid %d", (unsigned)peer.uid, (int)peer.pid);
+
+                pthread_mutex_lock(&s->lock);
+                size_t mine = count_peer(s, &peer);
+                struct conn *victim = NULL;
+                bool full = s->n_conns >= s->opts.max_connections;
+                if (mine < s->opts.max_per_client && full)
+                        victim = pick_victim(s);
+                pthread_mutex_unlock(&s->lock);
+                if (mine >= s->opts.max_per_client) {
+                        char msg[160];
+                        snprintf(msg, sizeof(msg),
+                                 "this client (%s) holds %zu connections already; the most is %u",
+                                 peer.desc, mine, s->opts.max_per_client);
+                        reject_new(s, fd, msg);
+                        continue;
+                }
+                if (full && !victim) {
+                        reject_new(s, fd, "every connection is busy; retry");
+                        continue;
+                }
+                if (victim)
+                        close_loop_conn(victim, graveyard);
+
+                struct conn *c = xcalloc(1, sizeof(*c));
+                c->fd = fd;
+                c->srv = s;
+                c->peer = peer;
+                c->state = C_HEAD;
+                c->last_active = now_ms();
+                vol_strbuf_init(&c->body, VOL_HTTP_BODY_MAX);
+                pthread_mutex_lock(&s->lock);
+                c->next = s->conns;
+                if (s->conns)
+                        s->conns->prev = c;
+                s->conns = c;
+                s->n_conns++;
+                pthread_mutex_unlock(&s->lock);
+                struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT | EPOLLRDHUP, .data.ptr = c};
+                if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+                        close_loop_conn(c, graveyard);
+        }
+}
+
+/* Closes connections past their deadlines: a head or body that stalls, an
+ * idle kept-alive connection, an answer nobody reads. */
+static void expire(struct vol_http_server *s, struct conn **graveyard)
+{
+        uint64_t now = now_ms();
+        struct conn *doomed[64];
+        size_t n = 0;
+        bool timed_out[64];
+        pthread_mutex_lock(&s->lock);
+        for (struct conn *c = s->conns; c && n < 64; c = c->next) {
+                if (c->state == C_BUSY || c->state == C_DEAD)
+                        continue;
+                bool idle = c->state == C_HEAD && c->in_len == 0;
+                if (idle && now - c->last_active >= s->opts.idle_timeout_ms) {
+                        timed_out[n] = false;
+                        doomed[n++] = c;
+                } else if (!idle && c->deadline && now >= c->deadline) {
+                        timed_out[n] = c->state != C_WRITE;
+                        doomed[n++] = c;
+                }
+        }
+        pthread_mutex_unlock(&s->lock);
+        for (size_t i = 0; i < n; i++) {
+                if (timed_out[i])
+                        refuse_loop(doomed[i], 408, "the request did not arrive in time", graveyard);
+                else
+                        close_loop_conn(doomed[i], graveyard);
+        }
+}
+
+static void *loop_main(void *arg)
+{
+        struct vol_http_server *s = arg;
+        struct epoll_event evs[64];
+        uint64_t next_scan = now_ms() + SCAN_INTERVAL_MS;
+        for (;;) {
+                int n = epoll_wait(s->epoll_fd, evs, 64, SCAN_INTERVAL_MS);
+                struct conn *graveyard = NULL;
+                bool stop = false;
+                for (int i = 0; i < n; i++) {
+                        void *p = evs[i].data.ptr;
+                        if (p == &s->listen_fd)
+                                accept_all(s, &graveyard);
+                        else if (p == &s->wake_fd)
+                                stop = true;
+                        else
+                                on_conn_event(p, evs[i].events, &graveyard);
+                }
+                uint64_t now = now_ms();
+                if (now >= next_scan) {
+                        expire(s, &graveyard);
+                        next_scan = now + SCAN_INTERVAL_MS;
+                }
+                while (graveyard) {
+                        struct conn *c = graveyard;
+                        graveyard = c->qnext;
+                        conn_free(c);
+                }
+                if (stop)
+                        break;
+        }
+        return NULL;
+}
+
+/* ---- the socket ---- */
+
+/* mkdir -p of dir, each new folder mode 0755 (as dockerd makes /run/docker/plugins). */
+static int make_parents(const char *dir, struct vol_error *err)
+{
+        _cleanup_free_ char *p = xstrdup(dir);
+        for (char *s = p + 1; ; s++) {
+                if (*s != '/' && *s)
+                        continue;
+                char saved = *s;
+                *s = 0;
+                if (mkdir(p, 0755) < 0 && errno != EEXIST)
+                        return vol_error_set(err, -errno, "creating %s: %m", p);
+                *s = saved;
+                if (!saved)
+                        break;
+        }
+        return 0;
 }
 
 static int bind_socket(const char *path, unsigned mode, struct vol_error *err)
@@ -227,13 +807,13 @@ static int bind_socket(const char *path, unsigned mode, struct vol_error *err)
                                      sizeof(sa.sun_path) - 1);
         strcpy(sa.sun_path, path);
 
-        /* parent directory, like /run/volman */
         _cleanup_free_ char *dir = xstrdup(path);
         char *slash = strrchr(dir, '/');
         if (slash && slash != dir) {
                 *slash = 0;
-                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-                        return vol_error_set(err, -errno, "creating %s: %m", dir);
+                int r = make_parents(dir, err);
+                if (r < 0)
+                        return r;
         }
 
         struct stat st;
@@ -252,7 +832,7 @@ static int bind_socket(const char *path, unsigned mode, struct vol_error *err)
                         close(probe);
                 unlink(path); /* stale */
         }
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return vol_error_set(err, -errno, "socket: %m");
         if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
@@ -264,82 +844,116 @@ static int bind_socket(const char *path, unsigned mode, struct vol_error *err)
         return fd;
 }
 
-int vol_http_start(const char *socket_path, unsigned mode, const struct vol_route *routes,
-                   size_t n_routes, vol_http_error_fn on_error, void *ctx,
+int vol_http_start(const char *socket_path, const struct vol_http_options *opts,
+                   const struct vol_route *routes, size_t n_routes, void *ctx,
                    struct vol_http_server **ret, struct vol_error *err)
 {
-        int fd = bind_socket(socket_path, mode, err);
+        int fd = bind_socket(socket_path, opts->mode, err);
         if (fd < 0)
                 return fd;
         struct vol_http_server *s = xcalloc(1, sizeof(*s));
-        s->fd = fd;
+        s->listen_fd = fd;
         s->path = xstrdup(socket_path);
         s->routes = routes;
         s->n_routes = n_routes;
-        s->on_error = on_error;
         s->ctx = ctx;
-        s->mhd = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
-                                          MHD_USE_POLL,
-                                  0, NULL, NULL, on_request, s,
-                                  MHD_OPTION_LISTEN_SOCKET, fd,
-                                  MHD_OPTION_URI_LOG_CALLBACK, uri_logger, s,
-                                  MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-                                  MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)VOL_HTTP_HEADERS_MAX,
-                                  MHD_OPTION_CONNECTION_LIMIT, 512u,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, 60u,
-                                  MHD_OPTION_THREAD_STACK_SIZE, (size_t)(256u << 10),
-                                  MHD_OPTION_END);
-        if (!s->mhd) {
-                close(fd);
-                unlink(socket_path);
-                free(s->path);
-                free(s);
-                return vol_error_set(err, -EIO, "starting the HTTP server on %s failed", socket_path);
+        s->opts = *opts;
+        if (!s->opts.max_connections)
+                s->opts.max_connections = 512;
+        if (!s->opts.max_per_client)
+                s->opts.max_per_client = 64;
+        if (!s->opts.idle_timeout_ms)
+                s->opts.idle_timeout_ms = 30000;
+        if (!s->opts.head_timeout_ms)
+                s->opts.head_timeout_ms = 5000;
+        if (!s->opts.body_timeout_ms)
+                s->opts.body_timeout_ms = 10000;
+        pthread_mutex_init(&s->lock, NULL);
+        pthread_cond_init(&s->work_cond, NULL);
+        s->queue_tail = &s->queue_head;
+        s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+        s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        int r = 0;
+        if (s->epoll_fd < 0 || s->wake_fd < 0) {
+                r = vol_error_set(err, -errno, "epoll: %m");
+                goto fail;
         }
+        struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &s->listen_fd};
+        struct epoll_event wev = {.events = EPOLLIN, .data.ptr = &s->wake_fd};
+        if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &lev) < 0 ||
+            epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, s->wake_fd, &wev) < 0) {
+                r = vol_error_set(err, -errno, "epoll_ctl: %m");
+                goto fail;
+        }
+        if (pthread_create(&s->loop, NULL, loop_main, s) != 0) {
+                r = vol_error_set(err, -EAGAIN, "starting the HTTP thread on %s failed", socket_path);
+                goto fail;
+        }
+        s->loop_started = true;
         *ret = s;
         return 0;
+fail:
+        vol_http_stop(s);
+        return r;
 }
 
 void vol_http_stop(struct vol_http_server *s)
 {
         if (!s)
                 return;
-        MHD_quiesce_daemon(s->mhd);
-        MHD_stop_daemon(s->mhd);
-        close(s->fd);
+        pthread_mutex_lock(&s->lock);
+        s->stopping = true;
+        pthread_cond_broadcast(&s->work_cond);
+        pthread_mutex_unlock(&s->lock);
+        if (s->loop_started) {
+                uint64_t one = 1;
+                (void)!write(s->wake_fd, &one, sizeof(one));
+                pthread_join(s->loop, NULL);
+        }
+        /* No event thread from here: workers finish their requests and, seeing
+         * `stopping`, close their connections themselves. */
+        for (size_t i = 0; i < s->n_workers; i++)
+                pthread_join(s->workers[i], NULL);
+        while (s->conns) {
+                struct conn *c = s->conns;
+                s->conns = c->next;
+                close(c->fd);
+                conn_free(c);
+        }
+        if (s->epoll_fd >= 0)
+                close(s->epoll_fd);
+        if (s->wake_fd >= 0)
+                close(s->wake_fd);
+        close(s->listen_fd);
         unlink(s->path);
+        pthread_mutex_destroy(&s->lock);
+        pthread_cond_destroy(&s->work_cond);
         free(s->path);
         free(s);
-}
-
-struct query_iter {
-        const char *key;
-        vol_http_query_cb cb;
-        void *userdata;
-        size_t n;
-};
-
-static enum MHD_Result query_one(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *value)
-{
-        struct query_iter *it = cls;
-        if (key && !strcmp(key, it->key)) {
-                it->n++;
-                if (it->cb)
-                        it->cb(value ? value : "", it->userdata);
-        }
-        return MHD_YES;
 }
 
 size_t vol_http_query_all(const struct vol_http_request *req, const char *key, vol_http_query_cb cb,
                           void *userdata)
 {
-        struct query_iter it = {key, cb, userdata, 0};
-        MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, query_one, &it);
-        return it.n;
+        size_t n = 0;
+        for (size_t i = 0; i < req->n_query; i++)
+                if (!strcmp(req->query[i].key, key)) {
+                        n++;
+                        if (cb)
+                                cb(req->query[i].value, userdata);
+                }
+        return n;
 }
 
 const char *vol_http_query(const struct vol_http_request *req, const char *key)
 {
-        return MHD_lookup_connection_value(req->conn, MHD_GET_ARGUMENT_KIND, key);
+        for (size_t i = 0; i < req->n_query; i++)
+                if (!strcmp(req->query[i].key, key))
+                        return req->query[i].value;
+        return NULL;
+}
+
+const char *vol_http_header(const struct vol_http_request *req, const char *name)
+{
+        return req->head ? vol_http_head_field(req->head, name) : NULL;
 }

@@ -1,27 +1,48 @@
-/* A small HTTP/1.1 server on a unix socket (libmicrohttpd underneath), driven
- * by a route table. It knows nothing of volumes: the REST API and, later, the
- * engines' plugin protocol are each a table of routes served by one of these. */
+/* volmand's HTTP/1.1 server on a unix socket, driven by a route table. It
+ * knows nothing of volumes: the REST API and the engines' plugin protocol are
+ * each a table of routes served by one of these.
+ *
+ * One event thread reads requests (epoll, non-blocking) and hands each whole
+ * request to a pool of worker threads, which run the handler and write the
+ * answer. Every answer the server gives itself (a malformed request, a body
+ * too large, an unknown route or query parameter) goes through the server's
+ * error renderer, so a client always gets the protocol's own error shape.
+ * Everything is bounded: head, body, query parameters, connections in all and
+ * per client; idle and slow connections are closed within seconds, and when
+ * the connection table is full the longest-idle connection makes room. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
+#include "api/http_parse.h"
 #include "core/error.h"
 #include "core/strbuf.h"
 
-#define VOL_HTTP_BODY_MAX (1u << 20)     /* bytes in a request body */
-#define VOL_HTTP_HEADERS_MAX (32u << 10) /* bytes of request line + headers */
-#define VOL_HTTP_URI_MAX 8192
-#define VOL_HTTP_PARAMS_MAX 4
+#define VOL_HTTP_BODY_MAX (1u << 20) /* bytes in a request body */
+#define VOL_HTTP_PARAMS_MAX 4       /* {} segments in a route */
+
+/* Who is at the other end of a connection. */
+struct vol_http_peer {
+        bool is_unix;
+        uid_t uid; /* unix sockets: the peer's credentials (SO_PEERCRED) */
+        gid_t gid;
+        pid_t pid;
+        char desc[64]; /* for logs: "uid 0 pid 1234" */
+};
 
 struct vol_http_request {
         const char *method;
-        const char *path; /* percent-decoded path, without the query */
+        const char *path; /* the raw path, without the query */
         const char *params[VOL_HTTP_PARAMS_MAX]; /* decoded {} segments of the route */
         size_t n_params;
         const char *body; /* NUL-terminated; "" when none */
         size_t body_len;
-        void *conn; /* for vol_http_query */
+        const struct vol_http_param *query; /* decoded, in order */
+        size_t n_query;
+        const struct vol_http_head *head;
+        const struct vol_http_peer *peer;
 };
 
 struct vol_http_response {
@@ -37,22 +58,41 @@ struct vol_route {
         const char *method;
         const char *pattern; /* "/v1/volumes/{}/mount": {} matches one segment */
         vol_http_handler handler;
+        const char *const *query; /* query parameters it takes, NULL-terminated; NULL: none */
 };
 
-/* How a server answers what no handler does (unknown route, bad method,
- * too large a body). The REST API and the plugin protocol differ here. */
+/* How a server renders an error it gives itself (unknown route, bad method,
+ * malformed request): the REST API and the plugin protocol differ here. */
 typedef void (*vol_http_error_fn)(struct vol_http_response *resp, int status, const char *code,
                                   const char *message);
 
+/* Called after each request a handler answered, with its status and how long
+ * it took: the owner logs what it wants (every 5xx, say). */
+typedef void (*vol_http_done_fn)(void *ctx, const struct vol_http_request *req,
+                                 const struct vol_http_response *resp, double seconds);
+
+struct vol_http_options {
+        unsigned mode;             /* the socket file's mode */
+        unsigned max_connections;  /* 0: 512 */
+        unsigned max_per_client;   /* connections one peer (uid+pid) may hold; 0: 64 */
+        unsigned idle_timeout_ms;  /* between requests on a kept-alive connection; 0: 30 s */
+        unsigned head_timeout_ms;  /* from a request's first byte to its whole head; 0: 5 s */
+        unsigned body_timeout_ms;  /* without progress while a body arrives; 0: 10 s */
+        vol_http_error_fn on_error;
+        vol_http_done_fn on_done; /* or NULL */
+};
+
 struct vol_http_server;
 
-/* Binds socket_path (replacing a stale socket, refusing to replace anything
- * else or a live one), chmods it to mode, and serves routes with one thread
- * per connection. Returns 0 and *ret, or < 0 with a message. */
-int vol_http_start(const char *socket_path, unsigned mode, const struct vol_route *routes,
-                   size_t n_routes, vol_http_error_fn on_error, void *ctx,
+/* Binds socket_path (making its parent folder, mode 0755, if missing;
+ * replacing a stale socket, refusing to replace anything else or a live one),
+ * chmods it to opts->mode and serves routes. Returns 0 and *ret, or < 0 with
+ * a message. */
+int vol_http_start(const char *socket_path, const struct vol_http_options *opts,
+                   const struct vol_route *routes, size_t n_routes, void *ctx,
                    struct vol_http_server **ret, struct vol_error *err);
-/* Stops accepting, finishes the requests under way, closes and unlinks the socket. */
+/* Stops accepting, lets the requests under way finish, closes every
+ * connection and unlinks the socket. Accepts NULL. */
 void vol_http_stop(struct vol_http_server *s);
 
 /* Every value of query parameter `key` of req, in order, through cb.
@@ -62,3 +102,5 @@ size_t vol_http_query_all(const struct vol_http_request *req, const char *key, v
                           void *userdata);
 /* The first value of query parameter key, or NULL. */
 const char *vol_http_query(const struct vol_http_request *req, const char *key);
+/* The value of request header name (case-insensitive), or NULL. */
+const char *vol_http_header(const struct vol_http_request *req, const char *name);

@@ -18,6 +18,12 @@
 
 DEFINE_CLEANUP_FUNC(struct vol_volume, vol_volume_free)
 
+/* An engine calling through the plugin socket. */
+static struct vol_caller engine_caller(const struct vol_http_request *req)
+{
+        return (struct vol_caller){VOL_FACE_PLUGIN, NULL, req->peer ? req->peer->desc : "unknown"};
+}
+
 static void plugin_error(struct vol_http_response *resp, int status, const char *code,
                          const char *message)
 {
@@ -129,7 +135,8 @@ static void create(void *ctx, const struct vol_http_request *req, struct vol_htt
                 fail(resp, &err);
         } else {
                 cr.name = name;
-                if (vol_service_create(ctx, &cr, &v, &created, &err) < 0) {
+                struct vol_caller caller = engine_caller(req);
+                if (vol_service_create(ctx, &caller, &cr, &v, &created, &err) < 0) {
                         fail(resp, &err);
                 } else {
                         ok(resp);
@@ -147,7 +154,8 @@ static void remove_volume(void *ctx, const struct vol_http_request *req,
         struct vol_error err = VOL_ERROR_INIT;
         _cleanup_json_ json_t *body = NULL;
         const char *name;
-        if (parse_named(req, &body, &name, &err) < 0 || vol_service_remove(ctx, name, &err) < 0)
+        struct vol_caller caller = engine_caller(req);
+        if (parse_named(req, &body, &name, &err) < 0 || vol_service_remove(ctx, &caller, name, &err) < 0)
                 return fail(resp, &err);
         ok(resp);
         vol_strbuf_puts(&resp->body, "{\"Err\":\"\"}");
@@ -170,8 +178,9 @@ static void mount(void *ctx, const struct vol_http_request *req, struct vol_http
         _cleanup_json_ json_t *body = NULL;
         _cleanup_free_ char *mountpoint = NULL;
         const char *name;
+        struct vol_caller caller = engine_caller(req);
         if (parse_named(req, &body, &name, &err) < 0 ||
-            vol_service_mount(ctx, name, engine_id(body), &mountpoint, &err) < 0)
+            vol_service_mount(ctx, &caller, name, engine_id(body), &mountpoint, &err) < 0)
                 return fail(resp, &err);
         ok(resp);
         vol_strbuf_puts(&resp->body, "{\"Mountpoint\":");
@@ -184,8 +193,9 @@ static void unmount(void *ctx, const struct vol_http_request *req, struct vol_ht
         struct vol_error err = VOL_ERROR_INIT;
         _cleanup_json_ json_t *body = NULL;
         const char *name;
+        struct vol_caller caller = engine_caller(req);
         if (parse_named(req, &body, &name, &err) == 0 &&
-            vol_service_unmount(ctx, name, engine_id(body), &err) < 0 && err.code != -ENOENT)
+            vol_service_unmount(ctx, &caller, name, engine_id(body), &err) < 0 && err.code != -ENOENT)
                 vol_service_log("warning", "plugin unmount of %s (%s) answered success anyway: %s",
                                 name, engine_id(body), vol_error_message(&err));
         vol_error_clear(&err);
@@ -199,8 +209,9 @@ static void path(void *ctx, const struct vol_http_request *req, struct vol_http_
         _cleanup_json_ json_t *body = NULL;
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         const char *name;
+        struct vol_caller caller = engine_caller(req);
         if (parse_named(req, &body, &name, &err) < 0 ||
-            vol_service_get(ctx, name, false, &v, NULL, &err) < 0)
+            vol_service_get(ctx, &caller, name, false, &v, NULL, &err) < 0)
                 return fail(resp, &err);
         ok(resp);
         vol_strbuf_puts(&resp->body, "{\"Mountpoint\":");
@@ -234,8 +245,9 @@ static void get(void *ctx, const struct vol_http_request *req, struct vol_http_r
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         struct vol_volume_info info;
         const char *name;
+        struct vol_caller caller = engine_caller(req);
         if (parse_named(req, &body, &name, &err) < 0 ||
-            vol_service_get(ctx, name, false, &v, &info, &err) < 0)
+            vol_service_get(ctx, &caller, name, false, &v, &info, &err) < 0)
                 return fail(resp, &err);
         ok(resp);
         vol_strbuf_puts(&resp->body, "{\"Volume\":");
@@ -264,7 +276,8 @@ static void list(void *ctx, const struct vol_http_request *req, struct vol_http_
         resp->body.max = PLUGIN_LIST_BODY_MAX;
         vol_strbuf_puts(&resp->body, "{\"Volumes\":[");
         struct list_ctx c = {&resp->body, 0};
-        int r = vol_service_list(ctx, NULL, NULL, 0, list_one, &c, NULL, &err);
+        struct vol_caller caller = engine_caller(req);
+        int r = vol_service_list(ctx, &caller, NULL, NULL, 0, list_one, &c, NULL, &err);
         if (r == -E2BIG)
                 vol_error_set(&err, r, "too many volumes to list in one answer");
         if (r < 0)
@@ -274,22 +287,22 @@ static void list(void *ctx, const struct vol_http_request *req, struct vol_http_
 }
 
 static const struct vol_route plugin_routes[] = {
-        {"POST", "/Plugin.Activate", activate},
-        {"POST", "/VolumeDriver.Create", create},
-        {"POST", "/VolumeDriver.Remove", remove_volume},
-        {"POST", "/VolumeDriver.Mount", mount},
-        {"POST", "/VolumeDriver.Unmount", unmount},
-        {"POST", "/VolumeDriver.Path", path},
-        {"POST", "/VolumeDriver.Get", get},
-        {"POST", "/VolumeDriver.List", list},
-        {"POST", "/VolumeDriver.Capabilities", capabilities},
+        {"POST", "/Plugin.Activate", activate, NULL},
+        {"POST", "/VolumeDriver.Create", create, NULL},
+        {"POST", "/VolumeDriver.Remove", remove_volume, NULL},
+        {"POST", "/VolumeDriver.Mount", mount, NULL},
+        {"POST", "/VolumeDriver.Unmount", unmount, NULL},
+        {"POST", "/VolumeDriver.Path", path, NULL},
+        {"POST", "/VolumeDriver.Get", get, NULL},
+        {"POST", "/VolumeDriver.List", list, NULL},
+        {"POST", "/VolumeDriver.Capabilities", capabilities, NULL},
 };
 
 int vol_plugin_start(const char *socket_path, struct vol_service *svc, struct vol_http_server **ret,
                      struct vol_error *err)
 {
         /* Engines run as root and connect as root: 0660 keeps others out. */
-        return vol_http_start(socket_path, 0660, plugin_routes,
-                              sizeof(plugin_routes) / sizeof(plugin_routes[0]), plugin_error, svc, ret,
-                              err);
+        struct vol_http_options opts = {.mode = 0660, .on_error = plugin_error};
+        return vol_http_start(socket_path, &opts, plugin_routes,
+                              sizeof(plugin_routes) / sizeof(plugin_routes[0]), svc, ret, err);
 }

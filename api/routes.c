@@ -4,32 +4,39 @@
 
 #include <stdio.h>
 
+static const char *const q_list[] = {"filter", "limit", "after", NULL};
+static const char *const q_inspect[] = {"usage", NULL};
+static const char *const q_remove[] = {"force", NULL};
+static const char *const q_apps[] = {"tenant", NULL};
+
 static const struct vol_route routes[] = {
-        {"GET", "/v1/health", vol_api_health},
-        {"GET", "/metrics", vol_api_metrics},
-        {"POST", "/v1/volumes/prune", vol_api_prune},
-        {"POST", "/v1/volumes", vol_api_create},
-        {"GET", "/v1/volumes", vol_api_list},
-        {"GET", "/v1/volumes/{}", vol_api_inspect},
-        {"DELETE", "/v1/volumes/{}", vol_api_remove},
-        {"POST", "/v1/volumes/{}/mount", vol_api_mount},
-        {"POST", "/v1/volumes/{}/unmount", vol_api_unmount},
-        {"GET", "/v1/config", vol_api_config_get},
-        {"PUT", "/v1/config", vol_api_config_put},
-        {"GET", "/v1/tenants/{}/envs/{}/config", vol_api_config_get},
-        {"PUT", "/v1/tenants/{}/envs/{}/config", vol_api_config_put},
-        {"GET", "/v1/tenants/{}/envs/{}/apps/{}/config", vol_api_config_get},
-        {"PUT", "/v1/tenants/{}/envs/{}/apps/{}/config", vol_api_config_put},
-        {"GET", "/v1/tenants/{}/envs/{}/apps/{}/resolved", vol_api_app_resolve},
-        {"POST", "/v1/tenants/{}/envs/{}/apps/{}/deploy", vol_api_app_deploy},
-        {"DELETE", "/v1/tenants/{}/envs/{}/apps/{}", vol_api_app_delete},
-        {"GET", "/v1/apps", vol_api_apps_list},
+        {"GET", "/v1/health", vol_api_health, NULL},
+        {"GET", "/metrics", vol_api_metrics, NULL},
+        {"POST", "/v1/volumes/prune", vol_api_prune, NULL},
+        {"POST", "/v1/volumes", vol_api_create, NULL},
+        {"GET", "/v1/volumes", vol_api_list, q_list},
+        {"GET", "/v1/volumes/{}", vol_api_inspect, q_inspect},
+        {"DELETE", "/v1/volumes/{}", vol_api_remove, q_remove},
+        {"POST", "/v1/volumes/{}/mount", vol_api_mount, NULL},
+        {"POST", "/v1/volumes/{}/unmount", vol_api_unmount, NULL},
+        {"GET", "/v1/config", vol_api_config_get, NULL},
+        {"PUT", "/v1/config", vol_api_config_put, NULL},
+        {"GET", "/v1/tenants/{}/envs/{}/config", vol_api_config_get, NULL},
+        {"PUT", "/v1/tenants/{}/envs/{}/config", vol_api_config_put, NULL},
+        {"GET", "/v1/tenants/{}/envs/{}/apps/{}/config", vol_api_config_get, NULL},
+        {"PUT", "/v1/tenants/{}/envs/{}/apps/{}/config", vol_api_config_put, NULL},
+        {"GET", "/v1/tenants/{}/envs/{}/apps/{}/resolved", vol_api_app_resolve, NULL},
+        {"POST", "/v1/tenants/{}/envs/{}/apps/{}/deploy", vol_api_app_deploy, NULL},
+        {"DELETE", "/v1/tenants/{}/envs/{}/apps/{}", vol_api_app_delete, NULL},
+        {"GET", "/v1/apps", vol_api_apps_list, q_apps},
 };
 
 static void http_error(struct vol_http_response *resp, int status, const char *code,
                        const char *message)
 {
+        vol_strbuf_free(&resp->body);
         resp->status = status;
+        resp->content_type = NULL;
         vol_strbuf_puts(&resp->body, "{\"error\":{\"code\":");
         vol_strbuf_json_string(&resp->body, code);
         vol_strbuf_puts(&resp->body, ",\"message\":");
@@ -39,13 +46,30 @@ static void http_error(struct vol_http_response *resp, int status, const char *c
 
 void vol_api_error(struct vol_http_response *resp, int code, const char *message)
 {
-        vol_strbuf_free(&resp->body);
         http_error(resp, vol_error_http_status(code), vol_error_code_name(code), message);
+}
+
+struct vol_caller vol_api_caller(const struct vol_http_request *req)
+{
+        return (struct vol_caller){VOL_FACE_ADMIN, NULL, req->peer ? req->peer->desc : "unknown"};
+}
+
+/* Every 5xx is logged with who asked what, and the answer's message. */
+static void done(void *ctx, const struct vol_http_request *req, const struct vol_http_response *resp,
+                 double seconds)
+{
+        if (resp->status < 500)
+                return;
+        vol_service_log("error", "%s %s from %s answered %d in %.3f s: %.*s", req->method, req->path,
+                        req->peer ? req->peer->desc : "unknown", resp->status, seconds,
+                        (int)(resp->body.len < 512 ? resp->body.len : 512),
+                        resp->body.data ? resp->body.data : "");
 }
 
 int vol_api_start(const char *socket_path, struct vol_service *svc, struct vol_http_server **ret,
                   struct vol_error *err)
 {
-        return vol_http_start(socket_path, 0660, routes, sizeof(routes) / sizeof(routes[0]),
-                              http_error, svc, ret, err);
+        struct vol_http_options opts = {.mode = 0660, .on_error = http_error, .on_done = done};
+        return vol_http_start(socket_path, &opts, routes, sizeof(routes) / sizeof(routes[0]), svc, ret,
+                              err);
 }

@@ -29,7 +29,19 @@ static void render_volume(struct vol_http_response *resp, int status, const stru
 
 void vol_api_health(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
-        vol_strbuf_puts(&resp->body, "{\"status\":\"ok\",\"version\":\"" VOLMAN_VERSION "\"}");
+        struct vol_error err = VOL_ERROR_INIT;
+        bool degraded = vol_service_health(ctx, &err) < 0;
+        /* degraded: alive, but refusing what it cannot do safely */
+        resp->status = degraded ? 503 : 200;
+        vol_strbuf_printf(&resp->body,
+                          "{\"status\":\"%s\",\"version\":\"" VOLMAN_VERSION "\",\"removals_pending\":%zu",
+                          degraded ? "degraded" : "ok", vol_service_removals_pending(ctx));
+        if (degraded) {
+                vol_strbuf_puts(&resp->body, ",\"reason\":");
+                vol_strbuf_json_string(&resp->body, vol_error_message(&err));
+        }
+        vol_strbuf_putc(&resp->body, '}');
+        vol_error_clear(&err);
 }
 
 void vol_api_metrics(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
@@ -76,6 +88,7 @@ void vol_api_create(void *ctx, const struct vol_http_request *req, struct vol_ht
         struct vol_create_request cr = {.options = VOL_KVS_INIT, .labels = VOL_KVS_INIT};
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         bool created = false;
+        struct vol_caller caller = vol_api_caller(req);
         int r;
         if ((r = vol_json_parse_object(req->body, req->body_len, false, &body, &err)) < 0 ||
             (r = vol_json_check_fields(body, create_fields, &err)) < 0 ||
@@ -84,7 +97,7 @@ void vol_api_create(void *ctx, const struct vol_http_request *req, struct vol_ht
             (r = vol_json_string_map(body, "options", VOL_OPTIONS_MAX, &cr.options, &err)) < 0 ||
             (r = vol_json_string_map(body, "labels", VOL_LABELS_MAX, &cr.labels, &err)) < 0 ||
             (r = parse_scope(body, &cr.scope, &err)) < 0 ||
-            (r = vol_service_create(ctx, &cr, &v, &created, &err)) < 0) {
+            (r = vol_service_create(ctx, &caller, &cr, &v, &created, &err)) < 0) {
                 fail(resp, &err);
         } else {
                 render_volume(resp, created ? 201 : 200, v, NULL);
@@ -148,7 +161,8 @@ void vol_api_list(void *ctx, const struct vol_http_request *req, struct vol_http
         resp->body.max = LIST_BODY_MAX;
         vol_strbuf_puts(&resp->body, "{\"volumes\":[");
         struct list_render lr = {&resp->body, 0};
-        int r = vol_service_list(ctx, &f, after, limit, render_listed, &lr, &next, &err);
+        struct vol_caller caller = vol_api_caller(req);
+        int r = vol_service_list(ctx, &caller, &f, after, limit, render_listed, &lr, &next, &err);
         vol_filter_free(&f);
         if (r == -E2BIG)
                 vol_error_set(&err, r, "the list is larger than the response limit; ask for a smaller page");
@@ -169,8 +183,13 @@ void vol_api_inspect(void *ctx, const struct vol_http_request *req, struct vol_h
         struct vol_volume_info info;
         /* Usage can cost a walk of the whole tree: only when asked. */
         const char *u = vol_http_query(req, "usage");
+        if (u && strcmp(u, "true") && strcmp(u, "false") && strcmp(u, "1") && strcmp(u, "0")) {
+                vol_error_set(&err, -EINVAL, "usage must be true or false");
+                return fail(resp, &err);
+        }
         bool with_usage = u && (!strcmp(u, "true") || !strcmp(u, "1"));
-        if (vol_service_get(ctx, req->params[0], with_usage, &v, &info, &err) < 0)
+        struct vol_caller caller = vol_api_caller(req);
+        if (vol_service_get(ctx, &caller, req->params[0], with_usage, &v, &info, &err) < 0)
                 return fail(resp, &err);
         render_volume(resp, 200, v, &info);
 }
@@ -180,7 +199,8 @@ void vol_api_remove(void *ctx, const struct vol_http_request *req, struct vol_ht
         struct vol_error err = VOL_ERROR_INIT;
         /* ?force is accepted and deliberately changes nothing: a volume with
          * mount references is never removed. */
-        if (vol_service_remove(ctx, req->params[0], &err) < 0)
+        struct vol_caller caller = vol_api_caller(req);
+        if (vol_service_remove(ctx, &caller, req->params[0], &err) < 0)
                 return fail(resp, &err);
         resp->status = 204;
 }
@@ -206,8 +226,9 @@ void vol_api_mount(void *ctx, const struct vol_http_request *req, struct vol_htt
         _cleanup_json_ json_t *body = NULL;
         _cleanup_free_ char *mountpoint = NULL;
         const char *id;
+        struct vol_caller caller = vol_api_caller(req);
         if (parse_mount_id(req, &body, &id, &err) < 0 ||
-            vol_service_mount(ctx, req->params[0], id, &mountpoint, &err) < 0)
+            vol_service_mount(ctx, &caller, req->params[0], id, &mountpoint, &err) < 0)
                 return fail(resp, &err);
         vol_strbuf_puts(&resp->body, "{\"mountpoint\":");
         vol_strbuf_json_string(&resp->body, mountpoint);
@@ -219,20 +240,35 @@ void vol_api_unmount(void *ctx, const struct vol_http_request *req, struct vol_h
         struct vol_error err = VOL_ERROR_INIT;
         _cleanup_json_ json_t *body = NULL;
         const char *id;
+        struct vol_caller caller = vol_api_caller(req);
         if (parse_mount_id(req, &body, &id, &err) < 0 ||
-            vol_service_unmount(ctx, req->params[0], id, &err) < 0)
+            vol_service_unmount(ctx, &caller, req->params[0], id, &err) < 0)
                 return fail(resp, &err);
         vol_strbuf_puts(&resp->body, "{}");
 }
 
 static const char *const prune_fields[] = {"filters", "all", "dry_run", NULL};
 
-static void add_name(const char *name, void *userdata)
+struct prune_render {
+        struct vol_strbuf removed; /* "[...": the names */
+        struct vol_strbuf kept;    /* "[...": {name, reason} */
+};
+
+static void prune_seen(const char *name, const char *kept_because, void *userdata)
 {
-        struct vol_strbuf *b = userdata;
+        struct prune_render *pr = userdata;
+        struct vol_strbuf *b = kept_because ? &pr->kept : &pr->removed;
         if (b->len > 1)
                 vol_strbuf_putc(b, ',');
+        if (!kept_because) {
+                vol_strbuf_json_string(b, name);
+                return;
+        }
+        vol_strbuf_puts(b, "{\"name\":");
         vol_strbuf_json_string(b, name);
+        vol_strbuf_puts(b, ",\"reason\":");
+        vol_strbuf_json_string(b, kept_because);
+        vol_strbuf_putc(b, '}');
 }
 
 void vol_api_prune(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
@@ -241,7 +277,7 @@ void vol_api_prune(void *ctx, const struct vol_http_request *req, struct vol_htt
         _cleanup_json_ json_t *body = NULL;
         struct vol_filter f;
         vol_filter_init(&f);
-        bool all = false, dry_run = false;
+        bool all = false, dry_run = false, filters_done = false;
         int r;
         if ((r = vol_json_parse_object(req->body, req->body_len, true, &body, &err)) < 0 ||
             (r = vol_json_check_fields(body, prune_fields, &err)) < 0 ||
@@ -276,19 +312,35 @@ void vol_api_prune(void *ctx, const struct vol_http_request *req, struct vol_htt
                                   "unused volume");
                 goto out;
         }
-        struct vol_strbuf names;
-        vol_strbuf_init(&names, 0);
-        vol_strbuf_putc(&names, '[');
-        r = vol_service_prune(ctx, &f, dry_run, add_name, &names, &err);
-        vol_strbuf_putc(&names, ']');
+        struct prune_render pr;
+        vol_strbuf_init(&pr.removed, 0);
+        vol_strbuf_init(&pr.kept, 0);
+        vol_strbuf_putc(&pr.removed, '[');
+        vol_strbuf_putc(&pr.kept, '[');
+        struct vol_caller caller = vol_api_caller(req);
+        r = vol_service_prune(ctx, &caller, &f, dry_run, prune_seen, &pr, &err);
+        vol_strbuf_putc(&pr.removed, ']');
+        vol_strbuf_putc(&pr.kept, ']');
         if (r >= 0) {
                 vol_strbuf_puts(&resp->body, "{\"removed\":");
-                vol_strbuf_append(&resp->body, names.data, names.len);
+                vol_strbuf_append(&resp->body, pr.removed.data, pr.removed.len);
+                vol_strbuf_puts(&resp->body, ",\"kept\":");
+                vol_strbuf_append(&resp->body, pr.kept.data, pr.kept.len);
                 vol_strbuf_puts(&resp->body, dry_run ? ",\"dry_run\":true}" : ",\"dry_run\":false}");
+        } else {
+                /* What went before the failure is gone: say so in the error. */
+                vol_api_error(resp, err.code ? err.code : -EIO, vol_error_message(&err));
+                vol_error_clear(&err);
+                resp->body.len--; /* reopen the top object */
+                vol_strbuf_puts(&resp->body, ",\"removed\":");
+                vol_strbuf_append(&resp->body, pr.removed.data, pr.removed.len);
+                vol_strbuf_putc(&resp->body, '}');
         }
-        vol_strbuf_free(&names);
+        vol_strbuf_free(&pr.removed);
+        vol_strbuf_free(&pr.kept);
+        filters_done = true;
 out:
         vol_filter_free(&f);
-        if (r < 0)
+        if (r < 0 && !filters_done)
                 fail(resp, &err);
 }

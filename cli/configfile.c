@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/utf8.h"
 #include "core/xmalloc.h"
 
 /* Deeper than any config; keeps the recursion below bounded. */
@@ -127,7 +128,7 @@ static int node_to_json(const struct source *src, struct fy_node *n, int depth, 
 {
         if (depth > NESTING_MAX)
                 return fail_at(src, n, err, "nested too deeply");
-        if (fy_node_is_alias(n))
+        if (fy_node_is_alias(n) || fy_node_get_anchor(n))
                 return fail_at(src, n, err, "anchors and aliases are not supported");
 
         switch (fy_node_get_type(n)) {
@@ -203,6 +204,22 @@ static int parse_failed(const struct source *src, struct fy_diag *diag, struct v
 static int convert(const struct source *src, const char *data, size_t len, json_t **ret_obj,
                    struct vol_error *err)
 {
+        /* The parser may stop at a malformed byte as if the stream ended
+         * there: a file with one would lose its rest without a word. */
+        size_t bad = vol_utf8_invalid_at(data, len);
+        if (bad < len) {
+                int line = 1, column = 1;
+                for (size_t i = 0; i < bad; i++) {
+                        if (data[i] == '\n') {
+                                line++;
+                                column = 1;
+                        } else if (((unsigned char)data[i] & 0xc0) != 0x80) {
+                                column++;
+                        }
+                }
+                return vol_error_set(err, -EBADMSG, "%s: line %d, column %d: not valid UTF-8 (byte 0x%02x)",
+                                     src->name, line, column, (unsigned char)data[bad]);
+        }
         struct fy_diag_cfg dcfg;
         fy_diag_cfg_default(&dcfg);
         dcfg.fp = NULL;
@@ -252,6 +269,18 @@ static int convert(const struct source *src, const char *data, size_t len, json_
         return r;
 }
 
+int cli_config_text_to_json(const char *name, const char *data, size_t len, json_t **ret_obj,
+                            struct vol_error *err)
+{
+        const struct source src = {.name = name};
+        json_t *obj = NULL;
+        int r = convert(&src, data, len, &obj, err);
+        if (r < 0)
+                return r;
+        *ret_obj = obj;
+        return 0;
+}
+
 int cli_config_file_read(const char *path, json_t **ret_obj, struct vol_error *err)
 {
         bool from_stdin = strcmp(path, "-") == 0;
@@ -270,10 +299,5 @@ int cli_config_file_read(const char *path, json_t **ret_obj, struct vol_error *e
         if (r < 0)
                 return vol_error_set(err, -EBADMSG, "cannot read %s: %s", src.name, strerror(-r));
 
-        json_t *obj = NULL;
-        r = convert(&src, data, len, &obj, err);
-        if (r < 0)
-                return r;
-        *ret_obj = obj;
-        return 0;
+        return cli_config_text_to_json(src.name, data, len, ret_obj, err);
 }

@@ -19,3 +19,12 @@
  * refused. Every failure is -EBADMSG with a message naming the file and,
  * where known, the line and column. */
 int cli_config_file_read(const char *path, json_t **ret_obj, struct vol_error *err);
+
+/* The conversion cli_config_file_read does, on len bytes of text at data
+ * (need not be NUL-terminated; not read past len) that came from the source
+ * called name in messages ("config.yaml", "stdin"). Same rules and errors as
+ * above, without the size limit, which is the reader's. Returns 0 and a JSON
+ * object in *ret_obj (the caller decrefs), or -EBADMSG (-ENOMEM when the
+ * parser cannot be set up) with a message; *ret_obj is untouched on failure. */
+int cli_config_text_to_json(const char *name, const char *data, size_t len, json_t **ret_obj,
+                            struct vol_error *err);

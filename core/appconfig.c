@@ -2,20 +2,41 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "size.h"
 #include "volume.h"
 #include "xmalloc.h"
 
+const char *vol_layer_name(enum vol_layer layer)
+{
+        switch (layer) {
+        case VOL_LAYER_GLOBAL:
+                return "global";
+        case VOL_LAYER_ENV:
+                return "env";
+        case VOL_LAYER_APP:
+                return "app";
+        }
+        return "unknown";
+}
+
+static void free_list(char **items, size_t n)
+{
+        for (size_t i = 0; i < n; i++)
+                free(items[i]);
+        free(items);
+}
+
 void vol_app_config_free(struct vol_app_config *c)
 {
-        for (size_t i = 0; i < c->n_paths; i++)
-                free(c->paths[i]);
-        free(c->paths);
+        free_list(c->paths, c->n_paths);
+        free_list(c->caps, c->n_caps);
         free(c->tmp_size);
         free(c->volume_driver);
         free(c->volume_size);
         free(c->network_mode);
+        free(c->memory);
         memset(c, 0, sizeof(*c));
 }
 
@@ -40,8 +61,13 @@ int vol_validate_app_path(const char *path, struct vol_error *err)
         return 0;
 }
 
-static const char *const fields[] = {"writeableVolumes", "readOnlyRootfs", "tmpSize",
-                                     "volumeDriver",     "volumeSize",     "networkMode", NULL};
+#define KNOWN_FIELDS                                                                               \
+        "writeableVolumes, readOnlyRootfs, tmpSize, volumeDriver, volumeSize, networkMode, "        \
+        "capAdd, pidsLimit, memory"
+
+static const char *const fields[] = {"writeableVolumes", "readOnlyRootfs", "tmpSize",   "volumeDriver",
+                                     "volumeSize",       "networkMode",    "capAdd",    "pidsLimit",
+                                     "memory",           NULL};
 
 /* A string field: 0 and *slot set (or left NULL when absent/null). */
 static int string_field(json_t *obj, const char *key, size_t max, bool *has, char **slot,
@@ -59,6 +85,86 @@ static int string_field(json_t *obj, const char *key, size_t max, bool *has, cha
         return 0;
 }
 
+static int parse_paths(json_t *wv, struct vol_app_config *c, struct vol_error *err)
+{
+        if (!json_is_array(wv))
+                return vol_error_set(err, -EINVAL, "writeableVolumes must be a list of paths");
+        if (json_array_size(wv) > VOL_APP_PATHS_MAX)
+                return vol_error_set(err, -E2BIG, "writeableVolumes has %zu paths; the most is %d",
+                                     json_array_size(wv), VOL_APP_PATHS_MAX);
+        c->has_writeable_volumes = true;
+        c->paths = xcalloc(json_array_size(wv) ? json_array_size(wv) : 1, sizeof(char *));
+        size_t i;
+        json_t *p;
+        json_array_foreach(wv, i, p)
+        {
+                if (!json_is_string(p) || strlen(json_string_value(p)) != json_string_length(p))
+                        return vol_error_set(err, -EINVAL, "writeableVolumes[%zu] must be a string", i);
+                const char *path = json_string_value(p);
+                int r = vol_validate_app_path(path, err);
+                if (r < 0)
+                        return vol_error_wrap(err, "writeableVolumes[%zu]: ", i);
+                for (size_t j = 0; j < c->n_paths; j++)
+                        if (!strcmp(c->paths[j], path))
+                                return vol_error_set(err, -EINVAL, "writeableVolumes lists %s twice", path);
+                c->paths[c->n_paths++] = xstrdup(path);
+        }
+        return 0;
+}
+
+/* A capability name as Linux spells it, with or without "CAP_", any case:
+ * kept upper case without the prefix. */
+static int parse_caps(json_t *ca, struct vol_app_config *c, struct vol_error *err)
+{
+        if (!json_is_array(ca))
+                return vol_error_set(err, -EINVAL, "capAdd must be a list of capability names");
+        if (json_array_size(ca) > VOL_APP_CAPS_MAX)
+                return vol_error_set(err, -E2BIG, "capAdd has %zu entries; the most is %d",
+                                     json_array_size(ca), VOL_APP_CAPS_MAX);
+        c->has_cap_add = true;
+        c->caps = xcalloc(json_array_size(ca) ? json_array_size(ca) : 1, sizeof(char *));
+        size_t i;
+        json_t *v;
+        json_array_foreach(ca, i, v)
+        {
+                const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+                if (!s || strlen(s) != json_string_length(v))
+                        return vol_error_set(err, -EINVAL, "capAdd[%zu] must be a string", i);
+                if (!strncasecmp(s, "CAP_", 4))
+                        s += 4;
+                size_t n = strlen(s);
+                if (n == 0 || n > 32)
+                        return vol_error_set(err, -EINVAL, "capAdd[%zu] is not a capability name", i);
+                char *up = xmalloc(n + 1);
+                for (size_t k = 0; k <= n; k++) {
+                        char ch = s[k];
+                        if (ch >= 'a' && ch <= 'z')
+                                ch = (char)(ch - 'a' + 'A');
+                        up[k] = ch;
+                        if (ch && !((ch >= 'A' && ch <= 'Z') || ch == '_')) {
+                                free(up);
+                                return vol_error_set(err, -EINVAL,
+                                                     "capAdd[%zu] is not a capability name (letters and _, "
+                                                     "like NET_BIND_SERVICE)",
+                                                     i);
+                        }
+                }
+                for (size_t j = 0; j < c->n_caps; j++)
+                        if (!strcmp(c->caps[j], up)) {
+                                int r = vol_error_set(err, -EINVAL, "capAdd lists %s twice", up);
+                                free(up);
+                                return r;
+                        }
+                if (!strcmp(up, "ALL")) {
+                        free(up);
+                        return vol_error_set(err, -EINVAL,
+                                             "capAdd may not hold ALL; name each capability the apps need");
+                }
+                c->caps[c->n_caps++] = up;
+        }
+        return 0;
+}
+
 static int parse(json_t *obj, struct vol_app_config *c, struct vol_error *err)
 {
         if (!json_is_object(obj))
@@ -73,37 +179,17 @@ static int parse(json_t *obj, struct vol_app_config *c, struct vol_error *err)
                                 known = true;
                 if (!known)
                         return vol_error_set(err, -EINVAL,
-                                             "unknown field \"%.64s\" in the container config (known: "
-                                             "writeableVolumes, readOnlyRootfs, tmpSize, volumeDriver, "
-                                             "volumeSize, networkMode)",
+                                             "unknown field \"%.64s\" in the container config (known: " KNOWN_FIELDS
+                                             ")",
                                              key);
         }
+        int r;
         json_t *wv = json_object_get(obj, "writeableVolumes");
-        if (wv && !json_is_null(wv)) {
-                if (!json_is_array(wv))
-                        return vol_error_set(err, -EINVAL, "writeableVolumes must be a list of paths");
-                if (json_array_size(wv) > VOL_APP_PATHS_MAX)
-                        return vol_error_set(err, -E2BIG, "writeableVolumes has %zu paths; the most is %d",
-                                             json_array_size(wv), VOL_APP_PATHS_MAX);
-                c->has_writeable_volumes = true;
-                c->paths = xcalloc(json_array_size(wv) ? json_array_size(wv) : 1, sizeof(char *));
-                size_t i;
-                json_t *p;
-                json_array_foreach(wv, i, p)
-                {
-                        if (!json_is_string(p) || strlen(json_string_value(p)) != json_string_length(p))
-                                return vol_error_set(err, -EINVAL, "writeableVolumes[%zu] must be a string", i);
-                        const char *path = json_string_value(p);
-                        int r = vol_validate_app_path(path, err);
-                        if (r < 0)
-                                return vol_error_wrap(err, "writeableVolumes[%zu]: ", i);
-                        for (size_t j = 0; j < c->n_paths; j++)
-                                if (!strcmp(c->paths[j], path))
-                                        return vol_error_set(err, -EINVAL,
-                                                             "writeableVolumes lists %s twice", path);
-                        c->paths[c->n_paths++] = xstrdup(path);
-                }
-        }
+        if (wv && !json_is_null(wv) && (r = parse_paths(wv, c, err)) < 0)
+                return r;
+        json_t *ca = json_object_get(obj, "capAdd");
+        if (ca && !json_is_null(ca) && (r = parse_caps(ca, c, err)) < 0)
+                return r;
         json_t *ro = json_object_get(obj, "readOnlyRootfs");
         if (ro && !json_is_null(ro)) {
                 if (!json_is_boolean(ro))
@@ -111,18 +197,31 @@ static int parse(json_t *obj, struct vol_app_config *c, struct vol_error *err)
                 c->has_read_only_rootfs = true;
                 c->read_only_rootfs = json_is_true(ro);
         }
-        int r;
+        json_t *pl = json_object_get(obj, "pidsLimit");
+        if (pl && !json_is_null(pl)) {
+                if (!json_is_integer(pl) || json_integer_value(pl) < 1 ||
+                    json_integer_value(pl) > VOL_APP_PIDS_MAX)
+                        return vol_error_set(err, -EINVAL, "pidsLimit must be a whole number from 1 to %d",
+                                             VOL_APP_PIDS_MAX);
+                c->has_pids_limit = true;
+                c->pids_limit = json_integer_value(pl);
+        }
         if ((r = string_field(obj, "tmpSize", 32, &c->has_tmp_size, &c->tmp_size, err)) < 0 ||
             (r = string_field(obj, "volumeDriver", VOL_DRIVER_NAME_MAX, &c->has_volume_driver,
                               &c->volume_driver, err)) < 0 ||
             (r = string_field(obj, "volumeSize", 32, &c->has_volume_size, &c->volume_size, err)) < 0 ||
-            (r = string_field(obj, "networkMode", 64, &c->has_network_mode, &c->network_mode, err)) < 0)
+            (r = string_field(obj, "networkMode", 64, &c->has_network_mode, &c->network_mode, err)) < 0 ||
+            (r = string_field(obj, "memory", 32, &c->has_memory, &c->memory, err)) < 0)
                 return r;
         uint64_t size;
         if (c->tmp_size && (r = vol_parse_size("tmpSize", c->tmp_size, &size, err)) < 0)
                 return r;
         if (c->volume_size && (r = vol_parse_size("volumeSize", c->volume_size, &size, err)) < 0)
                 return r;
+        if (c->memory && (r = vol_parse_size("memory", c->memory, &size, err)) < 0)
+                return r;
+        if (c->memory && size < (UINT64_C(6) << 20))
+                return vol_error_set(err, -EINVAL, "memory must be at least 6m (the engines' minimum)");
         if (c->volume_driver && (r = vol_validate_driver_name(c->volume_driver, err)) < 0)
                 return vol_error_wrap(err, "volumeDriver: ");
         if (c->network_mode) {
@@ -148,6 +247,38 @@ int vol_app_config_from_json(json_t *obj, struct vol_app_config *ret, struct vol
         return 0;
 }
 
+int vol_app_config_check_layer(const struct vol_app_config *c, enum vol_layer layer,
+                               struct vol_error *err)
+{
+        if (layer == VOL_LAYER_GLOBAL)
+                return 0;
+        const char *l = vol_layer_name(layer);
+        if (c->has_read_only_rootfs && !c->read_only_rootfs)
+                return vol_error_set(err, -EPERM,
+                                     "readOnlyRootfs false in the %s layer: only the platform's global "
+                                     "layer may give containers a writable root filesystem; declare "
+                                     "writeableVolumes instead",
+                                     l);
+        if (c->has_network_mode &&
+            (!strcmp(c->network_mode, "host") || strchr(c->network_mode, ':')))
+                return vol_error_set(err, -EPERM,
+                                     "networkMode %s in the %s layer: only the platform's global layer may "
+                                     "share the host's or another container's network namespace",
+                                     c->network_mode, l);
+        return 0;
+}
+
+static int string_list_json(struct vol_strbuf *out, const char *key, char **items, size_t n)
+{
+        int r = vol_strbuf_printf(out, "\"%s\":[", key);
+        for (size_t i = 0; i < n; i++) {
+                if (i)
+                        r |= vol_strbuf_putc(out, ',');
+                r |= vol_strbuf_json_string(out, items[i]);
+        }
+        return r | vol_strbuf_putc(out, ']');
+}
+
 int vol_app_config_to_json(const struct vol_app_config *c, struct vol_strbuf *out)
 {
         int r = vol_strbuf_putc(out, '{');
@@ -155,13 +286,7 @@ int vol_app_config_to_json(const struct vol_app_config *c, struct vol_strbuf *ou
 #define SEP() (first ? (first = false, 0) : vol_strbuf_putc(out, ','))
         if (c->has_writeable_volumes) {
                 r |= SEP();
-                r |= vol_strbuf_puts(out, "\"writeableVolumes\":[");
-                for (size_t i = 0; i < c->n_paths; i++) {
-                        if (i)
-                                r |= vol_strbuf_putc(out, ',');
-                        r |= vol_strbuf_json_string(out, c->paths[i]);
-                }
-                r |= vol_strbuf_putc(out, ']');
+                r |= string_list_json(out, "writeableVolumes", c->paths, c->n_paths);
         }
         if (c->has_read_only_rootfs) {
                 r |= SEP();
@@ -177,6 +302,7 @@ int vol_app_config_to_json(const struct vol_app_config *c, struct vol_strbuf *ou
                 {c->has_volume_driver, "volumeDriver", c->volume_driver},
                 {c->has_volume_size, "volumeSize", c->volume_size},
                 {c->has_network_mode, "networkMode", c->network_mode},
+                {c->has_memory, "memory", c->memory},
         };
         for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++) {
                 if (!strs[i].has)
@@ -188,9 +314,78 @@ int vol_app_config_to_json(const struct vol_app_config *c, struct vol_strbuf *ou
                 else
                         r |= vol_strbuf_puts(out, "null");
         }
+        if (c->has_cap_add) {
+                r |= SEP();
+                r |= string_list_json(out, "capAdd", c->caps, c->n_caps);
+        }
+        if (c->has_pids_limit) {
+                r |= SEP();
+                r |= vol_strbuf_printf(out, "\"pidsLimit\":%lld", (long long)c->pids_limit);
+        }
 #undef SEP
         r |= vol_strbuf_putc(out, '}');
         return r ? -E2BIG : 0;
+}
+
+static char **dup_list(char **items, size_t n)
+{
+        char **d = xcalloc(n ? n : 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++)
+                d[i] = xstrdup(items[i]);
+        return d;
+}
+
+static bool list_has(char **items, size_t n, const char *s)
+{
+        for (size_t i = 0; i < n; i++)
+                if (!strcmp(items[i], s))
+                        return true;
+        return false;
+}
+
+/* Limits may only go down from the layers above: each tenant layer that sets
+ * one is checked against what is in force above it. */
+static int check_limits(const struct vol_app_config *global, const struct vol_app_config *env,
+                        const struct vol_app_config *app, struct vol_error *err)
+{
+        const struct vol_app_config *tenant_layers[2] = {env, app};
+        int64_t pids = global && global->has_pids_limit ? global->pids_limit : VOL_APP_DEFAULT_PIDS_LIMIT;
+        uint64_t mem = 0;
+        const char *mem_text = global && global->has_memory ? global->memory : VOL_APP_DEFAULT_MEMORY;
+        vol_parse_size("memory", mem_text, &mem, NULL);
+        for (int i = 0; i < 2; i++) {
+                const struct vol_app_config *c = tenant_layers[i];
+                const char *l = vol_layer_name(i == 0 ? VOL_LAYER_ENV : VOL_LAYER_APP);
+                if (!c)
+                        continue;
+                if (c->has_pids_limit) {
+                        if (c->pids_limit > pids)
+                                return vol_error_set(err, -EPERM,
+                                                     "pidsLimit %lld in the %s layer is above the %lld the "
+                                                     "layers above allow; a tenant layer may only lower it",
+                                                     (long long)c->pids_limit, l, (long long)pids);
+                        pids = c->pids_limit;
+                }
+                if (c->has_memory) {
+                        uint64_t m = 0;
+                        vol_parse_size("memory", c->memory, &m, NULL);
+                        if (m > mem)
+                                return vol_error_set(err, -EPERM,
+                                                     "memory %s in the %s layer is above the %s the layers "
+                                                     "above allow; a tenant layer may only lower it",
+                                                     c->memory, l, mem_text);
+                        mem = m;
+                        mem_text = c->memory;
+                }
+                for (size_t k = 0; c->has_cap_add && k < c->n_caps; k++)
+                        if (!global || !list_has(global->caps, global->n_caps, c->caps[k]))
+                                return vol_error_set(err, -EPERM,
+                                                     "capAdd %s in the %s layer: the platform's global layer "
+                                                     "does not grant it (a tenant layer may only name "
+                                                     "capabilities the global capAdd lists)",
+                                                     c->caps[k], l);
+        }
+        return 0;
 }
 
 /* The most specific layer that sets a field. */
@@ -200,6 +395,11 @@ int vol_app_config_merge(const struct vol_app_config *global, const struct vol_a
                          const struct vol_app_config *app, struct vol_app_config *ret,
                          struct vol_error *err)
 {
+        int r;
+        if ((env && (r = vol_app_config_check_layer(env, VOL_LAYER_ENV, err)) < 0) ||
+            (app && (r = vol_app_config_check_layer(app, VOL_LAYER_APP, err)) < 0) ||
+            (r = check_limits(global, env, app, err)) < 0)
+                return r;
         struct vol_app_config m;
         memset(&m, 0, sizeof(m));
         const struct vol_app_config *src;
@@ -207,9 +407,7 @@ int vol_app_config_merge(const struct vol_app_config *global, const struct vol_a
         m.has_writeable_volumes = true;
         if ((src = PICK(writeable_volumes))) {
                 m.n_paths = src->n_paths;
-                m.paths = xcalloc(src->n_paths ? src->n_paths : 1, sizeof(char *));
-                for (size_t i = 0; i < src->n_paths; i++)
-                        m.paths[i] = xstrdup(src->paths[i]);
+                m.paths = dup_list(src->paths, src->n_paths);
         }
         m.has_read_only_rootfs = true;
         m.read_only_rootfs = (src = PICK(read_only_rootfs)) ? src->read_only_rootfs : true;
@@ -222,8 +420,16 @@ int vol_app_config_merge(const struct vol_app_config *global, const struct vol_a
         m.volume_size = (src = PICK(volume_size)) && src->volume_size ? xstrdup(src->volume_size) : NULL;
         m.has_network_mode = true;
         m.network_mode = (src = PICK(network_mode)) && src->network_mode ? xstrdup(src->network_mode) : NULL;
+        m.has_cap_add = true;
+        if ((src = PICK(cap_add))) {
+                m.n_caps = src->n_caps;
+                m.caps = dup_list(src->caps, src->n_caps);
+        }
+        m.has_pids_limit = true;
+        m.pids_limit = (src = PICK(pids_limit)) ? src->pids_limit : VOL_APP_DEFAULT_PIDS_LIMIT;
+        m.has_memory = true;
+        m.memory = xstrdup((src = PICK(memory)) ? src->memory : VOL_APP_DEFAULT_MEMORY);
         *ret = m;
-        (void)err;
         return 0;
 }
 #undef PICK

@@ -1,10 +1,17 @@
 /* The container config of tenant apps, in three layers (global, env, app),
- * and its merge. Pure: no I/O. See docs/apps.md. */
+ * and its merge. Pure: no I/O. See docs/apps.md.
+ *
+ * Hardening belongs to the platform: only the global layer (the operator's)
+ * may loosen it. The env and app layers (a tenant's) may only tighten it: no
+ * writable root filesystem, no host or shared network namespace, only
+ * capabilities the global layer grants, and pids and memory limits no higher
+ * than the layers above set. */
 #pragma once
 
 #include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "error.h"
 #include "strbuf.h"
@@ -12,6 +19,17 @@
 #define VOL_APP_PATHS_MAX 32 /* writeable volumes per app */
 #define VOL_APP_IMAGE_MAX 512
 #define VOL_APP_CMD_MAX 64 /* arguments of a deploy command */
+#define VOL_APP_CAPS_MAX 48
+#define VOL_APP_PIDS_MAX 4194304
+
+enum vol_layer {
+        VOL_LAYER_GLOBAL, /* every tenant: the platform operator's */
+        VOL_LAYER_ENV,    /* one tenant's env */
+        VOL_LAYER_APP,    /* one app */
+};
+
+/* "global", "env" or "app". */
+const char *vol_layer_name(enum vol_layer layer);
 
 /* One layer: each field is set or not; an unset field inherits. */
 struct vol_app_config {
@@ -28,22 +46,40 @@ struct vol_app_config {
         char *volume_size; /* as written, or NULL */
         bool has_network_mode;
         char *network_mode;
+        bool has_cap_add;
+        size_t n_caps;
+        char **caps; /* upper case, without "CAP_", unique */
+        bool has_pids_limit;
+        int64_t pids_limit;
+        bool has_memory;
+        char *memory; /* as written: "1g" */
 };
 
 /* Defaults, used where no layer sets a field. */
 #define VOL_APP_DEFAULT_TMP_SIZE "256m"
 #define VOL_APP_DEFAULT_VOLUME_DRIVER "local"
+#define VOL_APP_DEFAULT_PIDS_LIMIT 4096
+#define VOL_APP_DEFAULT_MEMORY "1g"
 
 /* Frees what c owns and zeroes it. */
 void vol_app_config_free(struct vol_app_config *c);
 
 /* Reads one layer from a JSON object: fields writeableVolumes (array of
  * paths), readOnlyRootfs (bool), tmpSize, volumeDriver, volumeSize,
- * networkMode (strings); null or absent = unset. Unknown fields, wrong types
+ * networkMode, memory (strings), capAdd (array of capability names),
+ * pidsLimit (integer); null or absent = unset. Unknown fields, wrong types
  * and bad values are refused with a message naming them; every path is
  * checked by vol_validate_app_path and duplicates are refused.
  * Returns 0 and fills *ret (zeroed first), or < 0 (ret then holds nothing). */
 int vol_app_config_from_json(json_t *obj, struct vol_app_config *ret, struct vol_error *err);
+
+/* Checks what layer may set in c on its own: the env and app layers may not
+ * loosen hardening (readOnlyRootfs false, networkMode host or any
+ * "kind:target" mode such as container:NAME). Returns 0 or -EPERM naming the
+ * field and the layer. What depends on the layers above (capAdd, pidsLimit,
+ * memory) is judged by vol_app_config_merge. */
+int vol_app_config_check_layer(const struct vol_app_config *c, enum vol_layer layer,
+                               struct vol_error *err);
 
 /* Writes c as a JSON object with only its set fields. */
 int vol_app_config_to_json(const struct vol_app_config *c, struct vol_strbuf *out);
@@ -54,8 +90,12 @@ int vol_validate_app_path(const char *path, struct vol_error *err);
 
 /* Merges the layers (any may be NULL): for each field the most specific layer
  * that sets it wins, else the default. The result has every field set.
- * Whether the merge suits the drivers (a volumeSize needs a driver that
- * enforces one) is the caller's to judge: see vol_apps_resolve. */
+ * Refuses (-EPERM, naming the layer and field) what the layers may not do:
+ * vol_app_config_check_layer's rules, an env or app capAdd naming a
+ * capability the global layer does not grant, a pidsLimit or memory above
+ * what the layers above allow. Whether the merge suits the drivers (a
+ * volumeSize needs a driver that enforces one) is the caller's to judge: see
+ * vol_apps_resolve. */
 int vol_app_config_merge(const struct vol_app_config *global, const struct vol_app_config *env,
                          const struct vol_app_config *app, struct vol_app_config *ret,
                          struct vol_error *err);

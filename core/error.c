@@ -78,8 +78,14 @@ const char *vol_error_code_name(int code)
                 return "too_large";
         case -ENOTSUP:
                 return "not_supported";
+        case -EPERM:
+                return "forbidden";
+        case -ENOSPC:
+        case -EDQUOT:
+                return "no_space";
         case -EAGAIN:
         case -ECONNREFUSED:
+        case -ESHUTDOWN:
                 return "unavailable";
         default:
                 return "internal";
@@ -99,10 +105,16 @@ int vol_error_http_status(int code)
         case -ESTALE:
         case -EBUSY:
                 return 409;
+        case -EPERM:
+                return 403;
         case -E2BIG:
         case -EMSGSIZE:
                 return 413;
+        case -ENOSPC:
+        case -EDQUOT:
+                return 507;
         case -EAGAIN:
+        case -ESHUTDOWN:
                 return 503;
         default:
                 return 500;

@@ -28,7 +28,8 @@ void vol_error_clear(struct vol_error *err);
 const char *vol_error_message(const struct vol_error *err);
 
 /* A stable machine-readable name for a negative errno, used in API errors:
- * invalid_argument, not_found, conflict, in_use, too_large, unavailable, internal. */
+ * invalid_argument, not_found, conflict, in_use, too_large, not_supported,
+ * forbidden (-EPERM), no_space, unavailable, internal. */
 const char *vol_error_code_name(int code);
 
 /* The HTTP status an API response uses for a negative errno. */

@@ -1,10 +1,23 @@
 /* Failpoints: named places where a test can make the daemon die as if killed
- * with SIGKILL, to prove that every state on disk is recoverable.
+ * with SIGKILL, or fail as if the disk had, to prove that every state on disk
+ * is recoverable and every error path honest. Pure: the program says what
+ * dying means (the daemon raises SIGKILL; see daemon/main.c).
  *
- * VOLMAN_FAILPOINT=name      dies the first time `name` is reached;
- * VOLMAN_FAILPOINT=name:N    dies the N-th time. Read once, at the first call. */
+ * A spec is NAME[:N][=ACTION]: the N-th time NAME is reached (default 1) and
+ * every time after, ACTION happens: `kill` (the default) or `eio` (the call
+ * returns -EIO). volmand reads it from VOLMAN_FAILPOINT (docs/api.md). */
 #pragma once
 
-/* Dies by SIGKILL if the configured failpoint is `name` and its count is reached;
- * otherwise returns at once (one comparison when no failpoint is set). */
-void vol_failpoint(const char *name);
+#include "error.h"
+
+/* Sets the one failpoint (NULL or "": none). Returns 0, or -EINVAL with a
+ * message for a malformed spec. Call before any thread reaches a failpoint. */
+int vol_failpoint_configure(const char *spec, struct vol_error *err);
+
+/* What a reached `kill` failpoint calls; it must not return. */
+void vol_failpoint_set_killer(void (*killer)(void));
+
+/* Called at a named place: returns 0 (one comparison when no failpoint is
+ * set), or -EIO when an `eio` failpoint is reached; a `kill` failpoint calls
+ * the killer. */
+int vol_failpoint(const char *name);

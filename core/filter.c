@@ -11,6 +11,27 @@ void vol_filter_init(struct vol_filter *f)
         f->dangling = -1;
 }
 
+static char *dup_or_null(const char *s)
+{
+        return s ? xstrdup(s) : NULL;
+}
+
+void vol_filter_copy(struct vol_filter *dst, const struct vol_filter *src)
+{
+        dst->driver = dup_or_null(src->driver);
+        dst->tenant = dup_or_null(src->tenant);
+        dst->env = dup_or_null(src->env);
+        dst->app = dup_or_null(src->app);
+        dst->name = dup_or_null(src->name);
+        dst->dangling = src->dangling;
+        dst->n_labels = src->n_labels;
+        dst->labels = src->n_labels ? xcalloc(src->n_labels, sizeof(*dst->labels)) : NULL;
+        for (size_t i = 0; i < src->n_labels; i++) {
+                dst->labels[i].key = xstrdup(src->labels[i].key);
+                dst->labels[i].value = dup_or_null(src->labels[i].value);
+        }
+}
+
 void vol_filter_free(struct vol_filter *f)
 {
         free(f->driver);

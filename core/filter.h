@@ -30,6 +30,8 @@ struct vol_filter {
 void vol_filter_init(struct vol_filter *f);
 /* Frees what f owns and re-initializes it. */
 void vol_filter_free(struct vol_filter *f);
+/* Makes dst (initialized, empty) a deep copy of src. */
+void vol_filter_copy(struct vol_filter *dst, const struct vol_filter *src);
 /* Adds one "key=value" filter: label=K, label=K=V, driver=D, tenant=T, env=E,
  * app=A, name=SUBSTRING, dangling=true|false. Returns 0 or -EINVAL naming the
  * unknown key or bad value, or -E2BIG past VOL_FILTERS_MAX. */

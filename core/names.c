@@ -139,6 +139,12 @@ int vol_name_for_scope(const char *prefix, const struct vol_scope *scope, char *
         return 0;
 }
 
+bool vol_name_is_scoped_form(const char *prefix, const char *name)
+{
+        size_t n = strlen(prefix);
+        return !strncmp(name, prefix, n) && name[n] == '-';
+}
+
 int vol_app_container_name(const char *prefix, const char *tenant, const char *env, const char *app,
                            unsigned long generation, char **ret_name, struct vol_error *err)
 {

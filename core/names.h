@@ -2,6 +2,8 @@
  * The algorithm is documented in docs/names.md. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "error.h"
 #include "volume.h"
 
@@ -21,6 +23,11 @@ int vol_validate_prefix(const char *prefix, struct vol_error *err);
  * (caller frees), or -EINVAL with a message; *ret_name is untouched on failure. */
 int vol_name_for_scope(const char *prefix, const struct vol_scope *scope, char **ret_name,
                        struct vol_error *err);
+
+/* True when name has the form of a scoped name under prefix: it starts with
+ * "{prefix}-". Such names belong to scopes alone (an unscoped volume may not
+ * take one, or it could squat a tenant's name). */
+bool vol_name_is_scoped_form(const char *prefix, const char *name);
 
 /* The name of generation `generation` of an app's container:
  * {prefix}-{tenant}-{env}-{app}-{generation}, with the same hyphen doubling

@@ -1,6 +1,7 @@
 #include "size.h"
 
 #include <ctype.h>
+#include <stdio.h>
 #include <string.h>
 
 int vol_parse_size(const char *what, const char *text, uint64_t *ret, struct vol_error *err)
@@ -35,4 +36,26 @@ bad:
                              "%s \"%s\" is not a size; write bytes or a number with k, m, g or t "
                              "(for example 64m), greater than 0",
                              what, text);
+}
+
+void vol_format_size(uint64_t n, char out[32])
+{
+        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+        int u = 0;
+        uint64_t v = n;
+        while (v >= 1024 && u < 6) {
+                if (v % 1024) { /* not a whole number of the next unit: one decimal */
+                        double d = (double)n;
+                        int k = 0;
+                        while (d >= 1024 && k < 6) {
+                                d /= 1024;
+                                k++;
+                        }
+                        snprintf(out, 32, "%.1f %s", d, units[k]);
+                        return;
+                }
+                v /= 1024;
+                u++;
+        }
+        snprintf(out, 32, "%llu %s", (unsigned long long)v, units[u]);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "utf8.h"
 #include "xmalloc.h"
 
 void vol_strbuf_init(struct vol_strbuf *b, size_t max)
@@ -84,9 +85,10 @@ void vol_strbuf_free(struct vol_strbuf *b)
         b->overflow = false;
 }
 
-/* 1 for the bytes a JSON string must escape: controls, '"', '\\', DEL. */
+/* 1 for the bytes a JSON string must escape: controls, '"', '\\', DEL;
+ * 2 for the first byte of a multi-byte (or invalid) UTF-8 sequence. */
 static const unsigned char needs_escape[256] = {
-        [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+        [0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1, [0x80 ... 0xff] = 2,
 };
 
 int vol_strbuf_json_string(struct vol_strbuf *b, const char *s)
@@ -94,14 +96,20 @@ int vol_strbuf_json_string(struct vol_strbuf *b, const char *s)
         static const char hex[] = "0123456789abcdef";
         int r = vol_strbuf_putc(b, '"');
         const unsigned char *p = (const unsigned char *)s, *run = p;
-        for (;; p++) {
+        for (;;) {
                 while (!needs_escape[*p])
                         p++;
+                if (needs_escape[*p] == 2) {
+                        size_t n = vol_utf8_seq_len(p, 4, NULL); /* a NUL ends any sequence early */
+                        if (n) { /* valid: it stays in the run */
+                                p += n;
+                                continue;
+                        }
+                }
                 if (p > run)
                         r |= vol_strbuf_append(b, run, (size_t)(p - run));
                 if (!*p)
                         break;
-                run = p + 1;
                 switch (*p) {
                 case '"':
                         r |= vol_strbuf_append(b, "\\\"", 2);
@@ -115,11 +123,16 @@ int vol_strbuf_json_string(struct vol_strbuf *b, const char *s)
                 case '\t':
                         r |= vol_strbuf_append(b, "\\t", 2);
                         break;
-                default: {
-                        char e[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
-                        r |= vol_strbuf_append(b, e, 6);
+                default:
+                        if (*p >= 0x80) { /* not UTF-8: the replacement character */
+                                r |= vol_strbuf_append(b, "\\ufffd", 6);
+                        } else {
+                                char e[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
+                                r |= vol_strbuf_append(b, e, 6);
+                        }
                 }
-                }
+                p++;
+                run = p;
         }
         r |= vol_strbuf_putc(b, '"');
         return r ? -E2BIG : 0;

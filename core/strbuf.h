@@ -49,5 +49,7 @@ char *vol_strbuf_take(struct vol_strbuf *b, size_t *ret_len);
 /* Frees the data. Accepts a zeroed buffer. */
 void vol_strbuf_free(struct vol_strbuf *b);
 
-/* Appends s as a JSON string literal, quotes included, escaping what JSON needs. */
+/* Appends s as a JSON string literal, quotes included, escaping what JSON
+ * needs. Bytes that are not valid UTF-8 (a cut or forged sequence) become
+ * U+FFFD, so the output is valid UTF-8 JSON whatever s holds. */
 int vol_strbuf_json_string(struct vol_strbuf *b, const char *s);

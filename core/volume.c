@@ -51,8 +51,11 @@ void vol_volume_free(struct vol_volume *v)
         vol_kvs_free(&v->options);
         vol_kvs_free(&v->labels);
         vol_scope_free(v->scope);
-        for (size_t i = 0; i < v->n_mounts; i++)
+        for (size_t i = 0; i < v->n_mounts; i++) {
                 free(v->mounts[i].id);
+                free(v->mounts[i].owner);
+                free(v->mounts[i].boot);
+        }
         free(v->mounts);
         free(v->mountpoint);
         free(v);
@@ -74,6 +77,8 @@ struct vol_volume *vol_volume_dup(const struct vol_volume *v)
         for (size_t i = 0; i < v->n_mounts; i++) {
                 d->mounts[i].id = xstrdup(v->mounts[i].id);
                 d->mounts[i].since = v->mounts[i].since;
+                d->mounts[i].owner = xstrdup(v->mounts[i].owner ? v->mounts[i].owner : "");
+                d->mounts[i].boot = xstrdup(v->mounts[i].boot ? v->mounts[i].boot : "");
         }
         d->mountpoint = v->mountpoint ? xstrdup(v->mountpoint) : NULL;
         d->revision = v->revision;
@@ -103,36 +108,46 @@ int vol_status_parse(const char *s, enum vol_status *ret)
         return -EINVAL;
 }
 
-long vol_volume_find_mount(const struct vol_volume *v, const char *id)
+long vol_volume_find_mount(const struct vol_volume *v, const char *owner, const char *id)
 {
-        for (size_t i = 0; i < v->n_mounts; i++)
-                if (!strcmp(v->mounts[i].id, id))
+        for (size_t i = 0; i < v->n_mounts; i++) {
+                const char *o = v->mounts[i].owner;
+                if (!strcmp(v->mounts[i].id, id) && (!o || !*o || !strcmp(o, owner)))
                         return (long)i;
+        }
         return -1;
 }
 
-int vol_volume_add_mount(struct vol_volume *v, const char *id, int64_t since, struct vol_error *err)
+int vol_volume_add_mount(struct vol_volume *v, const char *owner, const char *id, int64_t since,
+                         const char *boot, struct vol_error *err)
 {
-        if (vol_volume_find_mount(v, id) >= 0)
+        if (vol_volume_find_mount(v, owner, id) >= 0)
                 return -EEXIST;
         if (v->n_mounts >= VOL_MOUNTS_MAX)
                 return vol_error_set(err, -E2BIG, "volume %s has %d mount references, the most allowed",
                                      v->name, VOL_MOUNTS_MAX);
         v->mounts = xrealloc(v->mounts, (v->n_mounts + 1) * sizeof(*v->mounts));
-        v->mounts[v->n_mounts].id = xstrdup(id);
-        v->mounts[v->n_mounts].since = since;
+        v->mounts[v->n_mounts] = (struct vol_mount_ref){xstrdup(id), since, xstrdup(owner),
+                                                        xstrdup(boot ? boot : "")};
         v->n_mounts++;
         return 0;
 }
 
-int vol_volume_remove_mount(struct vol_volume *v, const char *id)
+void vol_volume_remove_mount_at(struct vol_volume *v, size_t i)
 {
-        long i = vol_volume_find_mount(v, id);
+        free(v->mounts[i].id);
+        free(v->mounts[i].owner);
+        free(v->mounts[i].boot);
+        memmove(&v->mounts[i], &v->mounts[i + 1], (v->n_mounts - i - 1) * sizeof(*v->mounts));
+        v->n_mounts--;
+}
+
+int vol_volume_remove_mount(struct vol_volume *v, const char *owner, const char *id)
+{
+        long i = vol_volume_find_mount(v, owner, id);
         if (i < 0)
                 return -ENOENT;
-        free(v->mounts[i].id);
-        memmove(&v->mounts[i], &v->mounts[i + 1], (v->n_mounts - (size_t)i - 1) * sizeof(*v->mounts));
-        v->n_mounts--;
+        vol_volume_remove_mount_at(v, (size_t)i);
         return 0;
 }
 

@@ -36,9 +36,17 @@ struct vol_scope {
         char *path;
 };
 
+/* A mount reference: who mounted the volume. It belongs to the face that made
+ * it (owner, see core/caller.h): only that face can drop it. boot is the boot
+ * id of the host when it was made; references of an earlier boot are void
+ * (no container survives a reboot). An owner or boot of "" comes from a store
+ * written before volmand recorded them: any face may drop such a reference,
+ * and it is kept across boots, since its age cannot be told. */
 struct vol_mount_ref {
         char *id;
         int64_t since; /* unix time, seconds */
+        char *owner;
+        char *boot;
 };
 
 struct vol_volume {
@@ -67,13 +75,17 @@ const char *vol_status_name(enum vol_status s);
 /* Parses a status name; returns 0 or -EINVAL. */
 int vol_status_parse(const char *s, enum vol_status *ret);
 
-/* The index of mount reference id in v, or -1. */
-long vol_volume_find_mount(const struct vol_volume *v, const char *id);
-/* Adds a mount reference (copies id). Returns 0, or -EEXIST when present, or
- * -E2BIG when VOL_MOUNTS_MAX would be passed. */
-int vol_volume_add_mount(struct vol_volume *v, const char *id, int64_t since, struct vol_error *err);
-/* Removes mount reference id; returns 0, or -ENOENT when absent. */
-int vol_volume_remove_mount(struct vol_volume *v, const char *id);
+/* The index of the mount reference (owner, id) in v, or -1. A reference with
+ * an owner of "" (written before owners were recorded) matches any owner. */
+long vol_volume_find_mount(const struct vol_volume *v, const char *owner, const char *id);
+/* Adds a mount reference (copies the strings). Returns 0, or -EEXIST when
+ * (owner, id) is present, or -E2BIG when VOL_MOUNTS_MAX would be passed. */
+int vol_volume_add_mount(struct vol_volume *v, const char *owner, const char *id, int64_t since,
+                         const char *boot, struct vol_error *err);
+/* Removes mount reference (owner, id); returns 0, or -ENOENT when absent. */
+int vol_volume_remove_mount(struct vol_volume *v, const char *owner, const char *id);
+/* Removes the reference at index i. */
+void vol_volume_remove_mount_at(struct vol_volume *v, size_t i);
 
 /* Frees a scope and its strings. Accepts NULL. */
 void vol_scope_free(struct vol_scope *s);

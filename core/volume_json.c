@@ -112,6 +112,10 @@ int vol_volume_to_json(struct vol_strbuf *b, const struct vol_volume *v,
                 vol_format_time(v->mounts[i].since, ts);
                 r |= vol_strbuf_puts(b, "{\"id\":");
                 r |= vol_strbuf_json_string(b, v->mounts[i].id);
+                r |= vol_strbuf_puts(b, ",\"owner\":");
+                r |= vol_strbuf_json_string(b, v->mounts[i].owner && *v->mounts[i].owner
+                                                       ? v->mounts[i].owner
+                                                       : "unknown");
                 r |= vol_strbuf_puts(b, ",\"since\":\"");
                 r |= vol_strbuf_puts(b, ts);
                 r |= vol_strbuf_puts(b, "\"}");

@@ -9,14 +9,20 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
+#include "core/failpoint.h"
+#include "core/size.h"
 #include "service/service.h"
 
 #define DEFAULT_ROOT "/var/lib/volman"
 #define DEFAULT_SOCKET "/run/volman/volman.sock"
 #define DEFAULT_PLUGIN_SOCKET "/run/docker/plugins/volman.sock"
 
+/* One log line. Messages quote what requests held (names, ids): every
+ * control character (C0, DEL, C1) is written escaped, so no request can
+ * forge a log line or drive an operator's terminal. */
 static void log_line(const char *level, const char *msg)
 {
         char ts[32];
@@ -24,7 +30,39 @@ static void log_line(const char *level, const char *msg)
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        fprintf(stderr, "%s volmand %s: %s\n", ts, level, msg);
+        char out[4096];
+        size_t n = 0;
+        for (const unsigned char *p = (const unsigned char *)msg; *p && n + 8 < sizeof(out); p++) {
+                unsigned c = *p;
+                if (c == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { /* C1 control in UTF-8 */
+                        n += (size_t)snprintf(out + n, sizeof(out) - n, "\\u%04x", p[1]);
+                        p++;
+                } else if (c < 0x20 || c == 0x7f || c == '\\') {
+                        n += (size_t)snprintf(out + n, sizeof(out) - n, c == '\\' ? "\\\\" : "\\x%02x", c);
+                } else {
+                        out[n++] = (char)c;
+                }
+        }
+        out[n] = 0;
+        fprintf(stderr, "%s volmand %s: %s\n", ts, level, out);
+}
+
+static void die_now(void)
+{
+        kill(getpid(), SIGKILL);
+        _exit(137);
+}
+
+/* A size flag's value in bytes; exits with a message when malformed. */
+static uint64_t size_flag(const char *flag, const char *text)
+{
+        uint64_t n = 0;
+        struct vol_error err = VOL_ERROR_INIT;
+        if (vol_parse_size(flag, text, &n, &err) < 0) {
+                fprintf(stderr, "volmand: %s\n", vol_error_message(&err));
+                exit(2);
+        }
+        return n;
 }
 
 static void usage(FILE *f)
@@ -43,11 +81,15 @@ static void usage(FILE *f)
                 "  --engine URL          container engine for app deploys, unix:///path/docker.sock\n"
                 "                        (dockerd or Podman's service; env VOLMAN_ENGINE)\n"
                 "  --engine-driver NAME  the name the engine knows volman's plugin by (default volman)\n"
+                "  --memory-max-total SIZE  memory all memory-backed (tmpfs) volumes may hold\n"
+                "                        together (default: a quarter of the host's RAM)\n"
+                "  --memory-max-volume SIZE memory one such volume may hold (default 8g)\n"
                 "  --version             print the version and exit\n"
                 "  --help                print this help and exit\n"
                 "\n"
-                "Environment: VOLMAN_FAILPOINT=NAME[:N] makes the daemon kill itself at a named\n"
-                "point (tests of crash recovery; see docs/api.md).\n",
+                "Environment, for tests: VOLMAN_FAILPOINT=NAME[:N][=kill|eio] makes the daemon\n"
+                "kill itself, or fail as if the disk had, at a named point (docs/api.md);\n"
+                "VOLMAN_BOOT_ID overrides the kernel's boot id (to test what a reboot voids).\n",
                 DEFAULT_ROOT, DEFAULT_SOCKET, DEFAULT_PLUGIN_SOCKET);
 }
 
@@ -59,6 +101,7 @@ int main(int argc, char **argv)
         const char *default_driver = "local";
         const char *engine = getenv("VOLMAN_ENGINE");
         const char *engine_driver = "volman";
+        uint64_t memory_total = 0, memory_volume = 0;
         if (!socket_path || !*socket_path)
                 socket_path = DEFAULT_SOCKET;
         const char *plugin_path = getenv("VOLMAN_PLUGIN_SOCKET");
@@ -73,6 +116,8 @@ int main(int argc, char **argv)
                 {"engine", required_argument, NULL, 'e'},
                 {"engine-driver", required_argument, NULL, 'E'},
                 {"default-driver", required_argument, NULL, 'd'},
+                {"memory-max-total", required_argument, NULL, 'M'},
+                {"memory-max-volume", required_argument, NULL, 'm'},
                 {"version", no_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
@@ -87,6 +132,8 @@ int main(int argc, char **argv)
                 case 'e': engine = optarg; break;
                 case 'E': engine_driver = optarg; break;
                 case 'd': default_driver = optarg; break;
+                case 'M': memory_total = size_flag("--memory-max-total", optarg); break;
+                case 'm': memory_volume = size_flag("--memory-max-volume", optarg); break;
                 case 'V': puts("volmand " VOLMAN_VERSION); return 0;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
@@ -125,6 +172,11 @@ int main(int argc, char **argv)
 
         vol_service_set_log(log_line);
         struct vol_error err = VOL_ERROR_INIT;
+        if (vol_failpoint_configure(getenv("VOLMAN_FAILPOINT"), &err) < 0) {
+                fprintf(stderr, "volmand: VOLMAN_FAILPOINT: %s\n", vol_error_message(&err));
+                return 2;
+        }
+        vol_failpoint_set_killer(die_now);
         struct vol_service_config cfg = {
                 .root = root,
                 .store_backend = "sqlite",
@@ -132,6 +184,9 @@ int main(int argc, char **argv)
                 .default_driver = default_driver,
                 .engine = engine && *engine ? engine : NULL,
                 .engine_driver = engine_driver,
+                .memory_max_total = memory_total,
+                .memory_max_volume = memory_volume,
+                .boot_id = getenv("VOLMAN_BOOT_ID"),
         };
         struct vol_service *svc = NULL;
         if (vol_service_open(&cfg, &svc, &err) < 0) {
@@ -150,11 +205,23 @@ int main(int argc, char **argv)
         struct vol_http_server *plugin = NULL;
         bool with_plugin = strcmp(plugin_path, "none") != 0;
         if (with_plugin && vol_plugin_start(plugin_path, svc, &plugin, &err) < 0) {
-                fprintf(stderr, "volmand: plugin socket: %s\n", vol_error_message(&err));
+                if (err.code == -EADDRINUSE) { /* another volmand serves the engines: not ours to take */
+                        fprintf(stderr, "volmand: plugin socket: %s\n", vol_error_message(&err));
+                        vol_error_clear(&err);
+                        vol_http_stop(api);
+                        vol_service_close(svc);
+                        return 1;
+                }
+                /* The REST API works without it; the engines cannot use volman until a restart. */
+                char msg[1024];
+                snprintf(msg, sizeof(msg),
+                         "the volume plugin socket %s cannot be served (%s); serving the REST API only, "
+                         "so Docker and Podman cannot use volman volumes until volmand is restarted "
+                         "with a usable --plugin-socket",
+                         plugin_path, vol_error_message(&err));
+                log_line("warning", msg);
                 vol_error_clear(&err);
-                vol_http_stop(api);
-                vol_service_close(svc);
-                return 1;
+                with_plugin = false;
         }
         char msg[1024];
         snprintf(msg, sizeof(msg), "volmand %s serving the API on %s%s%s, data under %s", VOLMAN_VERSION,

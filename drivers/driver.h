@@ -41,7 +41,13 @@ struct vol_driver_ops {
         char *(*path)(const struct vol_driver *d, const struct vol_volume *v);
         /* Makes v's storage. Idempotent. */
         int (*create)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
-        /* Destroys v's storage and data. Idempotent: a missing volume is success. */
+        /* Says whether v's storage can be destroyed, touching nothing: -EBUSY
+         * with a message naming the obstacle (a filesystem mounted inside it)
+         * or 0. Called before a removal is recorded. */
+        int (*check_remove)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
+        /* Destroys v's storage and data. Idempotent: a missing volume is success.
+         * Runs in the background, after the record is gone (v may be a stub
+         * with only id, name, driver, mountpoint and options). */
         int (*remove)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
         /* Makes v usable at its path. Returns 0 when the storage was there, 1 when
          * it had to be made again, empty (a tmpfs lost at host reboot), < 0 on error. */
@@ -56,6 +62,9 @@ struct vol_driver_ops {
         /* Calls cb for each volume id that has storage, for reconciliation. */
         int (*scan)(struct vol_driver *d, vol_driver_id_cb cb, void *userdata,
                     struct vol_error *err);
+        /* Bytes of the host's memory a volume with these (valid) options may
+         * hold, for the daemon's memory budget; NULL: none (disk-backed). */
+        uint64_t (*memory_bytes)(const struct vol_kvs *options);
 };
 
 /* One driver instance: its ops and the directory it owns under the data root. */
@@ -84,6 +93,11 @@ struct vol_driver *vol_drivers_find(struct vol_drivers *set, const char *name);
  * d->ops->validate judges the values. */
 int vol_driver_check_options(const struct vol_driver *d, const struct vol_kvs *options,
                              struct vol_error *err);
+
+/* For drivers whose volume is a directory {dir}/{id} that nothing may be
+ * mounted on or in: usable as .check_remove. */
+int vol_driver_check_remove_dir(struct vol_driver *d, const struct vol_volume *v,
+                                struct vol_error *err);
 
 /* For drivers that keep one UUID-named entry per volume in their directory:
  * calls cb for each such entry. Usable as .scan. */

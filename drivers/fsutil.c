@@ -1,6 +1,7 @@
 #include "fsutil.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/failpoint.h"
 #include "core/xmalloc.h"
 
 #define REMOVE_DEPTH_MAX 200000
@@ -37,173 +39,297 @@ int vol_fs_open_subdir(int dirfd, const char *name)
         return open_dir(dirfd, name, RESOLVE_NO_XDEV);
 }
 
+/* Directory levels whose streams stay open during a removal: within them the
+ * walk is one pass over every entry. Deeper levels are closed as the walk goes
+ * down and reopened through ".." (checked against the recorded device and
+ * inode) on the way back, so a tree of any depth needs at most this many
+ * descriptors. */
+#define REMOVE_WINDOW 64
+/* Rescans of one directory whose content keeps changing under the removal
+ * (a process still writing into the volume). */
+#define REMOVE_PASSES_MAX 100
+
 struct frame {
-        char *name; /* this directory's name in its parent */
-        dev_t parent_dev;
-        ino_t parent_ino;
+        DIR *dir;   /* NULL while closed (beyond the window) */
+        char *name; /* this directory's name in its parent; NULL at the top */
+        dev_t dev;
+        ino_t ino;
+        bool rescan; /* an entry changed type under us: read the directory again */
+        unsigned passes;
 };
 
-/* One pass over directory fd: unlinks every entry that is not a directory
- * (symlinks included, never followed) and copies the name of the first
- * directory into subdir. Returns 2 if a directory was seen, 1 if only other
- * entries were (and removed), 0 if the directory was empty, < 0 on error. */
-static int sweep(int fd, char subdir[NAME_MAX + 1])
+static int open_stream(int fd, DIR **ret)
 {
-        int dfd = dup(fd);
-        if (dfd < 0)
-                return -errno;
-        DIR *d = fdopendir(dfd);
+        DIR *d = fdopendir(fd);
         if (!d) {
                 int e = -errno;
-                close(dfd);
+                close(fd);
                 return e;
         }
-        rewinddir(d);
-        int r = 0;
-        struct dirent *de;
-        errno = 0;
-        while ((de = readdir(d))) {
-                if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                        continue;
-                if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
-                        struct stat st;
-                        if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-                                if (errno == ENOENT)
-                                        continue;
-                                r = -errno;
-                                break;
-                        }
-                        if (S_ISDIR(st.st_mode)) {
-                                if (r < 2)
-                                        snprintf(subdir, NAME_MAX + 1, "%s", de->d_name);
-                                r = 2;
-                                continue;
-                        }
-                }
-                if (unlinkat(fd, de->d_name, 0) < 0 && errno != ENOENT) {
-                        if (errno == EISDIR) { /* became a directory: the next pass sees it */
-                                r = r < 1 ? 1 : r;
-                                continue;
-                        }
-                        r = -errno;
-                        break;
-                }
-                if (r < 1)
-                        r = 1;
-                errno = 0;
+        *ret = d;
+        return 0;
+}
+
+/* Reopens the stream of frame f, a parent of the directory open at child_fd,
+ * through "..", checking it is still the directory the walk came from. */
+static int reopen_parent(int child_fd, struct frame *f)
+{
+        int fd = openat(child_fd, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct stat st;
+        if (fstat(fd, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->ino) {
+                close(fd);
+                return -EXDEV;
         }
-        if (!de && errno && r >= 0)
-                r = -errno;
-        closedir(d);
+        return open_stream(fd, &f->dir);
+}
+
+struct walk {
+        struct frame *stack;
+        size_t depth, cap;
+        dev_t root_dev;
+        const char *what; /* the volume's name, for messages */
+        struct vol_error *err;
+};
+
+static int mounted_inside(struct walk *w)
+{
+        return vol_error_set(w->err, -EBUSY, "a filesystem is mounted inside volume %s; unmount it first",
+                             w->what);
+}
+
+/* Enters subdirectory `name` of the top frame. Returns 0, 1 when it changed
+ * under us (look again), or < 0. */
+static int descend(struct walk *w, const char *name, const struct stat *st)
+{
+        struct frame *top = &w->stack[w->depth - 1];
+        if (st->st_dev != w->root_dev)
+                return mounted_inside(w);
+        if (w->depth >= REMOVE_DEPTH_MAX)
+                return vol_error_set(w->err, -ELOOP, "volume %s is nested deeper than %d levels", w->what,
+                                     REMOVE_DEPTH_MAX);
+        int child = vol_fs_open_subdir(dirfd(top->dir), name);
+        if (child == -EXDEV) /* a bind mount of the same filesystem: st_dev cannot tell it */
+                return mounted_inside(w);
+        if (child == -ENOTDIR || child == -ELOOP) {
+                top->rescan = true; /* became a file or a symlink: the next pass unlinks it */
+                return 1;
+        }
+        if (child == -ENOENT)
+                return 1;
+        if (child < 0)
+                return vol_error_set(w->err, child, "opening a directory in volume %s: %s", w->what,
+                                     strerror(-child));
+        if (w->depth == w->cap) {
+                w->cap = w->cap ? w->cap * 2 : 64;
+                w->stack = xrealloc(w->stack, w->cap * sizeof(*w->stack));
+        }
+        if (w->depth >= REMOVE_WINDOW) {
+                struct frame *old = &w->stack[w->depth - REMOVE_WINDOW];
+                if (old->dir) {
+                        closedir(old->dir);
+                        old->dir = NULL;
+                }
+        }
+        struct frame f = {.name = xstrdup(name), .dev = st->st_dev, .ino = st->st_ino};
+        int r = open_stream(child, &f.dir);
+        if (r < 0) {
+                free(f.name);
+                return vol_error_set(w->err, r, "reading a directory in volume %s: %s", w->what, strerror(-r));
+        }
+        w->stack[w->depth++] = f;
+        vol_failpoint("remove-tree-descend");
+        return 0;
+}
+
+/* The directory of the top frame is read to its end: read it again if
+ * something changed, else remove it from its parent and climb. Returns 0 to go
+ * on, 1 when the top of the tree is done, < 0 on error. */
+static int finish_dir(struct walk *w, int dirfd_top, const char *top_name)
+{
+        struct frame *f = &w->stack[w->depth - 1];
+        if (f->rescan) {
+                if (++f->passes > REMOVE_PASSES_MAX)
+                        return vol_error_set(w->err, -EBUSY,
+                                             "the content of volume %s keeps changing during its removal; "
+                                             "stop what writes into it",
+                                             w->what);
+                f->rescan = false;
+                rewinddir(f->dir);
+                return 0;
+        }
+        if (w->depth == 1) {
+                closedir(f->dir);
+                f->dir = NULL;
+                if (unlinkat(dirfd_top, top_name, AT_REMOVEDIR) == 0 || errno == ENOENT)
+                        return 1;
+                if (errno != ENOTEMPTY && errno != EEXIST)
+                        return vol_error_set(w->err, -errno, "removing the directory of volume %s: %m",
+                                             w->what);
+                /* something appeared at the top meanwhile: read it again */
+                if (++f->passes > REMOVE_PASSES_MAX)
+                        return vol_error_set(w->err, -EBUSY,
+                                             "the content of volume %s keeps changing during its removal",
+                                             w->what);
+                int fd = open_dir(dirfd_top, top_name, RESOLVE_NO_XDEV);
+                if (fd < 0)
+                        return fd == -ENOENT ? 1 : vol_error_set(w->err, fd, "reopening volume %s: %s", w->what,
+                                                                 strerror(-fd));
+                int r = open_stream(fd, &f->dir);
+                return r < 0 ? vol_error_set(w->err, r, "reading volume %s: %s", w->what, strerror(-r)) : 0;
+        }
+        struct frame child = w->stack[--w->depth];
+        struct frame *parent = &w->stack[w->depth - 1];
+        int r = 0;
+        if (!parent->dir && (r = reopen_parent(dirfd(child.dir), parent)) < 0)
+                r = vol_error_set(w->err, r == -EXDEV ? -EXDEV : r,
+                                  "a directory in volume %s moved during its removal", w->what);
+        closedir(child.dir);
+        if (r == 0 && unlinkat(dirfd(parent->dir), child.name, AT_REMOVEDIR) < 0) {
+                if (errno == ENOTEMPTY || errno == EEXIST || errno == ENOTDIR)
+                        parent->rescan = true; /* changed under us: the next pass sees it */
+                else if (errno != ENOENT)
+                        r = vol_error_set(w->err, -errno, "removing a directory in volume %s: %m", w->what);
+        }
+        free(child.name);
         return r;
 }
 
-int vol_fs_remove_tree(int dirfd, const char *name, struct vol_error *err)
+int vol_fs_remove_tree(int parent, const char *name, const char *what, struct vol_error *err)
 {
-        int cur = vol_fs_open_dir(dirfd, name);
-        if (cur == -ENOENT)
+        /* RESOLVE_NO_XDEV: a filesystem mounted on the volume's own directory
+         * is never entered. */
+        int top = open_dir(parent, name, RESOLVE_NO_XDEV);
+        if (top == -ENOENT)
                 return 0;
-        if (cur == -ENOTDIR || cur == -ELOOP) {
+        if (top == -EXDEV)
+                return vol_error_set(err, -EBUSY,
+                                     "a filesystem is mounted on the directory of volume %s; unmount it first",
+                                     what);
+        if (top == -ENOTDIR || top == -ELOOP) {
                 /* not a directory (or a symlink): remove the entry itself */
-                if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
-                        return vol_error_set(err, -errno, "removing %s: %m", name);
+                if (unlinkat(parent, name, 0) < 0 && errno != ENOENT)
+                        return vol_error_set(err, -errno, "removing %s: %m", what);
                 return 0;
         }
-        if (cur < 0)
-                return vol_error_set(err, cur, "opening %s: %s", name, strerror(-cur));
+        if (top < 0)
+                return vol_error_set(err, top, "opening volume %s: %s", what, strerror(-top));
         struct stat root;
-        if (fstat(cur, &root) < 0) {
-                close(cur);
-                return vol_error_set(err, -errno, "stat %s: %m", name);
+        if (fstat(top, &root) < 0) {
+                int e = -errno;
+                close(top);
+                return vol_error_set(err, e, "stat of volume %s: %s", what, strerror(-e));
         }
-
-        struct frame *stack = NULL;
-        size_t depth = 0, cap = 0;
-        int r = 0;
-        char ent[NAME_MAX + 1];
+        struct walk w = {.root_dev = root.st_dev, .what = what, .err = err};
+        w.cap = 64;
+        w.stack = xcalloc(w.cap, sizeof(*w.stack));
+        w.stack[0] = (struct frame){.dev = root.st_dev, .ino = root.st_ino};
+        int r = open_stream(top, &w.stack[0].dir);
+        if (r < 0) {
+                free(w.stack);
+                return vol_error_set(err, r, "reading volume %s: %s", what, strerror(-r));
+        }
+        w.depth = 1;
         for (;;) {
-                int f = sweep(cur, ent);
-                if (f < 0) {
-                        r = vol_error_set(err, f, "removing the content of volume %s: %s", name,
-                                          strerror(-f));
-                        break;
-                }
-                if (f == 1)
-                        continue; /* removed files: make sure nothing new appeared */
-                if (f == 2) {
-                        struct stat st;
-                        if (fstatat(cur, ent, &st, AT_SYMLINK_NOFOLLOW) < 0)
-                                continue;
-                        if (st.st_dev != root.st_dev) {
-                                r = vol_error_set(err, -EBUSY,
-                                                  "a filesystem is mounted inside volume %s; unmount it first",
-                                                  name);
+                struct frame *f = &w.stack[w.depth - 1];
+                errno = 0;
+                struct dirent *de = readdir(f->dir);
+                if (!de) {
+                        if (errno) {
+                                r = vol_error_set(err, -errno, "reading a directory in volume %s: %m", what);
                                 break;
                         }
-                        if (depth >= REMOVE_DEPTH_MAX) {
-                                r = vol_error_set(err, -ELOOP, "volume %s is nested deeper than %d levels",
-                                                  name, REMOVE_DEPTH_MAX);
+                        r = finish_dir(&w, parent, name);
+                        if (r != 0)
                                 break;
-                        }
-                        int child = vol_fs_open_subdir(cur, ent);
-                        if (child == -EXDEV) {
-                                /* a mount of the same filesystem (a bind mount): st_dev
-                                 * alone cannot tell it, openat2 can */
-                                r = vol_error_set(err, -EBUSY,
-                                                  "a filesystem is mounted inside volume %s; unmount it first",
-                                                  name);
-                                break;
-                        }
-                        if (child == -ENOTDIR || child == -ELOOP || child == -ENOENT)
-                                continue; /* changed under us: look again */
-                        if (child < 0) {
-                                r = vol_error_set(err, child, "opening a directory in volume %s: %s", name,
-                                                  strerror(-child));
-                                break;
-                        }
-                        struct stat here;
-                        fstat(cur, &here);
-                        if (depth == cap) {
-                                cap = cap ? cap * 2 : 64;
-                                stack = xrealloc(stack, cap * sizeof(*stack));
-                        }
-                        stack[depth++] = (struct frame){xstrdup(ent), here.st_dev, here.st_ino};
-                        close(cur);
-                        cur = child;
                         continue;
                 }
-                /* cur is empty */
-                if (depth == 0)
-                        break;
-                struct frame fr = stack[--depth];
-                int parent = openat(cur, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                struct stat pst;
-                if (parent < 0 || fstat(parent, &pst) < 0 || pst.st_dev != fr.parent_dev ||
-                    pst.st_ino != fr.parent_ino) {
-                        if (parent >= 0)
-                                close(parent);
-                        free(fr.name);
-                        r = vol_error_set(err, -EXDEV, "a directory in volume %s moved during removal",
-                                          name);
+                const char *n = de->d_name;
+                if (n[0] == '.' && (!n[1] || (n[1] == '.' && !n[2])))
+                        continue;
+                if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN) {
+                        struct stat st;
+                        if (fstatat(dirfd(f->dir), n, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+                                if (errno == ENOENT)
+                                        continue;
+                                r = vol_error_set(err, -errno, "stat in volume %s: %m", what);
+                                break;
+                        }
+                        if (S_ISDIR(st.st_mode)) {
+                                if ((r = descend(&w, n, &st)) < 0)
+                                        break;
+                                continue;
+                        }
+                }
+                if (unlinkat(dirfd(f->dir), n, 0) < 0 && errno != ENOENT) {
+                        int e = errno;
+                        struct stat st;
+                        if ((e == EISDIR || e == EPERM) &&
+                            fstatat(dirfd(f->dir), n, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISDIR(st.st_mode)) {
+                                f->rescan = true; /* became a directory: the next pass enters it */
+                                continue;
+                        }
+                        r = vol_error_set(err, -e, "removing a file in volume %s: %s", what, strerror(e));
                         break;
                 }
-                close(cur);
-                cur = parent;
-                if (unlinkat(cur, fr.name, AT_REMOVEDIR) < 0 && errno != ENOENT && errno != ENOTEMPTY) {
-                        r = vol_error_set(err, -errno, "removing a directory in volume %s: %m", name);
-                        free(fr.name);
-                        break;
-                }
-                free(fr.name);
         }
-        for (size_t i = 0; i < depth; i++)
-                free(stack[i].name);
-        free(stack);
-        close(cur);
-        if (r < 0)
-                return r;
-        if (unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-                return vol_error_set(err, -errno, "removing volume directory %s: %m", name);
+        for (size_t i = 0; i < w.depth; i++) {
+                if (w.stack[i].dir)
+                        closedir(w.stack[i].dir);
+                free(w.stack[i].name);
+        }
+        free(w.stack);
+        return r < 0 ? r : 0;
+}
+
+/* Decodes the octal escapes (\040) of a mountinfo field in place. */
+static void unescape_mountinfo(char *s)
+{
+        char *w = s;
+        for (char *r = s; *r; r++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' && r[3] >= '0' &&
+                    r[3] <= '7') {
+                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 3;
+                } else {
+                        *w++ = *r;
+                }
+        }
+        *w = 0;
+}
+
+int vol_fs_check_no_mounts(const char *path, unsigned own_at_top, const char *what, struct vol_error *err)
+{
+        _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
+        if (!f)
+                return vol_error_set(err, -errno, "reading /proc/self/mountinfo: %m");
+        size_t plen = strlen(path);
+        unsigned at_top = 0;
+        _cleanup_free_ char *line = NULL;
+        size_t cap = 0;
+        while (getline(&line, &cap, f) > 0) {
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT ... */
+                char *save = NULL, *field = strtok_r(line, " ", &save);
+                for (int i = 0; field && i < 4; i++)
+                        field = strtok_r(NULL, " ", &save);
+                if (!field)
+                        continue;
+                unescape_mountinfo(field);
+                if (strncmp(field, path, plen))
+                        continue;
+                if (field[plen] == 0) {
+                        if (++at_top > own_at_top)
+                                return vol_error_set(err, -EBUSY,
+                                                     "a filesystem is mounted on the directory of volume %s "
+                                                     "(%s); unmount it first",
+                                                     what, path);
+                } else if (field[plen] == '/') {
+                        return vol_error_set(err, -EBUSY,
+                                             "a filesystem is mounted inside volume %s, at %s; unmount it first",
+                                             what, field);
+                }
+        }
         return 0;
 }
 

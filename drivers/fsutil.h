@@ -25,9 +25,20 @@ int vol_fs_open_dir(int dirfd, const char *name);
 int vol_fs_open_subdir(int dirfd, const char *name);
 
 /* Removes the tree `name` below dirfd: symlinks are unlinked, not followed;
- * a directory on another filesystem inside it stops the removal (-EBUSY).
- * A missing `name` is success. Returns 0 or < 0 with a message. */
-int vol_fs_remove_tree(int dirfd, const char *name, struct vol_error *err);
+ * another filesystem mounted on `name` itself or anywhere inside it is never
+ * entered and stops the removal (-EBUSY). One pass over every entry (linear
+ * in the tree's size), at most 64 directory streams open whatever the depth;
+ * a directory whose content keeps changing is read again, a bounded number
+ * of times. A missing `name` is success. `what` names the volume in messages.
+ * Returns 0 or < 0 with a message. */
+int vol_fs_remove_tree(int dirfd, const char *name, const char *what, struct vol_error *err);
+
+/* Checks, before anything is touched, that no filesystem is mounted inside
+ * the directory at path, nor on it beyond the own_at_top mounts its driver
+ * made itself (a tmpfs volume has one). Reads /proc/self/mountinfo. Returns 0,
+ * or -EBUSY with a message naming the mount. */
+int vol_fs_check_no_mounts(const char *path, unsigned own_at_top, const char *what,
+                           struct vol_error *err);
 
 /* Adds up the allocated bytes and the inodes of the tree below the directory
  * fd (not crossing filesystems, not following symlinks). Descends at most

@@ -47,9 +47,16 @@ static int local_create(struct vol_driver *d, const struct vol_volume *v, struct
         return 0;
 }
 
+int vol_driver_check_remove_dir(struct vol_driver *d, const struct vol_volume *v,
+                                struct vol_error *err)
+{
+        _cleanup_free_ char *path = xasprintf("%s/%s", d->dir_path, v->id);
+        return vol_fs_check_no_mounts(path, 0, v->name, err);
+}
+
 static int local_remove(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err)
 {
-        int r = vol_fs_remove_tree(d->dir_fd, v->id, err);
+        int r = vol_fs_remove_tree(d->dir_fd, v->id, v->name, err);
         if (r < 0)
                 return r;
         return vol_fs_sync_dir_shared(d->syncer, d->dir_fd, err);
@@ -126,6 +133,7 @@ const struct vol_driver_ops vol_driver_local_ops = {
         .validate = local_validate,
         .path = local_path,
         .create = local_create,
+        .check_remove = vol_driver_check_remove_dir,
         .remove = local_remove,
         .mount = local_mount,
         .unmount = local_unmount,

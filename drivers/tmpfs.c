@@ -94,6 +94,13 @@ static int tmpfs_create(struct vol_driver *d, const struct vol_volume *v, struct
         return 0;
 }
 
+static int tmpfs_check_remove(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err)
+{
+        _cleanup_free_ char *path = tmpfs_path(d, v);
+        /* its own tmpfs is mounted on the directory; nothing else may be */
+        return vol_fs_check_no_mounts(path, is_mounted(d, v) == 1 ? 1 : 0, v->name, err);
+}
+
 static int tmpfs_remove(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err)
 {
         int m = is_mounted(d, v);
@@ -106,10 +113,19 @@ static int tmpfs_remove(struct vol_driver *d, const struct vol_volume *v, struct
                         return vol_error_set(err, -errno, "unmounting the tmpfs of volume %s: %m",
                                              v->name);
         }
-        int r = vol_fs_remove_tree(d->dir_fd, v->id, err);
+        int r = vol_fs_remove_tree(d->dir_fd, v->id, v->name, err);
         if (r < 0)
                 return r;
         return vol_fs_sync_dir_shared(d->syncer, d->dir_fd, err);
+}
+
+static uint64_t tmpfs_memory_bytes(const struct vol_kvs *options)
+{
+        uint64_t size = 0;
+        const char *s = vol_kvs_get(options, "size");
+        if (vol_parse_size("size", s ? s : TMPFS_DEFAULT_SIZE, &size, NULL) < 0)
+                return 0;
+        return size;
 }
 
 static int tmpfs_exists(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err)
@@ -172,10 +188,12 @@ const struct vol_driver_ops vol_driver_tmpfs_ops = {
         .validate = tmpfs_validate,
         .path = tmpfs_path,
         .create = tmpfs_create,
+        .check_remove = tmpfs_check_remove,
         .remove = tmpfs_remove,
         .mount = tmpfs_mount,
         .unmount = tmpfs_unmount,
         .exists = tmpfs_exists,
         .info = tmpfs_info,
         .scan = vol_driver_scan_uuid_dirs,
+        .memory_bytes = tmpfs_memory_bytes,
 };

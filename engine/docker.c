@@ -177,9 +177,20 @@ int vol_engine_container_create(struct vol_engine *e, const struct vol_container
                 json_array_append_new(mounts, json_pack("{s:s, s:s, s:s}", "Type", "volume", "Source",
                                                         spec->mounts[i].volume, "Target",
                                                         spec->mounts[i].target));
-        json_auto_t *host = json_pack("{s:b, s:O}", "ReadonlyRootfs", spec->read_only_rootfs, "Mounts", mounts);
-        if (spec->tmp_size) {
-                _cleanup_free_ char *opt = xasprintf("rw,nosuid,nodev,size=%s", spec->tmp_size);
+        json_auto_t *caps = json_array();
+        for (size_t i = 0; i < spec->n_cap_add; i++)
+                json_array_append_new(caps, json_string(spec->cap_add[i]));
+        json_auto_t *host = json_pack("{s:b, s:O, s:[s], s:O, s:[s]}", "ReadonlyRootfs",
+                                      spec->read_only_rootfs, "Mounts", mounts, "CapDrop", "ALL", "CapAdd",
+                                      caps, "SecurityOpt", "no-new-privileges");
+        if (spec->pids_limit > 0)
+                json_object_set_new(host, "PidsLimit", json_integer(spec->pids_limit));
+        if (spec->memory_bytes > 0)
+                json_object_set_new(host, "Memory", json_integer((json_int_t)spec->memory_bytes));
+        if (spec->tmp_bytes) {
+                /* in bytes: what the kernel's tmpfs takes, whatever the config's spelling */
+                _cleanup_free_ char *opt = xasprintf("rw,nosuid,nodev,size=%llu",
+                                                     (unsigned long long)spec->tmp_bytes);
                 json_object_set_new(host, "Tmpfs", json_pack("{s:s}", "/tmp", opt));
         }
         if (spec->network_mode)

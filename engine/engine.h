@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "core/kv.h"
@@ -23,10 +24,16 @@ struct vol_container_spec {
         size_t n_cmd;
         const struct vol_kvs *labels;
         bool read_only_rootfs;
-        const char *tmp_size;     /* "/tmp" tmpfs size, e.g. "256m"; NULL: no /tmp tmpfs */
+        uint64_t tmp_bytes;       /* size of the "/tmp" tmpfs; 0: no /tmp tmpfs */
         const char *network_mode; /* NULL: the engine's default */
         const struct vol_engine_mount *mounts;
         size_t n_mounts;
+        /* Hardening: every capability is dropped but these, no process may
+         * gain privileges (no-new-privileges), and these limits hold. */
+        const char *const *cap_add;
+        size_t n_cap_add;
+        int64_t pids_limit;    /* 0: none */
+        uint64_t memory_bytes; /* 0: none */
 };
 
 /* Called once per container found: its id, name and state ("running", ...). */

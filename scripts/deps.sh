@@ -4,7 +4,7 @@
 #   scripts/deps.sh --engines  also dockerd, Podman, runc and busybox, for the
 #                              engine and app tests (tests/engines, tests/apps)
 set -euo pipefail
-base=(meson ninja-build pkg-config gcc libmicrohttpd-dev libsqlite3-dev libjansson-dev
+base=(meson ninja-build pkg-config gcc libsqlite3-dev libjansson-dev
       libcurl4-openssl-dev uuid-dev libcmocka-dev libfyaml-dev python3-pytest python3-requests
       sqlite3 curl)
 # Podman as shared/RECIPES.md installs it (with its recommended helpers);

@@ -32,6 +32,25 @@ static int check_ref(enum vol_layer layer, const struct vol_app_ref *ref, struct
         return 0;
 }
 
+/* Whether caller may read (or, with write, change) the layer of ref. A
+ * tenant works in its own tenant only, and reads the global layer; another
+ * tenant's env or app does not exist for it. */
+static int may_touch(const struct vol_caller *caller, enum vol_layer layer, const struct vol_app_ref *ref,
+                     bool write, struct vol_error *err)
+{
+        if (caller->face != VOL_FACE_TENANT)
+                return 0;
+        if (layer == VOL_LAYER_GLOBAL)
+                return write ? vol_error_set(err, -EPERM,
+                                             "the global config layer belongs to the platform's operator")
+                             : 0;
+        if (!caller->tenant || strcmp(ref->tenant, caller->tenant))
+                return vol_error_set(err, -ENOENT, "%s %s/%s%s%s not found", layer == VOL_LAYER_ENV ? "env" : "app",
+                                     ref->tenant, ref->env, layer == VOL_LAYER_APP ? "/" : "",
+                                     layer == VOL_LAYER_APP ? ref->app : "");
+        return 0;
+}
+
 static char *config_key(enum vol_layer layer, const struct vol_app_ref *ref)
 {
         switch (layer) {
@@ -55,11 +74,39 @@ static pthread_mutex_t *lock_app(struct vol_service *s, const struct vol_app_ref
         return vol_name_lock(&s->app_locks, key);
 }
 
-int vol_apps_config_set(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
-                        json_t *cfg, struct vol_error *err)
+static int load_layer(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
+                      struct vol_app_config *ret, struct vol_error *err);
+
+/* Checks a new env or app layer against the layers above it, as they are now
+ * (vol_app_config_merge's rules): a tenant layer may only tighten. */
+static int check_against_above(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
+                               const struct vol_app_config *c, struct vol_error *err)
+{
+        if (layer == VOL_LAYER_GLOBAL)
+                return 0;
+        struct vol_app_config global, env, merged;
+        int r = load_layer(s, VOL_LAYER_GLOBAL, ref, &global, err);
+        if (r < 0)
+                return r;
+        memset(&env, 0, sizeof(env));
+        if (layer == VOL_LAYER_APP && (r = load_layer(s, VOL_LAYER_ENV, ref, &env, err)) < 0) {
+                vol_app_config_free(&global);
+                return r;
+        }
+        r = vol_app_config_merge(&global, layer == VOL_LAYER_ENV ? c : &env, layer == VOL_LAYER_APP ? c : NULL,
+                                 &merged, err);
+        if (r == 0)
+                vol_app_config_free(&merged);
+        vol_app_config_free(&global);
+        vol_app_config_free(&env);
+        return r;
+}
+
+int vol_apps_config_set(struct vol_service *s, const struct vol_caller *caller, enum vol_layer layer,
+                        const struct vol_app_ref *ref, json_t *cfg, struct vol_error *err)
 {
         int r = check_ref(layer, ref, err);
-        if (r < 0)
+        if (r < 0 || (r = may_touch(caller, layer, ref, true, err)) < 0)
                 return r;
         struct vol_app_config c;
         if ((r = vol_app_config_from_json(cfg, &c, err)) < 0)
@@ -67,6 +114,8 @@ int vol_apps_config_set(struct vol_service *s, enum vol_layer layer, const struc
         if (c.volume_driver && !vol_drivers_find(&s->drivers, c.volume_driver))
                 r = vol_error_set(err, -EINVAL, "volumeDriver %s is not a driver of this volmand",
                                   c.volume_driver);
+        if (r == 0)
+                r = check_against_above(s, layer, ref, &c, err);
         struct vol_strbuf b;
         vol_strbuf_init(&b, 0);
         if (r == 0)
@@ -82,14 +131,12 @@ int vol_apps_config_set(struct vol_service *s, enum vol_layer layer, const struc
         return r;
 }
 
-int vol_apps_config_get(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
-                        char **ret_json, struct vol_error *err)
+/* The stored text of one layer, "{}" when never set. */
+static int layer_text(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
+                      char **ret_json, struct vol_error *err)
 {
-        int r = check_ref(layer, ref, err);
-        if (r < 0)
-                return r;
         _cleanup_free_ char *key = config_key(layer, ref);
-        r = vol_store_get_doc(s->store, DOC_CONFIG, key, ret_json, NULL, err);
+        int r = vol_store_get_doc(s->store, DOC_CONFIG, key, ret_json, NULL, err);
         if (r == -ENOENT) {
                 vol_error_clear(err);
                 *ret_json = xstrdup("{}");
@@ -98,13 +145,22 @@ int vol_apps_config_get(struct vol_service *s, enum vol_layer layer, const struc
         return r;
 }
 
+int vol_apps_config_get(struct vol_service *s, const struct vol_caller *caller, enum vol_layer layer,
+                        const struct vol_app_ref *ref, char **ret_json, struct vol_error *err)
+{
+        int r = check_ref(layer, ref, err);
+        if (r < 0 || (r = may_touch(caller, layer, ref, false, err)) < 0)
+                return r;
+        return layer_text(s, layer, ref, ret_json, err);
+}
+
 /* Loads one stored layer into *ret (zeroed when never set). */
 static int load_layer(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
                       struct vol_app_config *ret, struct vol_error *err)
 {
         memset(ret, 0, sizeof(*ret));
         _cleanup_free_ char *text = NULL;
-        int r = vol_apps_config_get(s, layer, ref, &text, err);
+        int r = layer_text(s, layer, ref, &text, err);
         if (r < 0)
                 return r;
         json_auto_t *j = json_loads(text, 0, NULL);
@@ -122,11 +178,12 @@ void vol_app_resolved_free(struct vol_app_resolved *r)
         memset(r, 0, sizeof(*r));
 }
 
-int vol_apps_resolve(struct vol_service *s, const struct vol_app_ref *ref,
-                     struct vol_app_resolved *ret, struct vol_error *err)
+int vol_apps_resolve(struct vol_service *s, const struct vol_caller *caller,
+                     const struct vol_app_ref *ref, struct vol_app_resolved *ret,
+                     struct vol_error *err)
 {
         int r = check_ref(VOL_LAYER_APP, ref, err);
-        if (r < 0)
+        if (r < 0 || (r = may_touch(caller, VOL_LAYER_APP, ref, false, err)) < 0)
                 return r;
         struct vol_app_config layers[3];
         memset(layers, 0, sizeof(layers));
@@ -228,6 +285,54 @@ static int remove_containers(struct vol_service *s, struct found_containers *f, 
         return 0;
 }
 
+/* The size a volume's options set, as text for messages ("no size"). */
+static const char *size_text(const struct vol_kvs *options)
+{
+        const char *s = vol_kvs_get(options, "size");
+        return s ? s : "no size";
+}
+
+/* A deploy uses a volume only if it is exactly what the config asks for:
+ * this app's scope, the driver and the size. Whatever holds the name
+ * otherwise (a volume made before the config changed, or anything else) is
+ * refused, never used and never changed: converting it would lose its data. */
+static int check_volume(struct vol_service *s, const struct vol_app_ref *ref,
+                        const struct vol_app_config *cfg, const char *path, const char *name,
+                        struct vol_error *err)
+{
+        struct vol_volume *v = NULL;
+        int r = vol_service_get(s, &vol_caller_system, name, false, &v, NULL, err);
+        if (r < 0)
+                return vol_error_wrap(err, "volume for %s: ", path);
+        struct vol_scope want = {(char *)ref->tenant, (char *)ref->env, (char *)ref->app, (char *)path};
+        uint64_t have_size = 0, want_size = 0;
+        const char *hs = vol_kvs_get(&v->options, "size");
+        if (hs)
+                vol_parse_size("size", hs, &have_size, NULL);
+        if (cfg->volume_size)
+                vol_parse_size("volumeSize", cfg->volume_size, &want_size, NULL);
+        bool other_options = false;
+        for (size_t i = 0; i < v->options.n; i++)
+                if (strcmp(v->options.items[i].key, "size"))
+                        other_options = true;
+        if (!vol_scope_equal(v->scope, &want))
+                r = vol_error_set(err, -EEXIST,
+                                  "volume %s for %s exists but is not this app's volume (its scope is %s%s%s); "
+                                  "volmand will not use it",
+                                  name, path, v->scope ? v->scope->tenant : "none", v->scope ? "/" : "",
+                                  v->scope ? v->scope->app : "");
+        else if (strcmp(v->driver, cfg->volume_driver) || have_size != want_size || other_options)
+                r = vol_error_set(err, -EEXIST,
+                                  "volume %s for %s was made with driver %s and %s, but the config now asks "
+                                  "for driver %s and %s; volmand does not convert a volume in place (its data "
+                                  "would be lost): restore the config, or remove the volume (volman volume rm "
+                                  "%s) to have it made anew",
+                                  name, path, v->driver, size_text(&v->options), cfg->volume_driver,
+                                  cfg->volume_size ? cfg->volume_size : "no size", name);
+        vol_volume_free(v);
+        return r;
+}
+
 /* The volume in volman and in the engine, with the options the plugin maps
  * back to this exact scope (so the create is idempotent). */
 static int ensure_volume(struct vol_service *s, const struct vol_app_ref *ref,
@@ -246,7 +351,7 @@ static int ensure_volume(struct vol_service *s, const struct vol_app_ref *ref,
         vol_kvs_free(&opts);
         if (r < 0)
                 return vol_error_wrap(err, "volume for %s: ", path);
-        return 0;
+        return check_volume(s, ref, cfg, path, name, err);
 }
 
 static int save_state(struct vol_service *s, const struct vol_app_ref *ref,
@@ -290,11 +395,11 @@ static int check_deploy_request(const struct vol_deploy_request *req, struct vol
         return 0;
 }
 
-static int deploy_locked(struct vol_service *s, const struct vol_app_ref *ref,
-                         const struct vol_deploy_request *req, struct vol_deploy_result *res,
-                         struct vol_error *err)
+static int deploy_locked(struct vol_service *s, const struct vol_caller *caller,
+                         const struct vol_app_ref *ref, const struct vol_deploy_request *req,
+                         struct vol_deploy_result *res, struct vol_error *err)
 {
-        int r = vol_apps_resolve(s, ref, &res->resolved, err);
+        int r = vol_apps_resolve(s, caller, ref, &res->resolved, err);
         if (r < 0)
                 return r;
         const struct vol_app_config *cfg = &res->resolved.config;
@@ -329,6 +434,9 @@ static int deploy_locked(struct vol_service *s, const struct vol_app_ref *ref,
         snprintf(gen, sizeof(gen), "%lu", res->generation);
         vol_kvs_set(&labels, LABEL_GENERATION, gen);
         vol_kvs_set(&labels, LABEL_MANAGED, "volmand");
+        uint64_t tmp_bytes = 0, memory_bytes = 0;
+        vol_parse_size("tmpSize", cfg->tmp_size, &tmp_bytes, NULL);
+        vol_parse_size("memory", cfg->memory, &memory_bytes, NULL);
         struct vol_container_spec spec = {
                 .name = res->container_name,
                 .image = req->image,
@@ -336,10 +444,14 @@ static int deploy_locked(struct vol_service *s, const struct vol_app_ref *ref,
                 .n_cmd = req->n_cmd,
                 .labels = &labels,
                 .read_only_rootfs = cfg->read_only_rootfs,
-                .tmp_size = cfg->tmp_size,
+                .tmp_bytes = tmp_bytes,
                 .network_mode = cfg->network_mode,
                 .mounts = mounts,
                 .n_mounts = cfg->n_paths,
+                .cap_add = (const char *const *)cfg->caps,
+                .n_cap_add = cfg->n_caps,
+                .pids_limit = cfg->pids_limit,
+                .memory_bytes = memory_bytes,
         };
         r = vol_engine_container_create(s->engine, &spec, &res->container_id, err);
         free(mounts);
@@ -361,12 +473,13 @@ out:
         return r;
 }
 
-int vol_apps_deploy(struct vol_service *s, const struct vol_app_ref *ref,
+int vol_apps_deploy(struct vol_service *s, const struct vol_caller *caller, const struct vol_app_ref *ref,
                     const struct vol_deploy_request *req, struct vol_deploy_result *ret,
                     struct vol_error *err)
 {
         int r = check_ref(VOL_LAYER_APP, ref, err);
-        if (r < 0 || (r = check_deploy_request(req, err)) < 0)
+        if (r < 0 || (r = may_touch(caller, VOL_LAYER_APP, ref, true, err)) < 0 ||
+            (r = check_deploy_request(req, err)) < 0)
                 return r;
         if (!s->engine)
                 return vol_error_set(err, -ENOTSUP,
@@ -375,12 +488,17 @@ int vol_apps_deploy(struct vol_service *s, const struct vol_app_ref *ref,
         struct vol_deploy_result res;
         memset(&res, 0, sizeof(res));
         pthread_mutex_t *lock = lock_app(s, ref);
-        r = deploy_locked(s, ref, req, &res, err);
+        r = deploy_locked(s, caller, ref, req, &res, err);
         vol_name_unlock(lock);
+        _cleanup_free_ char *what = xasprintf("deploy app %s/%s/%s (image %s)", ref->tenant, ref->env,
+                                              ref->app, req->image);
         if (r < 0) {
                 vol_deploy_result_free(&res);
-                return vol_error_wrap(err, "deploying %s/%s/%s: ", ref->tenant, ref->env, ref->app);
+                vol_error_wrap(err, "deploying %s/%s/%s: ", ref->tenant, ref->env, ref->app);
+                vol_service_audit(caller, what, r, err);
+                return r;
         }
+        vol_service_audit(caller, what, 0, NULL);
         *ret = res;
         return 0;
 }
@@ -403,8 +521,9 @@ static int collect_name(const struct vol_volume *v, const struct vol_volume_info
         return 0;
 }
 
-static int delete_locked(struct vol_service *s, const struct vol_app_ref *ref,
-                         struct vol_app_delete_result *res, struct vol_error *err)
+static int delete_locked(struct vol_service *s, const struct vol_caller *caller,
+                         const struct vol_app_ref *ref, struct vol_app_delete_result *res,
+                         struct vol_error *err)
 {
         int r;
         if (s->engine) {
@@ -423,7 +542,7 @@ static int delete_locked(struct vol_service *s, const struct vol_app_ref *ref,
         f.env = xstrdup(ref->env);
         f.app = xstrdup(ref->app);
         struct name_list names = {0};
-        r = vol_service_list(s, &f, NULL, 0, collect_name, &names, NULL, err);
+        r = vol_service_list(s, caller, &f, NULL, 0, collect_name, &names, NULL, err);
         vol_filter_free(&f);
         for (size_t i = 0; r >= 0 && i < names.n; i++) {
                 if (s->engine) {
@@ -435,7 +554,7 @@ static int delete_locked(struct vol_service *s, const struct vol_app_ref *ref,
                         }
                         vol_error_clear(err);
                 }
-                int e = vol_service_remove(s, names.names[i], err);
+                int e = vol_service_remove(s, caller, names.names[i], err);
                 if (e < 0 && e != -ENOENT) {
                         r = e;
                         break;
@@ -463,19 +582,26 @@ static int delete_locked(struct vol_service *s, const struct vol_app_ref *ref,
         return 0;
 }
 
-int vol_apps_delete(struct vol_service *s, const struct vol_app_ref *ref,
+int vol_apps_delete(struct vol_service *s, const struct vol_caller *caller, const struct vol_app_ref *ref,
                     struct vol_app_delete_result *ret, struct vol_error *err)
 {
         int r = check_ref(VOL_LAYER_APP, ref, err);
-        if (r < 0)
+        if (r < 0 || (r = may_touch(caller, VOL_LAYER_APP, ref, true, err)) < 0)
                 return r;
         struct vol_app_delete_result res = {0};
         pthread_mutex_t *lock = lock_app(s, ref);
-        r = delete_locked(s, ref, &res, err);
+        r = delete_locked(s, caller, ref, &res, err);
         vol_name_unlock(lock);
-        if (r < 0)
-                return vol_error_wrap(err, "deleting %s/%s/%s (run the delete again to finish): ",
-                                      ref->tenant, ref->env, ref->app);
+        _cleanup_free_ char *what = xasprintf("delete app %s/%s/%s", ref->tenant, ref->env, ref->app);
+        if (r < 0) {
+                vol_error_wrap(err, "deleting %s/%s/%s (run the delete again to finish): ", ref->tenant,
+                               ref->env, ref->app);
+                vol_service_audit(caller, what, r, err);
+                return r;
+        }
+        _cleanup_free_ char *done = xasprintf("%s (%zu containers, %zu volumes)", what, res.containers,
+                                              res.volumes);
+        vol_service_audit(caller, done, 0, NULL);
         *ret = res;
         return 0;
 }
@@ -525,12 +651,17 @@ static int cmp_entry(const void *a, const void *b)
         return strcmp(((const struct app_entry *)a)->key, ((const struct app_entry *)b)->key);
 }
 
-int vol_apps_list(struct vol_service *s, const char *tenant, vol_app_cb cb, void *userdata,
-                  struct vol_error *err)
+int vol_apps_list(struct vol_service *s, const struct vol_caller *caller, const char *tenant,
+                  vol_app_cb cb, void *userdata, struct vol_error *err)
 {
         int r = 0;
         if (tenant && (r = vol_validate_scope_part("tenant", tenant, err)) < 0)
                 return r;
+        if (caller->face == VOL_FACE_TENANT) {
+                if (tenant && strcmp(tenant, caller->tenant))
+                        return 0; /* another tenant's apps: none to see */
+                tenant = caller->tenant;
+        }
         _cleanup_free_ char *cprefix = tenant ? xasprintf("app/%s/", tenant) : xstrdup("app/");
         _cleanup_free_ char *sprefix = tenant ? xasprintf("%s/", tenant) : xstrdup("");
         struct app_list l = {0};

@@ -11,12 +11,6 @@
 #include "core/error.h"
 #include "service/service.h"
 
-enum vol_layer {
-        VOL_LAYER_GLOBAL, /* every tenant */
-        VOL_LAYER_ENV,    /* one tenant's env */
-        VOL_LAYER_APP,    /* one app */
-};
-
 /* Which app (or env, or nothing for the global layer). */
 struct vol_app_ref {
         const char *tenant;
@@ -26,13 +20,15 @@ struct vol_app_ref {
 
 /* Replaces one config layer with cfg (a JSON object, validated whole: a bad
  * field changes nothing). ref needs tenant and env for the env layer, and app
- * too for the app layer. */
-int vol_apps_config_set(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
-                        json_t *cfg, struct vol_error *err);
+ * too for the app layer. An env or app layer that would loosen hardening, or
+ * raise a limit above what the layers above it set, is -EPERM
+ * (vol_app_config_merge). */
+int vol_apps_config_set(struct vol_service *s, const struct vol_caller *caller, enum vol_layer layer,
+                        const struct vol_app_ref *ref, json_t *cfg, struct vol_error *err);
 
 /* The JSON text of one layer, "{}" when it was never set (caller frees). */
-int vol_apps_config_get(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
-                        char **ret_json, struct vol_error *err);
+int vol_apps_config_get(struct vol_service *s, const struct vol_caller *caller, enum vol_layer layer,
+                        const struct vol_app_ref *ref, char **ret_json, struct vol_error *err);
 
 struct vol_app_resolved {
         struct vol_app_config config; /* the merge: every field set */
@@ -42,8 +38,9 @@ struct vol_app_resolved {
 /* Merges the layers for ref and names each writeable volume. Checks the
  * merged config against the drivers (a known volumeDriver; volumeSize only
  * with a driver that can limit size). */
-int vol_apps_resolve(struct vol_service *s, const struct vol_app_ref *ref,
-                     struct vol_app_resolved *ret, struct vol_error *err);
+int vol_apps_resolve(struct vol_service *s, const struct vol_caller *caller,
+                     const struct vol_app_ref *ref, struct vol_app_resolved *ret,
+                     struct vol_error *err);
 /* Frees what r owns. */
 void vol_app_resolved_free(struct vol_app_resolved *r);
 
@@ -63,9 +60,13 @@ struct vol_deploy_result {
 };
 
 /* Deploys ref: makes sure each writeable volume exists (in volman and in the
- * engine), then replaces the app's container: `recreate` removes the old one
- * first, `blue-green` starts the new one first. -ENOTSUP without an engine. */
-int vol_apps_deploy(struct vol_service *s, const struct vol_app_ref *ref,
+ * engine) and is the one the config asks for (its scope, driver and size:
+ * a volume that differs is -EEXIST, never used or changed), then replaces the
+ * app's container: `recreate` removes the old one first, `blue-green` starts
+ * the new one first. The container runs hardened: the merged config's read-only
+ * root, network mode, pids and memory limits, every capability dropped but
+ * capAdd, no-new-privileges. -ENOTSUP without an engine. */
+int vol_apps_deploy(struct vol_service *s, const struct vol_caller *caller, const struct vol_app_ref *ref,
                     const struct vol_deploy_request *req, struct vol_deploy_result *ret,
                     struct vol_error *err);
 /* Frees what r owns. */
@@ -80,7 +81,7 @@ struct vol_app_delete_result {
 /* Deletes ref: its containers, its volumes (those scoped to its tenant, env
  * and app, and no others) and its config and state. Idempotent: running it
  * again after an interruption finishes the job. */
-int vol_apps_delete(struct vol_service *s, const struct vol_app_ref *ref,
+int vol_apps_delete(struct vol_service *s, const struct vol_caller *caller, const struct vol_app_ref *ref,
                     struct vol_app_delete_result *ret, struct vol_error *err);
 
 /* One known app: it has an app-layer config, or has been deployed. state is
@@ -89,5 +90,5 @@ typedef int (*vol_app_cb)(const char *tenant, const char *env, const char *app, 
                           const char *state, void *userdata);
 
 /* Every known app (of tenant, when not NULL), in (tenant, env, app) order. */
-int vol_apps_list(struct vol_service *s, const char *tenant, vol_app_cb cb, void *userdata,
-                  struct vol_error *err);
+int vol_apps_list(struct vol_service *s, const struct vol_caller *caller, const char *tenant,
+                  vol_app_cb cb, void *userdata, struct vol_error *err);

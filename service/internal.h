@@ -1,12 +1,16 @@
 /* What the service's files share. Not a public header. */
 #pragma once
 
+#include <pthread.h>
+
 #include "drivers/driver.h"
 #include "engine/engine.h"
 #include "locks.h"
 #include "metrics.h"
 #include "service.h"
 #include "store/store.h"
+
+struct vol_reaper;
 
 struct vol_service {
         struct vol_store *store;
@@ -19,4 +23,37 @@ struct vol_service {
         struct vol_metrics metrics;
         struct vol_engine *engine; /* NULL: no deploys */
         char *engine_driver;       /* what the engine calls volman's plugin */
+        char boot_id[64];          /* this boot's id, recorded with mount references */
+        int root_lock_fd;          /* flock'd {root}/volmand.lock */
+        struct vol_reaper *reaper; /* destroys retired volumes' storage */
+
+        /* the memory budget of memory-backed volumes */
+        pthread_mutex_t memory_lock;
+        uint64_t memory_used;
+        uint64_t memory_max_total;
+        uint64_t memory_max_volume;
 };
+
+/* Reserves the memory a volume of driver d with options may hold. Returns 0
+ * (nothing to reserve for a disk-backed driver), or -ENOSPC with a message
+ * naming the budget it would pass. */
+int vol_memory_reserve(struct vol_service *s, const struct vol_driver *d,
+                       const struct vol_kvs *options, const char *name, struct vol_error *err);
+/* Gives back what vol_memory_reserve took for these options. */
+void vol_memory_release(struct vol_service *s, const struct vol_driver *d,
+                        const struct vol_kvs *options);
+
+/* The background destroyer of retired volumes' storage (service/reaper.c). */
+int vol_reaper_start(struct vol_service *s, struct vol_reaper **ret, struct vol_error *err);
+/* Queues the storage of tombstone t (copied) for destruction. */
+void vol_reaper_add(struct vol_reaper *r, const struct vol_tombstone *t);
+/* Queues the storage of volume v, just retired. */
+void vol_reaper_add_volume(struct vol_reaper *r, const struct vol_volume *v);
+/* Stops the thread; what is left stays tombstoned for the next start. */
+void vol_reaper_stop(struct vol_reaper *r);
+/* How many storages wait for destruction (or a retry). */
+size_t vol_reaper_pending(struct vol_reaper *r);
+
+/* Whether caller may see v at all: the admin, volmand and the engines see
+ * every volume; a tenant only its own scoped ones. Others are "not found". */
+bool vol_auth_may_see(const struct vol_caller *caller, const struct vol_volume *v);

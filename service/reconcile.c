@@ -1,5 +1,5 @@
-/* Start-up reconciliation: finish what a crash interrupted, and report what
- * the store and the drivers disagree on. */
+/* Start-up reconciliation: finish what a crash interrupted, void what a
+ * reboot voided, and report what the store and the drivers disagree on. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +16,37 @@ struct snapshot {
         char (*ids)[37];
         size_t n, cap;
         struct vol_volume **items;
+        uint64_t memory; /* what memory-backed volumes hold */
 };
 
-static int take(const struct vol_volume *v, void *userdata)
+static void add_id(struct snapshot *sn, const char *id)
 {
-        struct snapshot *sn = userdata;
         if (sn->n_ids == sn->cap_ids) {
                 sn->cap_ids = sn->cap_ids ? sn->cap_ids * 2 : 1024;
                 sn->ids = xrealloc(sn->ids, sn->cap_ids * sizeof(*sn->ids));
         }
-        memcpy(sn->ids[sn->n_ids++], v->id, 37);
+        snprintf(sn->ids[sn->n_ids++], 37, "%s", id);
+}
+
+/* 1 when v holds a mount reference made before this boot. A reference with
+ * no boot recorded (an older volmand's) is kept: its age cannot be told. */
+static bool has_stale_refs(const struct vol_volume *v, const char *boot)
+{
+        for (size_t i = 0; i < v->n_mounts; i++)
+                if (v->mounts[i].boot && *v->mounts[i].boot && strcmp(v->mounts[i].boot, boot))
+                        return true;
+        return false;
+}
+
+static int take(const struct vol_volume *v, void *userdata)
+{
+        struct snapshot *sn = userdata;
+        add_id(sn, v->id);
         struct vol_driver *d = vol_drivers_find(&sn->s->drivers, v->driver);
-        bool needs_work = v->status != VOL_STATUS_READY || !d || (d->ops->caps & VOL_CAP_EPHEMERAL);
+        if (d && d->ops->memory_bytes)
+                sn->memory += d->ops->memory_bytes(&v->options);
+        bool needs_work = v->status != VOL_STATUS_READY || !d || (d->ops->caps & VOL_CAP_EPHEMERAL) ||
+                          has_stale_refs(v, sn->s->boot_id);
         if (!needs_work)
                 return 0;
         if (sn->n == sn->cap) {
@@ -35,6 +54,24 @@ static int take(const struct vol_volume *v, void *userdata)
                 sn->items = xrealloc(sn->items, sn->cap * sizeof(*sn->items));
         }
         sn->items[sn->n++] = vol_volume_dup(v);
+        return 0;
+}
+
+static int take_tombstone(const struct vol_tombstone *t, void *userdata)
+{
+        struct snapshot *sn = userdata;
+        add_id(sn, t->id);
+        struct vol_driver *d = vol_drivers_find(&sn->s->drivers, t->driver);
+        if (d && d->ops->memory_bytes)
+                sn->memory += d->ops->memory_bytes(&t->options);
+        return 0;
+}
+
+/* Queued only once the memory budget counts them: the reaper gives back
+ * what it destroys. */
+static int queue_tombstone(const struct vol_tombstone *t, void *userdata)
+{
+        vol_reaper_add(userdata, t);
         return 0;
 }
 
@@ -71,7 +108,7 @@ static int cmp_id(const void *a, const void *b)
 }
 
 struct orphan_ctx {
-        char (*ids)[37]; /* sorted ids of every record */
+        char (*ids)[37]; /* sorted ids of every record and tombstone */
         size_t n;
         const char *driver;
         size_t kept;
@@ -124,6 +161,29 @@ static size_t remove_empty_orphans(struct vol_driver *d, struct orphan_ctx *c)
         return removed;
 }
 
+/* Drops v's mount references of an earlier boot: no container survived it. */
+static int drop_stale_refs(struct vol_service *s, struct vol_volume *v, struct vol_reconcile_report *rep,
+                           struct vol_error *err)
+{
+        size_t dropped = 0;
+        for (size_t i = v->n_mounts; i-- > 0;)
+                if (v->mounts[i].boot && *v->mounts[i].boot && strcmp(v->mounts[i].boot, s->boot_id)) {
+                        vol_volume_remove_mount_at(v, i);
+                        dropped++;
+                }
+        if (!dropped)
+                return 0;
+        int r = vol_store_put(s->store, v, v->revision, VOL_SYNC_ORDERED, err);
+        if (r < 0)
+                return r;
+        rep->stale_refs += dropped;
+        vol_service_log("info",
+                        "reconcile: volume %s: dropped %zu mount reference%s made before the host's last "
+                        "boot (no container survives a reboot)",
+                        v->name, dropped, dropped == 1 ? "" : "s");
+        return 0;
+}
+
 /* Finishes one record. Returns 0, or < 0 when it could not (logged, kept). */
 static int settle(struct vol_service *s, struct vol_volume *v, struct vol_reconcile_report *rep)
 {
@@ -141,22 +201,23 @@ static int settle(struct vol_service *s, struct vol_volume *v, struct vol_reconc
                 if ((r = d->ops->remove(d, v, &err)) == 0 &&
                     (r = vol_store_remove(s->store, v->name, v->revision, VOL_SYNC_FULL, &err)) == 0) {
                         rep->rolled_back++;
+                        vol_memory_release(s, d, &v->options);
                         vol_service_log("info", "reconcile: rolled back the interrupted create of %s",
                                         v->name);
                 }
                 break;
         case VOL_STATUS_DELETING:
-                /* removal was decided: finish it */
-                if ((r = d->ops->remove(d, v, &err)) == 0 &&
-                    (r = vol_store_remove(s->store, v->name, v->revision, VOL_SYNC_FULL, &err)) == 0) {
+                /* an older volmand decided this removal: finish it the way removals go now */
+                if ((r = vol_store_retire(s->store, v, v->revision, VOL_SYNC_FULL, &err)) == 0) {
                         rep->rolled_forward++;
-                        vol_service_log("info", "reconcile: finished the interrupted removal of %s",
-                                        v->name);
+                        vol_reaper_add_volume(s->reaper, v);
+                        vol_service_log("info", "reconcile: finishing the interrupted removal of %s", v->name);
                 }
                 break;
         case VOL_STATUS_READY:
-                /* only ephemeral drivers get here (see take) */
-                {
+                if ((r = drop_stale_refs(s, v, rep, &err)) < 0)
+                        break;
+                if (d->ops->caps & VOL_CAP_EPHEMERAL) {
                         r = d->ops->mount(d, v, &err);
                         if (r == 1) {
                                 rep->repaired++;
@@ -182,6 +243,15 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
         int r = vol_store_list(s->store, NULL, NULL, 0, take, &sn, err);
         if (r < 0)
                 goto out;
+        size_t n_records = sn.n_ids;
+        if ((r = vol_store_list_tombstones(s->store, take_tombstone, &sn, err)) < 0)
+                goto out;
+        rep.tombstones = (size_t)r;
+        pthread_mutex_lock(&s->memory_lock);
+        s->memory_used = sn.memory;
+        pthread_mutex_unlock(&s->memory_lock);
+        if ((r = vol_store_list_tombstones(s->store, queue_tombstone, s->reaper, err)) < 0)
+                goto out;
         for (size_t i = 0; i < sn.n; i++)
                 settle(s, sn.items[i], &rep);
         struct check_ctx cc = {s, &rep};
@@ -202,13 +272,14 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
                 rep.orphans += c.kept;
         }
         if (rep.rolled_back || rep.rolled_forward || rep.orphans || rep.missing || rep.repaired ||
-            rep.cleaned)
+            rep.cleaned || rep.tombstones || rep.stale_refs)
                 vol_service_log("info",
                                 "reconcile: %zu volumes; %zu creates rolled back, %zu removals "
-                                "finished, %zu remade empty, %zu missing storage, %zu empty traces "
-                                "removed, %zu orphan storage kept",
-                                sn.n_ids, rep.rolled_back, rep.rolled_forward, rep.repaired, rep.missing,
-                                rep.cleaned, rep.orphans);
+                                "finished, %zu removed volumes' data queued for destruction, %zu "
+                                "mount references of an earlier boot dropped, %zu remade empty, %zu "
+                                "missing storage, %zu empty traces removed, %zu orphan storage kept",
+                                n_records, rep.rolled_back, rep.rolled_forward, rep.tombstones,
+                                rep.stale_refs, rep.repaired, rep.missing, rep.cleaned, rep.orphans);
         r = 0;
 out:
         for (size_t i = 0; i < sn.n; i++)

@@ -2,15 +2,21 @@
  *
  * Every operation that touches both is a recorded state machine:
  *   create: record `creating` -> driver create -> record `ready`
- *   remove: record `deleting` -> driver remove -> record deleted
+ *   remove: record retired with a tombstone (one write) -> the storage is
+ *           destroyed in the background -> tombstone dropped
  * so a crash at any point leaves a state vol_service_reconcile() finishes.
- * Operations on one name are serialized; different names run in parallel. */
+ * Operations on one name are serialized; different names run in parallel;
+ * no lock shared between volumes is held while a tree is walked.
+ *
+ * Every call names its caller (core/caller.h): what the caller may see and
+ * do is decided here, once for every face. */
 #pragma once
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/caller.h"
 #include "core/error.h"
 #include "core/filter.h"
 #include "core/strbuf.h"
@@ -28,6 +34,12 @@ struct vol_service_config {
         const char *default_driver; /* "local" */
         const char *engine;         /* "unix:///run/docker.sock" for app deploys, or NULL */
         const char *engine_driver;  /* the name the engine knows volman's plugin by ("volman") */
+        /* The memory budget of memory-backed volumes (tmpfs): bytes all of
+         * them may hold together, and one of them. 0: a quarter of the host's
+         * RAM, and 8 GiB (at most the total). */
+        uint64_t memory_max_total;
+        uint64_t memory_max_volume;
+        const char *boot_id; /* NULL: the kernel's (/proc/sys/kernel/random/boot_id) */
 };
 
 struct vol_create_request {
@@ -38,13 +50,21 @@ struct vol_create_request {
         struct vol_scope *scope; /* NULL: unscoped */
 };
 
-/* Opens the store and drivers under cfg->root and reconciles (see
- * vol_service_reconcile), writing what it found to the log callback.
- * Returns 0 and *ret, or < 0 with a message. */
+/* Takes an exclusive lock on cfg->root (a second volmand on one root exits
+ * here, naming the first one's PID, having touched nothing), opens the store
+ * and drivers under it and reconciles (see vol_service_reconcile), writing
+ * what it found to the log callback. Returns 0 and *ret, or < 0 with a message. */
 int vol_service_open(const struct vol_service_config *cfg, struct vol_service **ret,
                      struct vol_error *err);
-/* Closes the store and drivers. Accepts NULL. */
+/* Stops background work and closes the store and drivers. Accepts NULL. */
 void vol_service_close(struct vol_service *s);
+
+/* 0 when every operation can work; < 0 with the reason when the daemon is
+ * degraded (the store refuses durable writes after a failed fsync). */
+int vol_service_health(struct vol_service *s, struct vol_error *err);
+
+/* How many removed volumes' data is still being destroyed in the background. */
+size_t vol_service_removals_pending(struct vol_service *s);
 
 /* Appends every metric in Prometheus text format: volumes by driver and status
  * (read from the store) and the operation counters and latencies. */
@@ -52,14 +72,19 @@ int vol_service_render_metrics(struct vol_service *s, struct vol_strbuf *out, st
 
 /* Creates a volume, or returns the existing one when name, driver, options,
  * labels and scope all match (then *ret_created is false). Different
- * parameters for an existing name: -EEXIST. Bad input: -EINVAL. The answer is
- * durable (fsync'd) when this returns. *ret: the volume (caller frees). */
-int vol_service_create(struct vol_service *s, const struct vol_create_request *req,
-                       struct vol_volume **ret, bool *ret_created, struct vol_error *err);
+ * parameters for an existing name: -EEXIST. Bad input: -EINVAL; a name
+ * starting with the scoped-name prefix and a dash without a scope, too (such
+ * names belong to scopes alone). A memory-backed volume past the memory
+ * budget: -ENOSPC. The answer is durable (fsync'd) when this returns.
+ * *ret: the volume (caller frees). */
+int vol_service_create(struct vol_service *s, const struct vol_caller *caller,
+                       const struct vol_create_request *req, struct vol_volume **ret,
+                       bool *ret_created, struct vol_error *err);
 
 /* The volume called name (caller frees), or -ENOENT. If ret_info is not NULL,
  * fills it with the driver's view (with usage if with_usage). */
-int vol_service_get(struct vol_service *s, const char *name, bool with_usage,
+int vol_service_get(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                    bool with_usage,
                     struct vol_volume **ret, struct vol_volume_info *ret_info,
                     struct vol_error *err);
 
@@ -72,35 +97,49 @@ typedef int (*vol_service_volume_cb)(const struct vol_volume *v, const struct vo
  * (NULL: from the start), at most limit (0: all), to cb. *ret_next gets the
  * name to continue after when more remain (heap), else NULL; ret_next may be
  * NULL. Returns how many cb saw, or < 0. */
-int vol_service_list(struct vol_service *s, const struct vol_filter *f, const char *after,
+int vol_service_list(struct vol_service *s, const struct vol_caller *caller,
+                     const struct vol_filter *f, const char *after,
                      size_t limit, vol_service_volume_cb cb, void *userdata, char **ret_next,
                      struct vol_error *err);
 
 /* Removes a volume and its data. -ENOENT if absent; -EBUSY while any mount
- * reference exists (no flag overrides this). */
-int vol_service_remove(struct vol_service *s, const char *name, struct vol_error *err);
+ * reference exists (no flag overrides this) or a filesystem is mounted in or
+ * on its directory: a refused removal changes nothing. Once this returns 0
+ * the name is free; the data is destroyed in the background (and at the next
+ * start if volmand stops first). */
+int vol_service_remove(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                       struct vol_error *err);
 
+/* Called per volume prune decided on: kept_because is NULL when it was
+ * removed (or, with dry_run, would be), else why it was kept. */
+typedef void (*vol_service_prune_cb)(const char *name, const char *kept_because, void *userdata);
 /* Removes every unmounted, ready volume matching f (or, with dry_run, only
- * names them). Each removed (or would-be removed) name is passed to cb. */
-typedef void (*vol_service_name_cb)(const char *name, void *userdata);
-int vol_service_prune(struct vol_service *s, const struct vol_filter *f, bool dry_run,
-                      vol_service_name_cb cb, void *userdata, struct vol_error *err);
+ * names them), except the volumes of an app whose config or deploy still
+ * exists, whatever the filter. Returns how many were removed; on a failure
+ * that stops it, < 0, and cb has already seen every volume removed before. */
+int vol_service_prune(struct vol_service *s, const struct vol_caller *caller,
+                      const struct vol_filter *f, bool dry_run, vol_service_prune_cb cb,
+                      void *userdata, struct vol_error *err);
 
-/* Records mount reference ref_id on name (durably) and returns the mountpoint
- * in *ret_mountpoint (caller frees). Mounting with an id already present is a
- * no-op. -ENOENT if absent, -EBUSY if the volume is being created or removed. */
-int vol_service_mount(struct vol_service *s, const char *name, const char *ref_id,
-                      char **ret_mountpoint, struct vol_error *err);
+/* Records mount reference ref_id of the caller's face on name (durably, with
+ * the boot id) and returns the mountpoint in *ret_mountpoint (caller frees).
+ * Mounting with an id the face holds already is a no-op. -ENOENT if absent,
+ * -EBUSY if the volume is being created. */
+int vol_service_mount(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                      const char *ref_id, char **ret_mountpoint, struct vol_error *err);
 
-/* Drops mount reference ref_id from name. An unknown id succeeds; an unknown
- * volume is -ENOENT. */
-int vol_service_unmount(struct vol_service *s, const char *name, const char *ref_id,
-                        struct vol_error *err);
+/* Drops the caller's mount reference ref_id from name. An unknown id
+ * succeeds; an id held only by another face is -EPERM (only the face that
+ * made a reference drops it); an unknown volume is -ENOENT. */
+int vol_service_unmount(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                        const char *ref_id, struct vol_error *err);
 
 /* What start-up reconciliation did. */
 struct vol_reconcile_report {
         size_t rolled_back;    /* `creating` records undone */
-        size_t rolled_forward; /* `deleting` records finished */
+        size_t rolled_forward; /* `deleting` records (of an older volmand) retired */
+        size_t tombstones;     /* storage of removed volumes, queued for destruction */
+        size_t stale_refs;     /* mount references of an earlier boot, dropped */
         size_t orphans;        /* storage with no record that holds data (reported, kept) */
         size_t cleaned;        /* empty storage with no record (removed) */
         size_t missing;        /* ready records whose storage is gone (reported) */
@@ -112,10 +151,15 @@ struct vol_reconcile_report {
 int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *ret,
                           struct vol_error *err);
 
-/* Where the service writes what it reports (reconciliation findings).
- * Default: stderr. */
+/* Where the service writes what it reports (reconciliation findings, the
+ * audit trail). Without one, nothing is written. */
 typedef void (*vol_log_fn)(const char *level, const char *msg);
 void vol_service_set_log(vol_log_fn fn);
 
 /* Writes one line through the log callback (the daemon's log). */
 void vol_service_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* The audit trail: one line per destructive operation and per failure of the
+ * daemon, with who (the caller), what and the outcome (r: 0 or < 0 with err). */
+void vol_service_audit(const struct vol_caller *caller, const char *what, int r,
+                       const struct vol_error *err);

@@ -1,5 +1,4 @@
 /* Volume operations: create, get, list, remove, prune, mount, unmount. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,26 +13,6 @@
 #include "internal.h"
 
 DEFINE_CLEANUP_FUNC(struct vol_volume, vol_volume_free)
-
-static vol_log_fn log_fn;
-
-void vol_service_set_log(vol_log_fn fn)
-{
-        log_fn = fn;
-}
-
-void vol_service_log(const char *level, const char *fmt, ...)
-{
-        char msg[1024];
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-        if (log_fn)
-                log_fn(level, msg);
-        else
-                fprintf(stderr, "volmand: %s: %s\n", level, msg);
-}
 
 static void count_one(const char *driver, enum vol_status status, uint64_t n, void *userdata)
 {
@@ -62,6 +41,27 @@ int vol_service_render_metrics(struct vol_service *s, struct vol_strbuf *out, st
         if (counted.data)
                 vol_strbuf_puts(out, counted.data);
         vol_strbuf_free(&counted);
+        pthread_mutex_lock(&s->memory_lock);
+        uint64_t used = s->memory_used, max = s->memory_max_total;
+        pthread_mutex_unlock(&s->memory_lock);
+        vol_strbuf_printf(out,
+                          "# HELP volman_memory_reserved_bytes Memory the memory-backed volumes may hold.\n"
+                          "# TYPE volman_memory_reserved_bytes gauge\n"
+                          "volman_memory_reserved_bytes %llu\n"
+                          "# HELP volman_memory_limit_bytes The budget of memory-backed volumes.\n"
+                          "# TYPE volman_memory_limit_bytes gauge\n"
+                          "volman_memory_limit_bytes %llu\n"
+                          "# HELP volman_removals_pending Removed volumes whose data is still being destroyed.\n"
+                          "# TYPE volman_removals_pending gauge\n"
+                          "volman_removals_pending %zu\n",
+                          (unsigned long long)used, (unsigned long long)max, vol_reaper_pending(s->reaper));
+        struct vol_error health = VOL_ERROR_INIT;
+        vol_strbuf_printf(out,
+                          "# HELP volman_degraded 1 when the store refuses durable writes (a failed fsync).\n"
+                          "# TYPE volman_degraded gauge\n"
+                          "volman_degraded %d\n",
+                          vol_store_health(s->store, &health) < 0);
+        vol_error_clear(&health);
         return vol_metrics_render(&s->metrics, out);
 }
 
@@ -80,6 +80,23 @@ static struct vol_driver *find_driver(struct vol_service *s, const char *name, s
         return d;
 }
 
+/* The stored volume called name, as caller may see it: another tenant's
+ * volume is "not found", like one that does not exist. */
+static int get_visible(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                       struct vol_volume **ret, struct vol_error *err)
+{
+        struct vol_volume *v = NULL;
+        int r = vol_store_get(s->store, name, &v, err);
+        if (r < 0)
+                return r;
+        if (!vol_auth_may_see(caller, v)) {
+                vol_volume_free(v);
+                return vol_error_set(err, -ENOENT, "volume %s not found", name);
+        }
+        *ret = v;
+        return 0;
+}
+
 /* Says which parameter of an existing volume differs from a create request. */
 static const char *differing_parameter(const struct vol_volume *v, const char *driver,
                                        const struct vol_create_request *req)
@@ -95,13 +112,15 @@ static const char *differing_parameter(const struct vol_volume *v, const char *d
         return NULL;
 }
 
-static int create_locked(struct vol_service *s, struct vol_driver *d, const char *name,
-                         const struct vol_create_request *req, struct vol_volume **ret,
+static int create_locked(struct vol_service *s, const struct vol_caller *caller, struct vol_driver *d,
+                         const char *name, const struct vol_create_request *req, struct vol_volume **ret,
                          bool *ret_created, struct vol_error *err)
 {
         _cleanup_(vol_volume_freep) struct vol_volume *cur = NULL;
         int r = vol_store_get(s->store, name, &cur, err);
         if (r == 0) {
+                if (!vol_auth_may_see(caller, cur))
+                        return vol_error_set(err, -EEXIST, "the name %s is taken", name);
                 const char *diff = differing_parameter(cur, d->ops->name, req);
                 if (diff)
                         return vol_error_set(err, -EEXIST,
@@ -117,6 +136,8 @@ static int create_locked(struct vol_service *s, struct vol_driver *d, const char
                 return r;
         vol_error_clear(err);
 
+        if ((r = vol_memory_reserve(s, d, &req->options, name, err)) < 0)
+                return r;
         _cleanup_(vol_volume_freep) struct vol_volume *v = vol_volume_new();
         uuid_t u;
         uuid_generate_random(u);
@@ -132,34 +153,51 @@ static int create_locked(struct vol_service *s, struct vol_driver *d, const char
 
         /* 1. the intent: survives a crash of the daemon; the final commit
          *    below makes it durable along with the result. */
-        if ((r = vol_store_put(s->store, v, 0, VOL_SYNC_ORDERED, err)) < 0)
+        if ((r = vol_store_put(s->store, v, 0, VOL_SYNC_ORDERED, err)) < 0) {
+                vol_memory_release(s, d, &req->options);
                 return r;
+        }
         vol_failpoint("create-after-intent");
 
         /* 2. the bytes */
-        r = d->ops->create(d, v, err);
-        if (r < 0) {
-                struct vol_error undo = VOL_ERROR_INIT;
-                if (d->ops->remove(d, v, &undo) == 0)
-                        vol_store_remove(s->store, v->name, v->revision, VOL_SYNC_ORDERED, &undo);
-                vol_error_clear(&undo);
-                return vol_error_wrap(err, "creating volume %s: ", name);
+        if ((r = d->ops->create(d, v, err)) < 0) {
+                vol_error_wrap(err, "creating volume %s: ", name);
+                goto undo;
         }
         vol_failpoint("create-after-driver");
 
         /* 3. the result, fsync'd before anyone is told */
         v->status = VOL_STATUS_READY;
-        if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_FULL, err)) < 0)
-                return r; /* left `creating`: reconciliation rolls it back */
+        if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_FULL, err)) < 0) {
+                /* The store took the write back (store.h): the record is
+                 * `creating` again; undo what the driver made. */
+                goto undo;
+        }
         vol_failpoint("create-after-commit");
 
         *ret = TAKE_PTR(v);
         *ret_created = true;
         return 0;
+undo:
+        /* A failed create leaves nothing behind. If even this fails, the
+         * record stays `creating` and the next start rolls it back. */
+        {
+                struct vol_error undo_err = VOL_ERROR_INIT;
+                struct vol_volume *cur2 = NULL;
+                if (d->ops->remove(d, v, &undo_err) == 0 &&
+                    vol_store_get(s->store, name, &cur2, &undo_err) == 0 && cur2->status == VOL_STATUS_CREATING &&
+                    !strcmp(cur2->id, v->id))
+                        vol_store_remove(s->store, name, cur2->revision, VOL_SYNC_ORDERED, &undo_err);
+                vol_volume_free(cur2);
+                vol_error_clear(&undo_err);
+                vol_memory_release(s, d, &req->options);
+        }
+        return r;
 }
 
-static int create_checked(struct vol_service *s, const struct vol_create_request *req,
-                          struct vol_volume **ret, bool *ret_created, struct vol_error *err)
+static int create_checked(struct vol_service *s, const struct vol_caller *caller,
+                          const struct vol_create_request *req, struct vol_volume **ret,
+                          bool *ret_created, struct vol_error *err)
 {
         const char *driver = req->driver ? req->driver : s->default_driver;
         int r = vol_validate_driver_name(driver, err);
@@ -174,10 +212,14 @@ static int create_checked(struct vol_service *s, const struct vol_create_request
                 return r;
         if (req->scope && (r = vol_validate_scope(req->scope, err)) < 0)
                 return r;
+        if (caller->face == VOL_FACE_TENANT && (!req->scope || strcmp(req->scope->tenant, caller->tenant)))
+                return vol_error_set(err, -EPERM,
+                                     "a tenant creates volumes only in its own scope: give scope.tenant %s",
+                                     caller->tenant);
 
         /* A scoped volume's name is its scope's name, whoever asks: a name
          * chosen freely could squat another tenant's name, or put a second
-         * volume in one scope. */
+         * volume in one scope. And names of that form belong to scopes alone. */
         _cleanup_free_ char *derived = NULL;
         const char *name = req->name;
         if (name && (r = vol_validate_name(name, err)) < 0)
@@ -193,32 +235,38 @@ static int create_checked(struct vol_service *s, const struct vol_create_request
                 name = derived;
         } else if (!name) {
                 return vol_error_set(err, -EINVAL, "a volume needs a name or a scope");
+        } else if (vol_name_is_scoped_form(s->prefix, name)) {
+                return vol_error_set(err, -EINVAL,
+                                     "volume name %s starts with \"%s-\", which is reserved for scoped "
+                                     "volumes (tenant, env, app, path); give a scope, or another name",
+                                     name, s->prefix);
         }
 
         pthread_mutex_t *lock = vol_name_lock(&s->locks, name);
-        r = create_locked(s, d, name, req, ret, ret_created, err);
+        r = create_locked(s, caller, d, name, req, ret, ret_created, err);
         vol_name_unlock(lock);
         return r;
 }
 
-int vol_service_create(struct vol_service *s, const struct vol_create_request *req,
-                       struct vol_volume **ret, bool *ret_created, struct vol_error *err)
+int vol_service_create(struct vol_service *s, const struct vol_caller *caller,
+                       const struct vol_create_request *req, struct vol_volume **ret,
+                       bool *ret_created, struct vol_error *err)
 {
         uint64_t start = vol_now_us();
-        int r = create_checked(s, req, ret, ret_created, err);
+        int r = create_checked(s, caller, req, ret, ret_created, err);
         vol_metrics_record(&s->metrics, VOL_OP_CREATE, start, r);
         return r;
 }
 
-int vol_service_get(struct vol_service *s, const char *name, bool with_usage,
-                    struct vol_volume **ret, struct vol_volume_info *ret_info,
+int vol_service_get(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                    bool with_usage, struct vol_volume **ret, struct vol_volume_info *ret_info,
                     struct vol_error *err)
 {
         uint64_t start = vol_now_us();
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         int r = vol_validate_name(name, err);
         if (r == 0)
-                r = vol_store_get(s->store, name, &v, err);
+                r = get_visible(s, caller, name, &v, err);
         if (r == 0 && ret_info) {
                 struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
                 memset(ret_info, 0, sizeof(*ret_info));
@@ -232,8 +280,27 @@ int vol_service_get(struct vol_service *s, const char *name, bool with_usage,
         return r;
 }
 
+/* The filter a tenant's listing runs with: its own tenant pushed down to the
+ * store. Returns 1 with *ret filled (caller frees), 0 when f applies as it is
+ * (not a tenant; *ret empty), -1 when f asks for another tenant. */
+static int tenant_filter(const struct vol_caller *caller, const struct vol_filter *f,
+                         struct vol_filter *ret)
+{
+        vol_filter_init(ret);
+        if (caller->face != VOL_FACE_TENANT)
+                return 0;
+        if (f && f->tenant && strcmp(f->tenant, caller->tenant))
+                return -1;
+        if (f)
+                vol_filter_copy(ret, f);
+        free(ret->tenant);
+        ret->tenant = xstrdup(caller->tenant);
+        return 1;
+}
+
 struct list_ctx {
         struct vol_service *s;
+        const struct vol_caller *caller;
         vol_service_volume_cb cb;
         void *userdata;
         size_t limit; /* 0: all */
@@ -245,6 +312,8 @@ struct list_ctx {
 static int list_one(const struct vol_volume *v, void *userdata)
 {
         struct list_ctx *c = userdata;
+        if (!vol_auth_may_see(c->caller, v))
+                return 0;
         if (c->limit && c->seen == c->limit) {
                 c->more = true;
                 return 1;
@@ -264,13 +333,21 @@ static int list_one(const struct vol_volume *v, void *userdata)
         return 0;
 }
 
-int vol_service_list(struct vol_service *s, const struct vol_filter *f, const char *after,
-                     size_t limit, vol_service_volume_cb cb, void *userdata, char **ret_next,
-                     struct vol_error *err)
+int vol_service_list(struct vol_service *s, const struct vol_caller *caller,
+                     const struct vol_filter *f, const char *after, size_t limit,
+                     vol_service_volume_cb cb, void *userdata, char **ret_next, struct vol_error *err)
 {
         uint64_t start = vol_now_us();
-        struct list_ctx c = {.s = s, .cb = cb, .userdata = userdata, .limit = limit};
-        int r = vol_store_list(s->store, f, after, limit ? limit + 1 : 0, list_one, &c, err);
+        struct list_ctx c = {.s = s, .caller = caller, .cb = cb, .userdata = userdata, .limit = limit};
+        struct vol_filter tf;
+        int r = tenant_filter(caller, f, &tf);
+        if (r > 0)
+                r = vol_store_list(s->store, &tf, after, limit ? limit + 1 : 0, list_one, &c, err);
+        else if (r == 0)
+                r = vol_store_list(s->store, f, after, limit ? limit + 1 : 0, list_one, &c, err);
+        else
+                r = 0; /* a tenant asking for another tenant's volumes: none */
+        vol_filter_free(&tf);
         if (r >= 0) {
                 if (ret_next)
                         *ret_next = c.more ? TAKE_PTR(c.last) : NULL;
@@ -281,116 +358,197 @@ int vol_service_list(struct vol_service *s, const struct vol_filter *f, const ch
         return r;
 }
 
-static int remove_locked(struct vol_service *s, const char *name, bool only_if_unused_ready,
-                         struct vol_error *err)
+/* The obstacle to removing v, if any, with a message; 0 when it can go. */
+static int removable(struct vol_service *s, const struct vol_volume *v, struct vol_driver **ret_d,
+                     struct vol_error *err)
 {
-        _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
-        int r = vol_store_get(s->store, name, &v, err);
-        if (r < 0)
-                return r;
         if (v->n_mounts > 0) {
                 char since[32];
                 vol_format_time(v->mounts[0].since, since);
+                const char *owner = v->mounts[0].owner && *v->mounts[0].owner ? v->mounts[0].owner : "unknown";
                 return vol_error_set(err, -EBUSY,
-                                     "volume %s is in use: %zu mount reference%s (first: %s, since %s); "
+                                     "volume %s is in use: %zu mount reference%s (first: %s by %s, since %s); "
                                      "stop the containers using it first",
-                                     name, v->n_mounts, v->n_mounts == 1 ? "" : "s", v->mounts[0].id,
-                                     since);
+                                     v->name, v->n_mounts, v->n_mounts == 1 ? "" : "s", v->mounts[0].id,
+                                     owner, since);
         }
         if (v->status == VOL_STATUS_CREATING)
-                return vol_error_set(err, -EBUSY, "volume %s is being created", name);
-        if (only_if_unused_ready && v->status != VOL_STATUS_READY)
-                return -EAGAIN;
+                return vol_error_set(err, -EBUSY, "volume %s is being created", v->name);
         struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
         if (!d)
                 return vol_error_set(err, -EIO, "volume %s uses driver %s, which this volmand lacks",
-                                     name, v->driver);
-        if (v->status != VOL_STATUS_DELETING) {
-                v->status = VOL_STATUS_DELETING;
-                if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_ORDERED, err)) < 0)
-                        return r;
-        }
-        vol_failpoint("remove-after-intent");
-        if ((r = d->ops->remove(d, v, err)) < 0)
-                return vol_error_wrap(err, "removing volume %s (it stays `deleting`; retry the "
-                                           "removal): ", name);
-        vol_failpoint("remove-after-driver");
-        if ((r = vol_store_remove(s->store, name, v->revision, VOL_SYNC_FULL, err)) < 0)
+                                     v->name, v->driver);
+        int r = d->ops->check_remove(d, v, err);
+        if (r < 0)
                 return r;
-        vol_failpoint("remove-after-commit");
+        *ret_d = d;
         return 0;
 }
 
-int vol_service_remove(struct vol_service *s, const char *name, struct vol_error *err)
+/* Retires v: its record goes and a tombstone for its storage comes, in one
+ * durable write; the reaper destroys the storage. The name lock is held. */
+static int remove_locked(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                         bool only_if_unused_ready, struct vol_error *err)
+{
+        _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
+        int r = get_visible(s, caller, name, &v, err);
+        if (r < 0)
+                return r;
+        if (only_if_unused_ready && (v->status != VOL_STATUS_READY || v->n_mounts))
+                return vol_error_set(err, -EAGAIN, "volume %s changed since it was listed", name);
+        struct vol_driver *d = NULL;
+        if ((r = removable(s, v, &d, err)) < 0)
+                return r;
+        vol_failpoint("remove-before-commit");
+        if ((r = vol_store_retire(s->store, v, v->revision, VOL_SYNC_FULL, err)) < 0)
+                return r;
+        vol_failpoint("remove-after-commit");
+        vol_reaper_add_volume(s->reaper, v);
+        return 0;
+}
+
+int vol_service_remove(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                       struct vol_error *err)
 {
         uint64_t start = vol_now_us();
         int r = vol_validate_name(name, err);
         if (r == 0) {
                 pthread_mutex_t *lock = vol_name_lock(&s->locks, name);
-                r = remove_locked(s, name, false, err);
+                r = remove_locked(s, caller, name, false, err);
                 vol_name_unlock(lock);
         }
         vol_metrics_record(&s->metrics, VOL_OP_REMOVE, start, r);
+        _cleanup_free_ char *what = xasprintf("remove volume %s", name);
+        vol_service_audit(caller, what, r, err);
         return r;
 }
 
-struct names {
+struct candidate {
+        char *name;
+        char *app_key; /* tenant/env/app of a scoped volume, or NULL */
+};
+
+struct candidates {
         size_t n, cap;
-        char **items;
+        struct candidate *items;
 };
 
 static int collect_unused(const struct vol_volume *v, void *userdata)
 {
-        struct names *ns = userdata;
+        struct candidates *cs = userdata;
         if (v->n_mounts > 0 || v->status != VOL_STATUS_READY)
                 return 0;
-        if (ns->n == ns->cap) {
-                ns->cap = ns->cap ? ns->cap * 2 : 64;
-                ns->items = xrealloc(ns->items, ns->cap * sizeof(char *));
+        if (cs->n == cs->cap) {
+                cs->cap = cs->cap ? cs->cap * 2 : 64;
+                cs->items = xrealloc(cs->items, cs->cap * sizeof(*cs->items));
         }
-        ns->items[ns->n++] = xstrdup(v->name);
+        cs->items[cs->n++] = (struct candidate){
+                xstrdup(v->name),
+                v->scope ? xasprintf("%s/%s/%s", v->scope->tenant, v->scope->env, v->scope->app) : NULL,
+        };
         return 0;
 }
 
-int vol_service_prune(struct vol_service *s, const struct vol_filter *f, bool dry_run,
-                      vol_service_name_cb cb, void *userdata, struct vol_error *err)
+/* 1 if the app keyed tenant/env/app has an app-layer config or a deploy
+ * record, 0 if neither, < 0 on error. */
+static int app_exists(struct vol_service *s, const char *app_key, struct vol_error *err)
 {
-        uint64_t start = vol_now_us();
-        struct names ns = {0};
-        int r = vol_store_list(s->store, f, NULL, 0, collect_unused, &ns, err);
-        int removed = 0;
-        for (size_t i = 0; r >= 0 && i < ns.n; i++) {
-                if (dry_run) {
-                        cb(ns.items[i], userdata);
-                        removed++;
-                        continue;
-                }
+        _cleanup_free_ char *ckey = xasprintf("app/%s", app_key);
+        _cleanup_free_ char *json = NULL;
+        int r = vol_store_get_doc(s->store, "config", ckey, &json, NULL, err);
+        if (r == 0)
+                return 1;
+        if (r != -ENOENT)
+                return r;
+        vol_error_clear(err);
+        r = vol_store_get_doc(s->store, "app", app_key, &json, NULL, err);
+        if (r == 0)
+                return 1;
+        if (r != -ENOENT)
+                return r;
+        vol_error_clear(err);
+        return 0;
+}
+
+/* Prunes one candidate. Returns 1 removed, 0 kept (cb told why), < 0 failed. */
+static int prune_one(struct vol_service *s, const struct vol_caller *caller, struct candidate *c,
+                     bool dry_run, vol_service_prune_cb cb, void *userdata, struct vol_error *err)
+{
+        /* The app's lock: a deploy cannot start (or finish) between the check
+         * that the app is gone and the removal. */
+        pthread_mutex_t *app_lock = c->app_key ? vol_name_lock(&s->app_locks, c->app_key) : NULL;
+        int r = c->app_key ? app_exists(s, c->app_key, err) : 0;
+        if (r > 0) {
+                _cleanup_free_ char *why = xasprintf("belongs to app %s, whose config or deploy exists "
+                                                     "(delete the app to remove its volumes)",
+                                                     c->app_key);
+                cb(c->name, why, userdata);
+                r = 0;
+        } else if (r == 0 && dry_run) {
+                cb(c->name, NULL, userdata);
+                r = 1;
+        } else if (r == 0) {
                 struct vol_error one = VOL_ERROR_INIT;
-                pthread_mutex_t *lock = vol_name_lock(&s->locks, ns.items[i]);
-                int rr = remove_locked(s, ns.items[i], true, &one);
+                pthread_mutex_t *lock = vol_name_lock(&s->locks, c->name);
+                int rr = remove_locked(s, caller, c->name, true, &one);
                 vol_name_unlock(lock);
                 if (rr == 0) {
-                        cb(ns.items[i], userdata);
-                        removed++;
-                } else if (rr != -EBUSY && rr != -ENOENT && rr != -EAGAIN) {
-                        /* mounted or gone since the listing: skipped; anything else stops */
-                        vol_error_set(err, rr, "%s", vol_error_message(&one));
-                        r = rr;
+                        cb(c->name, NULL, userdata);
+                        r = 1;
+                } else if (rr == -EBUSY || rr == -ENOENT || rr == -EAGAIN) {
+                        /* mounted or gone since the listing: kept, and said why */
+                        cb(c->name, vol_error_message(&one), userdata);
+                        r = 0;
+                } else {
+                        r = vol_error_set(err, rr, "%s", vol_error_message(&one));
                 }
                 vol_error_clear(&one);
         }
-        for (size_t i = 0; i < ns.n; i++)
-                free(ns.items[i]);
-        free(ns.items);
+        vol_name_unlock(app_lock);
+        return r;
+}
+
+int vol_service_prune(struct vol_service *s, const struct vol_caller *caller,
+                      const struct vol_filter *f, bool dry_run, vol_service_prune_cb cb,
+                      void *userdata, struct vol_error *err)
+{
+        uint64_t start = vol_now_us();
+        struct candidates cs = {0};
+        struct vol_filter tf;
+        int r = tenant_filter(caller, f, &tf);
+        if (r > 0)
+                r = vol_store_list(s->store, &tf, NULL, 0, collect_unused, &cs, err);
+        else if (r == 0)
+                r = vol_store_list(s->store, f, NULL, 0, collect_unused, &cs, err);
+        else
+                r = 0;
+        vol_filter_free(&tf);
+        int removed = 0;
+        for (size_t i = 0; r >= 0 && i < cs.n; i++) {
+                int one = prune_one(s, caller, &cs.items[i], dry_run, cb, userdata, err);
+                if (one < 0)
+                        r = one;
+                else
+                        removed += one;
+        }
+        for (size_t i = 0; i < cs.n; i++) {
+                free(cs.items[i].name);
+                free(cs.items[i].app_key);
+        }
+        free(cs.items);
         vol_metrics_record(&s->metrics, VOL_OP_PRUNE, start, r);
+        if (!dry_run) {
+                _cleanup_free_ char *what = xasprintf("prune (%d removed)", removed);
+                vol_service_audit(caller, what, r, err);
+        }
         return r < 0 ? r : removed;
 }
 
-static int mount_locked(struct vol_service *s, const char *name, const char *ref_id,
-                        char **ret_mountpoint, struct vol_error *err)
+static int mount_locked(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                        const char *ref_id, char **ret_mountpoint, struct vol_error *err)
 {
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
-        int r = vol_store_get(s->store, name, &v, err);
+        int r = get_visible(s, caller, name, &v, err);
         if (r < 0)
                 return r;
         if (v->status != VOL_STATUS_READY)
@@ -407,8 +565,10 @@ static int mount_locked(struct vol_service *s, const char *name, const char *ref
                 vol_service_log("warning", "volume %s: storage was made again, empty (%s)", name,
                                 d->ops->caps & VOL_CAP_EPHEMERAL ? "content lost at host reboot"
                                                                  : "it was missing");
-        if (vol_volume_find_mount(v, ref_id) < 0) {
-                if ((r = vol_volume_add_mount(v, ref_id, (int64_t)time(NULL), err)) < 0)
+        char owner[VOL_OWNER_MAX];
+        vol_caller_owner(caller, owner);
+        if (vol_volume_find_mount(v, owner, ref_id) < 0) {
+                if ((r = vol_volume_add_mount(v, owner, ref_id, (int64_t)time(NULL), s->boot_id, err)) < 0)
                         return r;
                 if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_FULL, err)) < 0)
                         return r;
@@ -418,8 +578,8 @@ static int mount_locked(struct vol_service *s, const char *name, const char *ref
         return 0;
 }
 
-int vol_service_mount(struct vol_service *s, const char *name, const char *ref_id,
-                      char **ret_mountpoint, struct vol_error *err)
+int vol_service_mount(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                      const char *ref_id, char **ret_mountpoint, struct vol_error *err)
 {
         uint64_t start = vol_now_us();
         int r = vol_validate_name(name, err);
@@ -427,22 +587,33 @@ int vol_service_mount(struct vol_service *s, const char *name, const char *ref_i
                 r = vol_validate_mount_id(ref_id, err);
         if (r == 0) {
                 pthread_mutex_t *lock = vol_name_lock(&s->locks, name);
-                r = mount_locked(s, name, ref_id, ret_mountpoint, err);
+                r = mount_locked(s, caller, name, ref_id, ret_mountpoint, err);
                 vol_name_unlock(lock);
         }
         vol_metrics_record(&s->metrics, VOL_OP_MOUNT, start, r);
         return r;
 }
 
-static int unmount_locked(struct vol_service *s, const char *name, const char *ref_id,
-                          struct vol_error *err)
+static int unmount_locked(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                          const char *ref_id, struct vol_error *err)
 {
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
-        int r = vol_store_get(s->store, name, &v, err);
+        int r = get_visible(s, caller, name, &v, err);
         if (r < 0)
                 return r;
-        if (vol_volume_remove_mount(v, ref_id) < 0)
+        char owner[VOL_OWNER_MAX];
+        vol_caller_owner(caller, owner);
+        long i = vol_volume_find_mount(v, owner, ref_id);
+        if (i < 0) {
+                for (size_t k = 0; k < v->n_mounts; k++)
+                        if (!strcmp(v->mounts[k].id, ref_id))
+                                return vol_error_set(err, -EPERM,
+                                                     "mount reference %s of volume %s was made by %s; only "
+                                                     "that face can drop it",
+                                                     ref_id, name, v->mounts[k].owner);
                 return 0; /* unknown reference: nothing to do, and no failure */
+        }
+        vol_volume_remove_mount_at(v, (size_t)i);
         if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_FULL, err)) < 0)
                 return r;
         vol_failpoint("unmount-after-commit");
@@ -457,8 +628,8 @@ static int unmount_locked(struct vol_service *s, const char *name, const char *r
         return 0;
 }
 
-int vol_service_unmount(struct vol_service *s, const char *name, const char *ref_id,
-                        struct vol_error *err)
+int vol_service_unmount(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                        const char *ref_id, struct vol_error *err)
 {
         uint64_t start = vol_now_us();
         int r = vol_validate_name(name, err);
@@ -466,61 +637,9 @@ int vol_service_unmount(struct vol_service *s, const char *name, const char *ref
                 r = vol_validate_mount_id(ref_id, err);
         if (r == 0) {
                 pthread_mutex_t *lock = vol_name_lock(&s->locks, name);
-                r = unmount_locked(s, name, ref_id, err);
+                r = unmount_locked(s, caller, name, ref_id, err);
                 vol_name_unlock(lock);
         }
         vol_metrics_record(&s->metrics, VOL_OP_UNMOUNT, start, r);
         return r;
-}
-
-int vol_service_open(const struct vol_service_config *cfg, struct vol_service **ret,
-                     struct vol_error *err)
-{
-        int r;
-        if ((r = vol_validate_prefix(cfg->name_prefix, err)) < 0)
-                return vol_error_wrap(err, "name prefix: ");
-        _cleanup_free_ char *db = cfg->store_location ? xstrdup(cfg->store_location)
-                                                      : xasprintf("%s/volman.db", cfg->root);
-        struct vol_service *s = xcalloc(1, sizeof(*s));
-        s->prefix = xstrdup(cfg->name_prefix);
-        s->default_driver = xstrdup(cfg->default_driver);
-        vol_name_locks_init(&s->locks);
-        vol_name_locks_init(&s->app_locks);
-        s->engine_driver = xstrdup(cfg->engine_driver ? cfg->engine_driver : "volman");
-        if (cfg->engine && (r = vol_engine_open(cfg->engine, &s->engine, err)) < 0)
-                goto fail;
-        if ((r = vol_drivers_open(cfg->root, &s->drivers, err)) < 0)
-                goto fail;
-        if (!vol_drivers_find(&s->drivers, s->default_driver)) {
-                r = vol_error_set(err, -EINVAL, "default driver %s is not a known driver",
-                                  s->default_driver);
-                goto fail;
-        }
-        if ((r = vol_store_open(cfg->store_backend, db, &s->store, err)) < 0)
-                goto fail;
-        struct vol_reconcile_report rep;
-        if ((r = vol_service_reconcile(s, &rep, err)) < 0) {
-                vol_error_wrap(err, "reconciling at start-up: ");
-                goto fail;
-        }
-        *ret = s;
-        return 0;
-fail:
-        vol_service_close(s);
-        return r;
-}
-
-void vol_service_close(struct vol_service *s)
-{
-        if (!s)
-                return;
-        vol_store_close(s->store);
-        vol_drivers_close(&s->drivers);
-        vol_name_locks_destroy(&s->locks);
-        vol_name_locks_destroy(&s->app_locks);
-        vol_engine_close(s->engine);
-        free(s->engine_driver);
-        free(s->prefix);
-        free(s->default_driver);
-        free(s);
 }

@@ -7,9 +7,7 @@
  * Reads use a small pool of read-only connections, which WAL lets run while
  * the writer commits.
  *
- * Maps (labels, options) and mount references are stored as text records
- * separated by ASCII unit (0x1f) and record (0x1e) separators; validation
- * refuses control characters in every one of those strings. */
+ * The row codec is in sqlite_rows.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -18,6 +16,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/cleanup.h"
 #include "core/failpoint.h"
@@ -25,6 +24,7 @@
 #include "core/syncer.h"
 #include "core/xmalloc.h"
 #include "store.h"
+#include "sqlite_rows.h"
 
 #define READERS_IDLE_MAX 4
 #define READERS_MAX 32
@@ -54,18 +54,25 @@ static const char *const migrations[] = {
         "  revision INTEGER NOT NULL,"
         "  PRIMARY KEY (kind, key)"
         ") WITHOUT ROWID;",
+        /* 3: tombstones: storage of removed volumes, destroyed in the background */
+        "CREATE TABLE tombstones ("
+        "  id TEXT PRIMARY KEY,"
+        "  name TEXT NOT NULL,"
+        "  driver TEXT NOT NULL,"
+        "  mountpoint TEXT NOT NULL,"
+        "  options TEXT NOT NULL,"
+        "  retired_at INTEGER NOT NULL"
+        ") WITHOUT ROWID;",
 };
 
-#define COLUMNS                                                                                    \
-        "name, id, driver, status, tenant, env, app, path, options, labels, mounts, mountpoint, "  \
-        "created_at, revision"
+#define COLUMNS SQLITE_COLUMNS
 
-enum write_kind { W_PUT, W_REMOVE, W_DOC_PUT, W_DOC_REMOVE };
+enum write_kind { W_PUT, W_REMOVE, W_RETIRE, W_DROP_TOMBSTONE, W_DOC_PUT, W_DOC_REMOVE };
 
 struct write_op {
         enum write_kind kind;
-        struct vol_volume *v; /* W_PUT */
-        const char *name;     /* W_REMOVE; the key of W_DOC_* */
+        const struct vol_volume *v; /* W_PUT, W_RETIRE */
+        const char *name;     /* W_REMOVE; the key of W_DOC_*; the id of W_DROP_TOMBSTONE */
         const char *doc_kind; /* W_DOC_* */
         const char *body;     /* W_DOC_PUT */
         int64_t expect_rev;
@@ -73,6 +80,12 @@ struct write_op {
         int result;
         int64_t new_rev;
         bool done;
+        /* What a VOL_SYNC_FULL write replaced, to write back if the commit
+         * cannot be made durable: the old volume row (or NULL: there was
+         * none), the old document (had_doc, doc_body). */
+        struct vol_volume *prev;
+        bool had_doc;
+        char *doc_body;
         struct write_op *next;
 };
 
@@ -89,8 +102,9 @@ struct sqlite_store {
 
         /* writer */
         sqlite3 *wdb;
-        sqlite3_stmt *w_rev, *w_insert, *w_update, *w_delete;
-        sqlite3_stmt *w_doc_rev, *w_doc_put, *w_doc_delete;
+        sqlite3_stmt *w_rev, *w_insert, *w_update, *w_delete, *w_get;
+        sqlite3_stmt *w_doc_rev, *w_doc_put, *w_doc_delete, *w_doc_get;
+        sqlite3_stmt *w_tomb_put, *w_tomb_delete;
         /* Commits run with synchronous=NORMAL: the writer never waits for the
          * disk while it holds SQLite's write lock. A VOL_SYNC_FULL write is
          * made durable after its commit by an fdatasync of the WAL file,
@@ -137,154 +151,6 @@ static int exec(sqlite3 *db, const char *sql, struct vol_error *err)
                 return r;
         }
         return 0;
-}
-
-/* ---- encoding of maps and mounts ---- */
-
-static void encode_kvs(struct vol_strbuf *b, const struct vol_kvs *m)
-{
-        for (size_t i = 0; i < m->n; i++) {
-                vol_strbuf_puts(b, m->items[i].key);
-                vol_strbuf_putc(b, '\x1f');
-                vol_strbuf_puts(b, m->items[i].value);
-                vol_strbuf_putc(b, '\x1e');
-        }
-}
-
-static void encode_mounts(struct vol_strbuf *b, const struct vol_volume *v)
-{
-        for (size_t i = 0; i < v->n_mounts; i++)
-                vol_strbuf_printf(b, "%s\x1f%lld\x1e", v->mounts[i].id, (long long)v->mounts[i].since);
-}
-
-static const char *col_text(sqlite3_stmt *st, int i)
-{
-        const unsigned char *t = sqlite3_column_text(st, i);
-        return t ? (const char *)t : NULL;
-}
-
-/* A NOT NULL text column; "" if SQLite could not produce it (out of memory). */
-static const char *col_str(sqlite3_stmt *st, int i)
-{
-        const char *t = col_text(st, i);
-        return t ? t : "";
-}
-
-/* A row decoded without allocating: strings point into SQLite's column
- * memory (valid until the next step) and into buf; arrays are reused from
- * row to row. Listing 10,000 volumes would otherwise cost 150,000 mallocs. */
-struct row_scratch {
-        struct vol_volume v;
-        struct vol_scope scope;
-        char *buf;
-        size_t buf_cap;
-        struct vol_kv *kv;
-        size_t kv_cap;
-        struct vol_mount_ref *mounts;
-        size_t mounts_cap;
-};
-
-static size_t count_records(const char *s)
-{
-        size_t n = 0;
-        for (; *s; s++)
-                n += *s == '\x1e';
-        return n;
-}
-
-/* Splits "k\x1fv\x1e..." held in place at p into n entries at items. */
-static void split_kvs(char *p, struct vol_kv *items, size_t n)
-{
-        for (size_t i = 0; i < n; i++) {
-                char *us = strchr(p, '\x1f');
-                char *rs = us ? strchr(us + 1, '\x1e') : NULL;
-                if (!rs) { /* malformed: stop with what is whole */
-                        items[i].key = items[i].value = (char *)"";
-                        continue;
-                }
-                *us = 0;
-                *rs = 0;
-                items[i].key = p;
-                items[i].value = us + 1;
-                p = rs + 1;
-        }
-}
-
-static const struct vol_volume *row_borrow(sqlite3_stmt *st, struct row_scratch *sc)
-{
-        struct vol_volume *v = &sc->v;
-        const char *opts = col_str(st, 8), *labels = col_str(st, 9), *mounts = col_str(st, 10);
-        size_t lo = strlen(opts), ll = strlen(labels), lm = strlen(mounts);
-        if (lo + ll + lm + 3 > sc->buf_cap) {
-                sc->buf_cap = (lo + ll + lm + 3) * 2;
-                sc->buf = xrealloc(sc->buf, sc->buf_cap);
-        }
-        char *bo = sc->buf, *bl = bo + lo + 1, *bm = bl + ll + 1;
-        memcpy(bo, opts, lo + 1);
-        memcpy(bl, labels, ll + 1);
-        memcpy(bm, mounts, lm + 1);
-        size_t no = count_records(bo), nl = count_records(bl), nm = count_records(bm);
-        if (no + nl > sc->kv_cap) {
-                sc->kv_cap = (no + nl) * 2;
-                sc->kv = xrealloc(sc->kv, sc->kv_cap * sizeof(*sc->kv));
-        }
-        if (nm > sc->mounts_cap) {
-                sc->mounts_cap = nm * 2;
-                sc->mounts = xrealloc(sc->mounts, sc->mounts_cap * sizeof(*sc->mounts));
-        }
-        split_kvs(bo, sc->kv, no);
-        split_kvs(bl, sc->kv + no, nl);
-        char *p = bm;
-        for (size_t i = 0; i < nm; i++) {
-                char *us = strchr(p, '\x1f');
-                char *rs = us ? strchr(us + 1, '\x1e') : NULL;
-                if (!rs) {
-                        nm = i;
-                        break;
-                }
-                *us = 0;
-                *rs = 0;
-                sc->mounts[i].id = p;
-                sc->mounts[i].since = strtoll(us + 1, NULL, 10);
-                p = rs + 1;
-        }
-        v->name = (char *)col_str(st, 0);
-        snprintf(v->id, sizeof(v->id), "%s", col_str(st, 1));
-        v->driver = (char *)col_str(st, 2);
-        v->status = (enum vol_status)sqlite3_column_int(st, 3);
-        v->scope = NULL;
-        if (col_text(st, 4)) {
-                sc->scope.tenant = (char *)col_str(st, 4);
-                sc->scope.env = (char *)col_str(st, 5);
-                sc->scope.app = (char *)col_str(st, 6);
-                sc->scope.path = (char *)col_str(st, 7);
-                v->scope = &sc->scope;
-        }
-        v->options = (struct vol_kvs){no, sc->kv};
-        v->labels = (struct vol_kvs){nl, sc->kv + no};
-        v->n_mounts = nm;
-        v->mounts = sc->mounts;
-        v->mountpoint = (char *)col_str(st, 11);
-        v->created_at = sqlite3_column_int64(st, 12);
-        v->revision = sqlite3_column_int64(st, 13);
-        return v;
-}
-
-static void row_scratch_free(struct row_scratch *sc)
-{
-        free(sc->buf);
-        free(sc->kv);
-        free(sc->mounts);
-}
-
-/* A row as a volume of its own (caller frees). */
-static struct vol_volume *row_to_volume(sqlite3_stmt *st)
-{
-        struct row_scratch sc;
-        memset(&sc, 0, sizeof(sc));
-        struct vol_volume *v = vol_volume_dup(row_borrow(st, &sc));
-        row_scratch_free(&sc);
-        return v;
 }
 
 /* ---- connections ---- */
@@ -399,7 +265,7 @@ static int sqlite_get(struct vol_store *base, const char *name, struct vol_volum
         sqlite3_bind_text(rd->get, 1, name, -1, SQLITE_STATIC);
         int rc = sqlite3_step(rd->get);
         if (rc == SQLITE_ROW) {
-                *ret = row_to_volume(rd->get);
+                *ret = vol_sqlite_row_to_volume(rd->get);
                 r = 0;
         } else if (rc == SQLITE_DONE) {
                 r = vol_error_set(err, -ENOENT, "volume %s not found", name);
@@ -434,7 +300,7 @@ static int sqlite_list(struct vol_store *base, const struct vol_filter *f, const
         bind_opt(rd->list, 4, f ? f->env : NULL);
         bind_opt(rd->list, 5, f ? f->app : NULL);
         int count = 0;
-        struct row_scratch sc;
+        struct vol_row_scratch sc;
         memset(&sc, 0, sizeof(sc));
         for (;;) {
                 int rc = sqlite3_step(rd->list);
@@ -444,7 +310,7 @@ static int sqlite_list(struct vol_store *base, const struct vol_filter *f, const
                         r = db_error(rd->db, err, "listing volumes");
                         break;
                 }
-                const struct vol_volume *v = row_borrow(rd->list, &sc);
+                const struct vol_volume *v = vol_sqlite_row_borrow(rd->list, &sc);
                 if (f && !vol_filter_match(f, v))
                         continue;
                 count++;
@@ -456,7 +322,7 @@ static int sqlite_list(struct vol_store *base, const struct vol_filter *f, const
                 if (c > 0 || (limit && (size_t)count >= limit))
                         break;
         }
-        row_scratch_free(&sc);
+        vol_sqlite_row_scratch_free(&sc);
         sqlite3_reset(rd->list);
         sqlite3_exec(rd->db, "COMMIT", NULL, NULL, NULL);
         reader_put(s, rd);
@@ -479,7 +345,7 @@ static int sqlite_count(struct vol_store *base, vol_store_count_cb cb, void *use
         } else {
                 int rc;
                 while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-                        cb(col_str(st, 0), (enum vol_status)sqlite3_column_int(st, 1),
+                        cb(vol_sqlite_col_str(st, 0), (enum vol_status)sqlite3_column_int(st, 1),
                            (uint64_t)sqlite3_column_int64(st, 2), userdata);
                 if (rc != SQLITE_DONE)
                         r = db_error(rd->db, err, "counting volumes");
@@ -501,9 +367,18 @@ static int64_t current_revision(struct sqlite_store *s, const char *name)
         return rev;
 }
 
+/* The stored row of name, for a durable write's undo (NULL when absent). */
+static struct vol_volume *stored_row(struct sqlite_store *s, const char *name)
+{
+        sqlite3_bind_text(s->w_get, 1, name, -1, SQLITE_STATIC);
+        struct vol_volume *v = sqlite3_step(s->w_get) == SQLITE_ROW ? vol_sqlite_row_to_volume(s->w_get) : NULL;
+        sqlite3_reset(s->w_get);
+        return v;
+}
+
 static int apply_put(struct sqlite_store *s, struct write_op *op)
 {
-        struct vol_volume *v = op->v;
+        const struct vol_volume *v = op->v;
         int64_t cur = current_revision(s, v->name);
         if (cur < 0)
                 return (int)cur;
@@ -513,14 +388,16 @@ static int apply_put(struct sqlite_store *s, struct write_op *op)
                 return -ENOENT;
         if (op->expect_rev > 0 && cur != op->expect_rev)
                 return -ESTALE;
+        if (op->sync == VOL_SYNC_FULL && cur > 0)
+                op->prev = stored_row(s, v->name);
 
         struct vol_strbuf opts, labels, mounts;
         vol_strbuf_init(&opts, 0);
         vol_strbuf_init(&labels, 0);
         vol_strbuf_init(&mounts, 0);
-        encode_kvs(&opts, &v->options);
-        encode_kvs(&labels, &v->labels);
-        encode_mounts(&mounts, v);
+        vol_sqlite_encode_kvs(&opts, &v->options);
+        vol_sqlite_encode_kvs(&labels, &v->labels);
+        vol_sqlite_encode_mounts(&mounts, v);
 
         sqlite3_stmt *st = cur ? s->w_update : s->w_insert;
         sqlite3_bind_text(st, 1, v->name, -1, SQLITE_STATIC);
@@ -558,11 +435,46 @@ static int apply_remove(struct sqlite_store *s, struct write_op *op)
                 return (int)cur;
         if (cur == 0)
                 return -ENOENT;
-        if (cur != op->expect_rev)
+        if (op->expect_rev != VOL_REV_ANY && cur != op->expect_rev)
                 return -ESTALE;
+        if (op->sync == VOL_SYNC_FULL)
+                op->prev = stored_row(s, op->name);
         sqlite3_bind_text(s->w_delete, 1, op->name, -1, SQLITE_STATIC);
         int rc = sqlite3_step(s->w_delete);
         sqlite3_reset(s->w_delete);
+        return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+/* The record goes and a tombstone for its storage comes, in one transaction. */
+static int apply_retire(struct sqlite_store *s, struct write_op *op)
+{
+        const struct vol_volume *v = op->v;
+        op->name = v->name;
+        int r = apply_remove(s, op);
+        if (r < 0)
+                return r;
+        struct vol_strbuf opts;
+        vol_strbuf_init(&opts, 0);
+        vol_sqlite_encode_kvs(&opts, &v->options);
+        sqlite3_stmt *st = s->w_tomb_put;
+        sqlite3_bind_text(st, 1, v->id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, v->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, v->driver, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, v->mountpoint ? v->mountpoint : "", -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, opts.data ? opts.data : "", -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, (int64_t)time(NULL));
+        int rc = sqlite3_step(st);
+        sqlite3_reset(st);
+        sqlite3_clear_bindings(st);
+        vol_strbuf_free(&opts);
+        return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+static int apply_drop_tombstone(struct sqlite_store *s, struct write_op *op)
+{
+        sqlite3_bind_text(s->w_tomb_delete, 1, op->name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(s->w_tomb_delete);
+        sqlite3_reset(s->w_tomb_delete);
         return rc == SQLITE_DONE ? 0 : -EIO;
 }
 
@@ -597,6 +509,15 @@ static int apply_doc(struct sqlite_store *s, struct write_op *op)
         int r = check_rev(cur, op->expect_rev);
         if (r < 0)
                 return r;
+        if (op->sync == VOL_SYNC_FULL && cur > 0) {
+                sqlite3_bind_text(s->w_doc_get, 1, op->doc_kind, -1, SQLITE_STATIC);
+                sqlite3_bind_text(s->w_doc_get, 2, op->name, -1, SQLITE_STATIC);
+                if (sqlite3_step(s->w_doc_get) == SQLITE_ROW) {
+                        op->had_doc = true;
+                        op->doc_body = xstrdup(vol_sqlite_col_str(s->w_doc_get, 0));
+                }
+                sqlite3_reset(s->w_doc_get);
+        }
         sqlite3_stmt *st;
         if (op->kind == W_DOC_PUT) {
                 st = s->w_doc_put;
@@ -623,10 +544,12 @@ static void run_batch(struct sqlite_store *s, struct write_op *batch)
 {
         int r = sqlite3_exec(s->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK ? 0 : -EIO;
         for (struct write_op *op = batch; op; op = op->next) {
-                op->result = r < 0                ? r
-                             : op->kind == W_PUT    ? apply_put(s, op)
-                             : op->kind == W_REMOVE ? apply_remove(s, op)
-                                                    : apply_doc(s, op);
+                op->result = r < 0                          ? r
+                             : op->kind == W_PUT              ? apply_put(s, op)
+                             : op->kind == W_REMOVE           ? apply_remove(s, op)
+                             : op->kind == W_RETIRE           ? apply_retire(s, op)
+                             : op->kind == W_DROP_TOMBSTONE   ? apply_drop_tombstone(s, op)
+                                                              : apply_doc(s, op);
                 /* Some errors (disk full, I/O, out of memory) make SQLite roll
                  * the whole transaction back by itself: then nothing of this
                  * batch stands, and the rest must not run in autocommit. */
@@ -721,7 +644,8 @@ static int fdatasync_fd(void *arg)
         return fdatasync(*(int *)arg) < 0 ? -errno : 0;
 }
 
-static int submit(struct sqlite_store *s, struct write_op *op)
+/* Queues op for the writer and waits for its commit. */
+static int commit_op(struct sqlite_store *s, struct write_op *op)
 {
         pthread_mutex_lock(&s->wlock);
         if (s->stopping) {
@@ -735,10 +659,141 @@ static int submit(struct sqlite_store *s, struct write_op *op)
         while (!op->done)
                 pthread_cond_wait(&s->wcond_done, &s->wlock);
         pthread_mutex_unlock(&s->wlock);
-        if (op->result == 0 && op->sync == VOL_SYNC_FULL &&
-            vol_syncer_sync(&s->wal_syncer, fdatasync_fd, &s->wal_fd) < 0)
-                return -EIO; /* committed, but not known to be on disk */
         return op->result;
+}
+
+/* Writes back what a committed op replaced (its pre-image), so that a write
+ * reported as failed leaves no trace a read could see. Ordered: the disk
+ * cannot take durable writes any more anyway. */
+static void undo(struct sqlite_store *s, const struct write_op *op)
+{
+        struct write_op u = {.expect_rev = VOL_REV_ANY, .sync = VOL_SYNC_ORDERED};
+        switch (op->kind) {
+        case W_PUT:
+        case W_REMOVE:
+        case W_RETIRE:
+                if (op->prev) {
+                        u.kind = W_PUT;
+                        u.v = op->prev;
+                } else {
+                        u.kind = W_REMOVE;
+                        u.name = op->kind == W_PUT ? op->v->name : op->name;
+                }
+                commit_op(s, &u);
+                if (op->kind == W_RETIRE) {
+                        struct write_op t = {.kind = W_DROP_TOMBSTONE, .name = op->v->id,
+                                             .sync = VOL_SYNC_ORDERED};
+                        commit_op(s, &t);
+                }
+                break;
+        case W_DOC_PUT:
+        case W_DOC_REMOVE:
+                u.kind = op->had_doc ? W_DOC_PUT : W_DOC_REMOVE;
+                u.doc_kind = op->doc_kind;
+                u.name = op->name;
+                u.body = op->doc_body;
+                commit_op(s, &u);
+                break;
+        case W_DROP_TOMBSTONE:
+                break;
+        }
+}
+
+static int submit(struct sqlite_store *s, struct write_op *op)
+{
+        int r = commit_op(s, op);
+        if (r == 0 && op->sync == VOL_SYNC_FULL &&
+            vol_syncer_sync(&s->wal_syncer, fdatasync_fd, &s->wal_fd) < 0) {
+                /* committed, but not known to be on disk: take it back */
+                undo(s, op);
+                r = -EIO;
+        }
+        vol_volume_free(op->prev);
+        free(op->doc_body);
+        op->prev = NULL;
+        op->doc_body = NULL;
+        return r;
+}
+
+static int write_error(int r, const char *name, struct vol_error *err);
+
+static int sqlite_retire(struct vol_store *base, const struct vol_volume *v, int64_t expect_rev,
+                         enum vol_store_sync sync, struct vol_error *err)
+{
+        struct write_op op = {.kind = W_RETIRE, .v = v, .expect_rev = expect_rev, .sync = sync};
+        int r = submit((struct sqlite_store *)base, &op);
+        return r < 0 ? write_error(r, v->name, err) : 0;
+}
+
+static int sqlite_drop_tombstone(struct vol_store *base, const char *id, enum vol_store_sync sync,
+                                 struct vol_error *err)
+{
+        struct write_op op = {.kind = W_DROP_TOMBSTONE, .name = id, .sync = sync};
+        int r = submit((struct sqlite_store *)base, &op);
+        return r < 0 ? vol_error_set(err, r, "metadata store: dropping the tombstone of %s failed", id) : 0;
+}
+
+static int sqlite_list_tombstones(struct vol_store *base, vol_store_tombstone_cb cb, void *userdata,
+                                  struct vol_error *err)
+{
+        struct sqlite_store *s = (struct sqlite_store *)base;
+        struct reader *rd;
+        int r = reader_get(s, &rd, err);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = NULL;
+        int count = 0;
+        if (sqlite3_prepare_v2(rd->db,
+                               "SELECT id, name, driver, mountpoint, options, retired_at FROM tombstones"
+                               " ORDER BY retired_at, id",
+                               -1, &st, NULL) != SQLITE_OK) {
+                r = db_error(rd->db, err, "listing tombstones");
+        } else {
+                int rc;
+                struct vol_kv kv[VOL_OPTIONS_MAX];
+                while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                        _cleanup_free_ char *opts = xstrdup(vol_sqlite_col_str(st, 4));
+                        size_t n = vol_sqlite_count_records(opts);
+                        if (n > VOL_OPTIONS_MAX)
+                                n = VOL_OPTIONS_MAX;
+                        vol_sqlite_split_kvs(opts, kv, n);
+                        struct vol_tombstone t = {
+                                .name = vol_sqlite_col_str(st, 1),
+                                .driver = vol_sqlite_col_str(st, 2),
+                                .mountpoint = vol_sqlite_col_str(st, 3),
+                                .options = {n, kv},
+                                .retired_at = sqlite3_column_int64(st, 5),
+                        };
+                        snprintf(t.id, sizeof(t.id), "%s", vol_sqlite_col_str(st, 0));
+                        count++;
+                        int c = cb(&t, userdata);
+                        if (c != 0) {
+                                if (c < 0)
+                                        r = c;
+                                break;
+                        }
+                }
+                if (r >= 0 && rc != SQLITE_ROW && rc != SQLITE_DONE)
+                        r = db_error(rd->db, err, "listing tombstones");
+        }
+        sqlite3_finalize(st);
+        reader_put(s, rd);
+        return r < 0 ? r : count;
+}
+
+static int sqlite_health(struct vol_store *base, struct vol_error *err)
+{
+        struct sqlite_store *s = (struct sqlite_store *)base;
+        pthread_mutex_lock(&s->wal_syncer.lock);
+        int e = s->wal_syncer.error;
+        pthread_mutex_unlock(&s->wal_syncer.lock);
+        if (e < 0)
+                return vol_error_set(err, -EIO,
+                                     "an fdatasync of the metadata store's log %s-wal failed (%s): the "
+                                     "kernel may have dropped written pages, so every durable write is "
+                                     "refused until volmand is restarted (check the disk and the kernel log)",
+                                     s->path, strerror(-e));
+        return 0;
 }
 
 static int write_error(int r, const char *name, struct vol_error *err)
@@ -828,7 +883,7 @@ static int sqlite_get_doc(struct vol_store *base, const char *kind, const char *
                 sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
                 int rc = sqlite3_step(st);
                 if (rc == SQLITE_ROW) {
-                        *ret_json = xstrdup(col_str(st, 0));
+                        *ret_json = xstrdup(vol_sqlite_col_str(st, 0));
                         if (ret_rev)
                                 *ret_rev = sqlite3_column_int64(st, 1);
                 } else if (rc == SQLITE_DONE) {
@@ -863,7 +918,7 @@ static int sqlite_list_docs(struct vol_store *base, const char *kind, const char
                 int rc;
                 while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                         count++;
-                        int c = cb(col_str(st, 0), col_str(st, 1), sqlite3_column_int64(st, 2), userdata);
+                        int c = cb(vol_sqlite_col_str(st, 0), vol_sqlite_col_str(st, 1), sqlite3_column_int64(st, 2), userdata);
                         if (c != 0) {
                                 if (c < 0)
                                         r = c;
@@ -937,6 +992,10 @@ static void sqlite_close(struct vol_store *base)
         sqlite3_finalize(s->w_doc_rev);
         sqlite3_finalize(s->w_doc_put);
         sqlite3_finalize(s->w_doc_delete);
+        sqlite3_finalize(s->w_get);
+        sqlite3_finalize(s->w_doc_get);
+        sqlite3_finalize(s->w_tomb_put);
+        sqlite3_finalize(s->w_tomb_delete);
         sqlite3_close(s->wdb);
         pthread_mutex_destroy(&s->wlock);
         pthread_mutex_destroy(&s->rlock);
@@ -997,7 +1056,14 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
             (r = prepare(db, "SELECT revision FROM docs WHERE kind = ?1 AND key = ?2", &s->w_doc_rev, err)) < 0 ||
             (r = prepare(db, "INSERT OR REPLACE INTO docs (kind, key, body, revision) VALUES (?1, ?2, ?3, ?4)",
                          &s->w_doc_put, err)) < 0 ||
-            (r = prepare(db, "DELETE FROM docs WHERE kind = ?1 AND key = ?2", &s->w_doc_delete, err)) < 0)
+            (r = prepare(db, "DELETE FROM docs WHERE kind = ?1 AND key = ?2", &s->w_doc_delete, err)) < 0 ||
+            (r = prepare(db, "SELECT " COLUMNS " FROM volumes WHERE name = ?1", &s->w_get, err)) < 0 ||
+            (r = prepare(db, "SELECT body FROM docs WHERE kind = ?1 AND key = ?2", &s->w_doc_get, err)) < 0 ||
+            (r = prepare(db,
+                         "INSERT OR REPLACE INTO tombstones (id, name, driver, mountpoint, options, retired_at)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                         &s->w_tomb_put, err)) < 0 ||
+            (r = prepare(db, "DELETE FROM tombstones WHERE id = ?1", &s->w_tomb_delete, err)) < 0)
                 goto fail_nowriter;
         if ((r = open_db(location, false, &s->cdb, err)) < 0)
                 goto fail_nowriter;
@@ -1024,8 +1090,13 @@ fail_nowriter:
         sqlite3_finalize(s->w_doc_rev);
         sqlite3_finalize(s->w_doc_put);
         sqlite3_finalize(s->w_doc_delete);
-        s->w_rev = s->w_insert = s->w_update = s->w_delete = NULL;
-        s->w_doc_rev = s->w_doc_put = s->w_doc_delete = NULL;
+        sqlite3_finalize(s->w_get);
+        sqlite3_finalize(s->w_doc_get);
+        sqlite3_finalize(s->w_tomb_put);
+        sqlite3_finalize(s->w_tomb_delete);
+        s->w_rev = s->w_insert = s->w_update = s->w_delete = s->w_get = NULL;
+        s->w_doc_rev = s->w_doc_put = s->w_doc_delete = s->w_doc_get = NULL;
+        s->w_tomb_put = s->w_tomb_delete = NULL;
         sqlite3_close(s->wdb);
         s->wdb = NULL;
         sqlite3_close(s->cdb);
@@ -1048,4 +1119,8 @@ const struct vol_store_ops vol_store_sqlite_ops = {
         .put_doc = sqlite_put_doc,
         .remove_doc = sqlite_remove_doc,
         .list_docs = sqlite_list_docs,
+        .retire = sqlite_retire,
+        .list_tombstones = sqlite_list_tombstones,
+        .drop_tombstone = sqlite_drop_tombstone,
+        .health = sqlite_health,
 };

@@ -37,6 +37,20 @@ typedef int (*vol_store_doc_cb)(const char *key, const char *json, int64_t revis
 /* expect_rev for a write that does not care what is there. */
 #define VOL_REV_ANY (-1)
 
+/* The storage of a removed volume, waiting to be destroyed in the background:
+ * its record is gone (the name is free), the bytes are not yet. */
+struct vol_tombstone {
+        char id[37];
+        const char *name; /* the volume's name, for logs */
+        const char *driver;
+        const char *mountpoint;
+        struct vol_kvs options;
+        int64_t retired_at; /* unix time, seconds */
+};
+
+/* Called once per tombstone; t is only valid during the call. */
+typedef int (*vol_store_tombstone_cb)(const struct vol_tombstone *t, void *userdata);
+
 struct vol_store_ops {
         const char *name;
         /* Opens the store at location (a backend-specific string: a file path
@@ -58,6 +72,20 @@ struct vol_store_ops {
         /* Deletes name if its revision is expect_rev (-ESTALE otherwise, -ENOENT if gone). */
         int (*remove)(struct vol_store *s, const char *name, int64_t expect_rev,
                       enum vol_store_sync sync, struct vol_error *err);
+        /* In one atomic write: deletes v's record (revision expect_rev, as
+         * remove) and records a tombstone for its storage (id, driver,
+         * mountpoint, options). The name is free from then on. */
+        int (*retire)(struct vol_store *s, const struct vol_volume *v, int64_t expect_rev,
+                      enum vol_store_sync sync, struct vol_error *err);
+        /* Every tombstone, oldest first. */
+        int (*list_tombstones)(struct vol_store *s, vol_store_tombstone_cb cb, void *userdata,
+                               struct vol_error *err);
+        /* Forgets the tombstone of storage id (its bytes are gone). Absent: 0. */
+        int (*drop_tombstone)(struct vol_store *s, const char *id, enum vol_store_sync sync,
+                              struct vol_error *err);
+        /* 0 when writes work; < 0 with the reason when they cannot (a failed
+         * fsync makes every later durable write fail: see docs/api.md). */
+        int (*health)(struct vol_store *s, struct vol_error *err);
         /* Counts volumes by driver and status. */
         int (*count)(struct vol_store *s, vol_store_count_cb cb, void *userdata,
                      struct vol_error *err);
@@ -77,6 +105,10 @@ struct vol_store_ops {
         int (*list_docs)(struct vol_store *s, const char *kind, const char *prefix,
                          vol_store_doc_cb cb, void *userdata, struct vol_error *err);
 };
+
+/* A write that returns an error has changed nothing a later read can see:
+ * when a durable write committed but could not be made durable (fdatasync
+ * failed), the backend writes the old state back before it answers. */
 
 /* Every backend begins with this. */
 struct vol_store {
@@ -123,6 +155,30 @@ static inline int vol_store_remove(struct vol_store *s, const char *name, int64_
                                    enum vol_store_sync sync, struct vol_error *err)
 {
         return s->ops->remove(s, name, expect_rev, sync, err);
+}
+
+static inline int vol_store_retire(struct vol_store *s, const struct vol_volume *v,
+                                   int64_t expect_rev, enum vol_store_sync sync,
+                                   struct vol_error *err)
+{
+        return s->ops->retire(s, v, expect_rev, sync, err);
+}
+
+static inline int vol_store_list_tombstones(struct vol_store *s, vol_store_tombstone_cb cb,
+                                            void *userdata, struct vol_error *err)
+{
+        return s->ops->list_tombstones(s, cb, userdata, err);
+}
+
+static inline int vol_store_drop_tombstone(struct vol_store *s, const char *id,
+                                           enum vol_store_sync sync, struct vol_error *err)
+{
+        return s->ops->drop_tombstone(s, id, sync, err);
+}
+
+static inline int vol_store_health(struct vol_store *s, struct vol_error *err)
+{
+        return s->ops->health(s, err);
 }
 
 static inline int vol_store_count(struct vol_store *s, vol_store_count_cb cb, void *userdata,

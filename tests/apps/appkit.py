@@ -25,9 +25,9 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
 ENGINES = ("docker", "podman")
 
 
-def _skip(reason):
-    print("SKIP: " + reason)
-    pytest.skip(reason)
+def _fail(reason):
+    """A fixture that cannot start what it tests fails the tests; it never skips."""
+    pytest.fail("cannot run the suite: " + reason, pytrace=False)
 
 
 # ---- HTTP over a unix socket ----
@@ -216,6 +216,12 @@ class Stack:
     def delete_app(self, tenant, env, app):
         return self.volman("DELETE", "/v1/tenants/%s/envs/%s/apps/%s" % (tenant, env, app))
 
+    def wait_removals_done(self):
+        """Removed volumes answer at once; their data goes in the background."""
+        wait_for("removed volumes' data destroyed",
+                 lambda: self.volman("GET", "/v1/health", expect=200)[1]["removals_pending"] == 0,
+                 timeout=30)
+
     def volume(self, name):
         """volman's volume object, or None on 404."""
         st, j = self.volman("GET", "/v1/volumes/%s" % urllib.parse.quote(name, safe=""))
@@ -286,7 +292,7 @@ class Stack:
 
     def start_volmand(self):
         if not (os.path.isfile(VOLMAND) and os.access(VOLMAND, os.X_OK)):
-            _skip("%s is not built (set VOLMAN_BUILD to the build directory)" % VOLMAND)
+            _fail("%s is not built (set VOLMAN_BUILD to the build directory)" % VOLMAND)
         os.makedirs(self.vroot)
         self.volmand_log = os.path.join(self.tmp, "volmand.log")
         env = dict(self.env)
@@ -301,12 +307,12 @@ class Stack:
             wait_for("volmand health", lambda: self.volmand.poll() is None and
                      http_unix(self.volman_sock, "GET", "/v1/health", timeout=5)[0] == 200, timeout=15)
         except TimeoutError:
-            _skip("volmand did not start: %s" % _tail(self.volmand_log))
+            _fail("volmand did not start: %s" % _tail(self.volmand_log))
 
     def start_docker(self, tarball):
         dockerd = shutil.which("dockerd")
         if not dockerd:
-            _skip("dockerd is not installed (apt-get install -y --no-install-recommends docker.io)")
+            _fail("dockerd is not installed (apt-get install -y --no-install-recommends docker.io)")
         spec_dir = "/etc/docker/plugins"
         for d in ("/etc/docker", spec_dir):
             if not os.path.isdir(d):
@@ -339,12 +345,12 @@ class Stack:
                                        f.read(), {"Content-Type": "application/x-tar"})
             ok, msg = st == 200, data.decode(errors="replace")
         if not ok:
-            _skip("importing busybox into dockerd failed: %s" % msg)
+            _fail("importing busybox into dockerd failed: %s" % msg)
 
     def start_podman(self, tarball):
         podman = shutil.which("podman")
         if not podman or not shutil.which("runc"):
-            _skip("podman or runc is not installed (apt-get install -y podman runc)")
+            _fail("podman or runc is not installed (apt-get install -y podman runc)")
         conf = os.path.join(self.tmp, "containers.conf")
         with open(conf, "w") as f:
             f.write('[containers]\n'
@@ -371,7 +377,7 @@ class Stack:
             r = subprocess.run(self.podman_global + ["import", tarball, IMAGE], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, env=self.env, timeout=120)
             if r.returncode != 0:
-                _skip("podman import failed: %s; with vfs: %s" % (first, r.stdout.decode(errors="replace")))
+                _fail("podman import failed: %s; with vfs: %s" % (first, r.stdout.decode(errors="replace")))
         self.engine_log = os.path.join(self.tmp, "podman.log")
         with open(self.engine_log, "wb") as log:
             self.engine_proc = subprocess.Popen(
@@ -388,7 +394,7 @@ class Stack:
         try:
             wait_for("%s ping" % what, up, timeout=60, interval=0.2)
         except TimeoutError as e:
-            _skip("%s did not start (%s): %s" % (what, e, _tail(self.engine_log)))
+            _fail("%s did not start (%s): %s" % (what, e, _tail(self.engine_log)))
 
     def stop(self):
         """Containers first (so the engine unmounts its volumes while volmand
@@ -436,12 +442,23 @@ PROBE = (
     'if echo x > /tmp/.volman-probe; then echo TMP=writable; else echo TMP=refused; fi; '
     'while read -r dev mp fs opts rest; do [ "$mp" = /tmp ] && echo "TMPMOUNT=$fs $opts"; done '
     '< /proc/mounts; '
+    'while read -r k v rest; do case "$k" in CapEff:|CapBnd:|NoNewPrivs:) echo "PROC=$k$v";; esac; done '
+    '< /proc/self/status; '
 )
 
+# Capability bits (linux/capability.h) the tests name.
+CAP_BITS = {"CHOWN": 0, "DAC_OVERRIDE": 1, "NET_BIND_SERVICE": 10, "NET_RAW": 13}
 
-def check_hardening(out, tmp_kib=262144, read_only=True):
-    """The PROBE's evidence: / is read-only, /tmp a writable nosuid,nodev tmpfs of tmp_kib."""
+
+def check_hardening(out, tmp_kib=262144, read_only=True, caps=()):
+    """The PROBE's evidence: / is read-only, /tmp a writable nosuid,nodev tmpfs of tmp_kib,
+    every capability dropped but caps (effective and bounding sets), no-new-privileges."""
     lines = out.splitlines()
+    proc = dict(l[len("PROC="):].split(":", 1) for l in lines if l.startswith("PROC="))
+    want = sum(1 << CAP_BITS[c] for c in caps)
+    assert int(proc.get("CapEff", "-1"), 16) == want, ("effective capabilities", proc, out)
+    assert int(proc.get("CapBnd", "-1"), 16) == want, ("bounding capabilities", proc, out)
+    assert proc.get("NoNewPrivs") == "1", ("no-new-privileges", proc, out)
     root = [l for l in lines if l.startswith("ROOTFS=")]
     assert len(root) == 1, out
     if read_only:

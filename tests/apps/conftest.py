@@ -15,7 +15,7 @@ A busybox image, built from /bin/busybox (busybox-static) without any registry, 
 imported into each engine as localhost/bb:latest.
 
 VOLMAN_BUILD names the build directory holding volmand. What is missing (the binary, an
-engine, root) or does not start makes the tests skip, with the reason printed.
+engine, root) or does not start fails the tests, with the reason.
 
 Self-contained on purpose: the helpers live in appkit.py next to this file; nothing is
 shared with tests/engines.
@@ -29,7 +29,7 @@ import tempfile
 
 import pytest
 
-from appkit import APPLETS, ENGINES, Stack, _skip
+from appkit import APPLETS, ENGINES, Stack, _fail
 
 # ---- the image ----
 
@@ -39,7 +39,7 @@ def bb_tarball(tmp_path_factory):
     """A busybox rootfs tarball, built without any registry."""
     busybox = "/bin/busybox"
     if not os.path.isfile(busybox):
-        _skip("/bin/busybox is missing (apt-get install -y busybox-static)")
+        _fail("/bin/busybox is missing (apt-get install -y busybox-static)")
     d = tmp_path_factory.mktemp("bbimage")
     rootfs = d / "rootfs"
     for sub in ("bin", "tmp", "proc", "dev", "sys", "etc", "run", "var/tmp", "home"):
@@ -55,7 +55,7 @@ def bb_tarball(tmp_path_factory):
 @pytest.fixture(scope="session", params=ENGINES)
 def stack(request, bb_tarball):
     if os.geteuid() != 0:
-        _skip("needs root to run dockerd and podman's service")
+        _fail("needs root to run dockerd and podman's service")
     # A SIGTERM (e.g. from `timeout`) becomes an interrupt, so that pytest still runs the
     # teardown below: the engines run in their own sessions and would outlive it.
     def interrupt(signum, frame):

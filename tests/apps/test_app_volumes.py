@@ -12,17 +12,22 @@ from appkit import check_hardening, uniq, wait_for
 import pytest
 
 
-def deploy_ready(stack, tenant, env, app, script, strategy=None, tmp_kib=262144, read_only=True):
+def deploy_ready(stack, tenant, env, app, script, strategy=None, tmp_kib=262144, read_only=True,
+                 caps=(), pids=4096, memory=1 << 30):
     """Deploys, waits for the container's output, checks the hardening; returns (deploy, output)."""
     d = stack.deploy(tenant, env, app, script, strategy)
     out = stack.wait_ready(d["container"]["id"])
-    check_hardening(out, tmp_kib=tmp_kib, read_only=read_only)
-    # what volman asked the engine for: the /tmp tmpfs, one volume mount per writeable path
+    check_hardening(out, tmp_kib=tmp_kib, read_only=read_only, caps=caps)
+    # what volman asked the engine for: the /tmp tmpfs (its size in bytes, the form
+    # the kernel takes), the limits, one volume mount per writeable path
     insp = stack.inspect(d["container"]["id"])
     tmpfs = (insp["HostConfig"].get("Tmpfs") or {}).get("/tmp", "").split(",")
     assert {"rw", "nosuid", "nodev"} <= set(tmpfs), tmpfs
-    assert "size=%s" % d["resolved"]["config"]["tmpSize"] in tmpfs, tmpfs
+    assert "size=%d" % (tmp_kib * 1024) in tmpfs, tmpfs
     assert insp["HostConfig"]["ReadonlyRootfs"] is read_only
+    assert insp["HostConfig"]["PidsLimit"] == pids, insp["HostConfig"].get("PidsLimit")
+    assert insp["HostConfig"]["Memory"] == memory, insp["HostConfig"].get("Memory")
+    assert "no-new-privileges" in (insp["HostConfig"].get("SecurityOpt") or []), insp["HostConfig"]
     mounts = {m["Destination"]: m for m in insp.get("Mounts") or [] if m.get("Type") == "volume"}
     assert sorted(mounts) == sorted(volumes_of(d)), insp.get("Mounts")
     for path, name in volumes_of(d).items():
@@ -114,23 +119,34 @@ def test_state_survives_redeploys(stack, apps):
     ({}, 262144, True),
     ({"app": {"tmpSize": "64m"}}, 65536, True),
     ({"env": {"tmpSize": "64m"}, "app": {"tmpSize": "128m"}}, 131072, True),
-    ({"env": {"readOnlyRootfs": False}}, 262144, False),
-], ids=["defaults", "app-64m", "app-over-env", "env-writable-root"])
+    # the image's / may be root's without write permission (Podman's import):
+    # writing there takes DAC_OVERRIDE once every capability is dropped
+    ({"global": {"readOnlyRootfs": False, "capAdd": ["DAC_OVERRIDE"]}}, 262144, False),
+    ({"app": {"tmpSize": "64KiB"}}, 64, True),
+], ids=["defaults", "app-64m", "app-over-env", "global-writable-root", "app-64KiB"])
 def test_rootfs_and_tmp(stack, apps, layers, tmp_kib, read_only):
     t, e, a = uniq("ro"), "prod", "api"
     apps.append((t, e, a))
-    if "env" in layers:
-        stack.put_config(layers["env"], t, e)
-    if "app" in layers:
-        stack.put_config(layers["app"], t, e, a)
-    r = stack.resolved(t, e, a)["config"]
-    assert r["readOnlyRootfs"] is read_only
-    assert r["tmpSize"] == {65536: "64m", 131072: "128m", 262144: "256m"}[tmp_kib]
-    d, out = deploy_ready(stack, t, e, a, "echo deployed", tmp_kib=tmp_kib, read_only=read_only)
-    insp = stack.inspect(d["container"]["id"])
-    assert insp["HostConfig"]["ReadonlyRootfs"] is read_only
-    # a redeploy is hardened the same way
-    deploy_ready(stack, t, e, a, "echo again", tmp_kib=tmp_kib, read_only=read_only)
+    if "global" in layers:
+        stack.put_config(dict(stack.get_config(), **layers["global"]))
+    try:
+        if "env" in layers:
+            stack.put_config(layers["env"], t, e)
+        if "app" in layers:
+            stack.put_config(layers["app"], t, e, a)
+        r = stack.resolved(t, e, a)["config"]
+        assert r["readOnlyRootfs"] is read_only
+        assert r["tmpSize"] == {64: "64KiB", 65536: "64m", 131072: "128m", 262144: "256m"}[tmp_kib]
+        caps = tuple(layers.get("global", {}).get("capAdd", ()))
+        d, out = deploy_ready(stack, t, e, a, "echo deployed", tmp_kib=tmp_kib, read_only=read_only,
+                              caps=caps)
+        insp = stack.inspect(d["container"]["id"])
+        assert insp["HostConfig"]["ReadonlyRootfs"] is read_only
+        # a redeploy is hardened the same way
+        deploy_ready(stack, t, e, a, "echo again", tmp_kib=tmp_kib, read_only=read_only, caps=caps)
+    finally:
+        if "global" in layers:
+            stack.put_config({"networkMode": "none"})
 
 
 def test_only_tmp_and_volumes_writable(stack, apps):
@@ -231,6 +247,7 @@ def test_delete_app(stack, apps):
     for n in xnames:
         assert stack.engine("GET", "/volumes/%s" % n)[0] == 404, n
     assert stack.containers(t, e, x) == []
+    stack.wait_removals_done()
     for mp in xmps:
         assert not os.path.exists(mp), mp
     assert stack.get_config(t, e, x) == {}
@@ -331,7 +348,8 @@ def test_resolve_predicts_names(stack, apps):
     r = stack.resolved(t, e, a)
     assert (r["tenant"], r["env"], r["app"]) == (t, e, a)
     assert r["config"] == {"writeableVolumes": paths, "readOnlyRootfs": True, "tmpSize": "256m",
-                           "volumeDriver": "local", "volumeSize": None, "networkMode": "none"}
+                           "volumeDriver": "local", "volumeSize": None, "networkMode": "none",
+                           "capAdd": [], "pidsLimit": 4096, "memory": "1g"}
     assert [v["path"] for v in r["volumes"]] == paths
     names = [v["name"] for v in r["volumes"]]
     # docs/names.md: {prefix}-{tenant}-{env}-{app}-{slug}

@@ -13,7 +13,7 @@ One session starts, under one temporary directory T:
   - a busybox image built from /bin/busybox, imported into both engines.
 
 The `engine` fixture is parametrized over ["docker", "podman"]. Whatever
-cannot be started skips with the reason printed. Teardown stops every daemon
+cannot be started fails the tests with the reason. Teardown stops every daemon
 by PID, removes the spec file and unmounts what the daemons left under T.
 """
 
@@ -43,9 +43,9 @@ BUSYBOX_APPLETS = ("sh", "cat", "echo", "ls", "mkdir", "touch", "mount", "sleep"
 CMD_TIMEOUT = 120
 
 
-def _skip(reason):
-    print("SKIP: " + reason)
-    pytest.skip(reason)
+def _fail(reason):
+    """A fixture that cannot start what it tests fails the tests; it never skips."""
+    pytest.fail("cannot run the suite: " + reason, pytrace=False)
 
 
 def run_cmd(argv, env=None, timeout=CMD_TIMEOUT, check=False):
@@ -226,7 +226,7 @@ def _zombie(pid):
 @pytest.fixture(scope="session")
 def session_dir():
     if os.geteuid() != 0:
-        _skip("the engine tests need root (dockerd, rootful Podman, mounts)")
+        _fail("the engine tests need root (dockerd, rootful Podman, mounts)")
     d = tempfile.mkdtemp(prefix="volman-eng-")
     yield d
     left = unmount_under(d)
@@ -240,7 +240,7 @@ def session_dir():
 def busybox_tar(session_dir):
     """A one-layer busybox rootfs tarball, as shared/RECIPES.md builds it."""
     if not os.path.isfile(BUSYBOX):
-        _skip("%s is missing (apt-get install -y busybox-static)" % BUSYBOX)
+        _fail("%s is missing (apt-get install -y busybox-static)" % BUSYBOX)
     rootfs = os.path.join(session_dir, "rootfs")
     for sub in ("bin", "tmp", "proc", "dev", "sys", "etc"):
         os.makedirs(os.path.join(rootfs, sub), exist_ok=True)
@@ -320,7 +320,7 @@ class Volmand:
 def volmand(session_dir):
     for p in (VOLMAND, VOLMAN):
         if not (os.path.isfile(p) and os.access(p, os.X_OK)):
-            _skip("%s is not built (set VOLMAN_BUILD to an absolute build directory)" % p)
+            _fail("%s is not built (set VOLMAN_BUILD to an absolute build directory)" % p)
     d = Volmand(session_dir)
     d.start()
     yield d
@@ -509,12 +509,12 @@ def _podman_cleanup(p):
 def docker_engine(session_dir, busybox_tar, volmand, driver_name):
     dockerd = shutil.which("dockerd")
     if not dockerd:
-        _skip("dockerd is not installed (apt-get install -y --no-install-recommends docker.io)")
+        _fail("dockerd is not installed (apt-get install -y --no-install-recommends docker.io)")
     top = os.path.join(session_dir, "docker")
     os.makedirs(top)
     eng = Docker(driver_name, top)
     if not eng.binary:
-        _skip("the docker CLI is not installed")
+        _fail("the docker CLI is not installed")
     os.makedirs(SPEC_DIR, exist_ok=True)
     with open(eng.spec, "w") as f:
         f.write("unix://%s\n" % volmand.plugin_socket)
@@ -531,7 +531,7 @@ def docker_engine(session_dir, busybox_tar, volmand, driver_name):
                         _answers(eng.socket, "GET", "/_ping"), 20.0, 0.1) or proc.poll() is not None:
             with open(log.name) as f:
                 tail = f.read()[-1500:]
-            _skip("dockerd did not answer /_ping within 20 s: %s" % tail)
+            _fail("dockerd did not answer /_ping within 20 s: %s" % tail)
         eng.cmd("import", busybox_tar, eng.image, check=True)
         yield eng
     finally:
@@ -556,16 +556,16 @@ def docker_engine(session_dir, busybox_tar, volmand, driver_name):
 @pytest.fixture(scope="session")
 def podman_engine(session_dir, busybox_tar, volmand, driver_name):
     if not shutil.which("podman"):
-        _skip("podman is not installed (apt-get install -y podman runc)")
+        _fail("podman is not installed (apt-get install -y podman runc)")
     if not shutil.which("runc"):
-        _skip("runc is not installed (apt-get install -y runc): crun refuses hybrid cgroups")
+        _fail("runc is not installed (apt-get install -y runc): crun refuses hybrid cgroups")
     top = os.path.join(session_dir, "podman")
     os.makedirs(top)
     eng = Podman(driver_name, top, volmand.plugin_socket)
     try:
         cp = eng.cmd("import", busybox_tar, eng.image)
         if cp.returncode != 0:
-            _skip("podman cannot import an image here: %s" % cp.stderr[-1000:])
+            _fail("podman cannot import an image here: %s" % cp.stderr[-1000:])
         yield eng
     finally:
         try:

@@ -97,3 +97,50 @@ def test_get_and_list_shapes(plugin, api):
     st, ans = plugin.request("POST", "/VolumeDriver.Capabilities", {})
     assert st == 200 and ans["Capabilities"]["Scope"] == "local"
     api.delete_volume(name)
+
+
+def test_references_belong_to_their_face(plugin, api, volmand):
+    """A reference made through the plugin socket is the engine's: a REST
+    caller cannot drop it (and so cannot remove the volume under a running
+    container); the engine's own Unmount can. inspect names each owner."""
+    name = unique("p-own")
+    assert api.create_volume(name)[0] == 201
+    st, ans = call(plugin, "Mount", {"Name": name, "ID": "docker-ctr-1"})
+    assert st == 200 and ans.get("Err", "") == "", ans
+    st, ans = api.request("POST", "/v1/volumes/%s/mount" % name, {"id": "admin-ref"})
+    assert st == 200, ans
+    st, v = api.get_volume(name)
+    assert sorted((m["id"], m["owner"]) for m in v["mounts"]) == [
+        ("admin-ref", "admin"), ("docker-ctr-1", "plugin")], v["mounts"]
+
+    st, ans = api.request("POST", "/v1/volumes/%s/unmount" % name, {"id": "docker-ctr-1"})
+    assert st == 403 and ans["error"]["code"] == "forbidden", (st, ans)
+    assert "plugin" in ans["error"]["message"]
+    assert volmand.cli("volume", "unmount", name, "--id", "docker-ctr-1").returncode != 0
+    assert len(api.get_volume(name)[1]["mounts"]) == 2, "the engine's reference was dropped"
+    st, ans = api.request("DELETE", "/v1/volumes/%s" % name)
+    assert st == 409, (st, ans)
+    # the engine cannot drop the admin's either: its Unmount succeeds (engines
+    # never retry) and changes nothing
+    st, ans = call(plugin, "Unmount", {"Name": name, "ID": "admin-ref"})
+    assert st == 200 and ans.get("Err", "") == "", ans
+    assert len(api.get_volume(name)[1]["mounts"]) == 2
+
+    assert call(plugin, "Unmount", {"Name": name, "ID": "docker-ctr-1"})[0] == 200
+    assert api.request("POST", "/v1/volumes/%s/unmount" % name, {"id": "admin-ref"})[0] == 200
+    assert api.get_volume(name)[1]["mounts"] == []
+    api.delete_volume(name)
+
+
+def test_scoped_names_refused_without_scope(plugin, api):
+    name = "volman-" + unique("squat")
+    st, ans = call(plugin, "Create", {"Name": name, "Opts": {}})
+    assert st == 500 and "reserved for scoped volumes" in ans["Err"], ans
+    assert api.get_volume(name)[0] == 404
+    # with its scope, the name comes from the scope
+    opts = {"tenant": "acme", "env": "prod", "app": "orders", "path": "/data"}
+    st, ans = call(plugin, "Create", {"Name": "volman-acme-prod-orders-data", "Opts": opts})
+    assert st == 200 and ans.get("Err", "") == "", ans
+    st, v = api.get_volume("volman-acme-prod-orders-data")
+    assert st == 200 and v["scope"] == opts, v
+    api.delete_volume("volman-acme-prod-orders-data")

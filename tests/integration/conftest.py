@@ -2,8 +2,9 @@
 socket, talked to over raw HTTP on its unix socket and through the real CLI.
 
 VOLMAN_BUILD names the build directory holding `volmand` and `cli/volman`
-(default: build-test at the top of the repository). Tests skip, with the
-reason printed, when the binaries are not built.
+(default: build-test at the top of the repository). Tests fail, with the
+reason, when the binaries are not built or the suite does not run as root:
+a harness that cannot start what it tests never skips.
 """
 
 import ctypes
@@ -31,20 +32,19 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
 TRANSITIONAL = ("creating", "deleting")
 
 
-def _skip(reason):
-    print("SKIP: " + reason)
-    pytest.skip(reason)
+def _fail(reason):
+    pytest.fail("cannot run: " + reason, pytrace=False)
 
 
 def require_binaries(*paths):
     for p in paths:
         if not (os.path.isfile(p) and os.access(p, os.X_OK)):
-            _skip("%s is not built (set VOLMAN_BUILD to the build directory)" % p)
+            _fail("%s is not built (set VOLMAN_BUILD to the build directory)" % p)
 
 
 def require_root(why="mount(2) of a tmpfs"):
     if os.geteuid() != 0:
-        _skip("needs root for %s" % why)
+        _fail("needs root for %s (run the suite as root: sudo scripts/test.sh)" % why)
 
 
 def base_env(extra=None):
@@ -415,11 +415,41 @@ def owner_of(path, mountpoints):
     return None
 
 
+def wait_until(what, fn, timeout=30.0, interval=0.02):
+    """Polls fn until it returns something true and returns that; fails the
+    test, naming what, if it never does within timeout."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = fn()
+        if last:
+            return last
+        time.sleep(interval)
+    pytest.fail("%s: still not after %.0f s (last: %r)" % (what, timeout, last))
+
+
+def wait_removals_done(client, timeout=30.0):
+    """Waits until volmand has destroyed the data of every removed volume
+    (removals answer once recorded; the tree goes in the background)."""
+    def done():
+        st, body = client.get("/v1/health")
+        assert st in (200, 503), (st, body)
+        return body["removals_pending"] == 0
+    wait_until("removed volumes' data destroyed", done, timeout)
+
+
+def wait_gone(path, timeout=30.0):
+    """Waits until path no longer exists (a removed volume's directory)."""
+    wait_until("%s removed" % path, lambda: not os.path.lexists(path), timeout)
+
+
 def check_invariants(daemon, client=None):
     """The state every restart must leave: no transitional status, every
-    directory under ROOT/local and ROOT/tmpfs belongs to a listed volume, and
-    every listed volume's mountpoint exists. Returns the listed volumes."""
+    directory under ROOT/local and ROOT/tmpfs belongs to a listed volume (once
+    the background removals are done), and every listed volume's mountpoint
+    exists. Returns the listed volumes."""
     c = client or daemon.client()
+    wait_removals_done(c)
     vols = c.list_all()
     stuck = [(v["name"], v["status"]) for v in vols if v["status"] != "ready"]
     assert not stuck, "volumes left in a transitional status: %r" % stuck

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import assert_error, check_invariants, mounts_below, require_root
+from conftest import wait_gone, wait_removals_done, assert_error, check_invariants, mounts_below, require_root
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -45,7 +45,7 @@ def check_volume_object(daemon, v, name, driver="local", labels=None, options=No
 def test_health(daemon, client):
     st, body = client.get("/v1/health")
     assert st == 200
-    assert body == {"status": "ok", "version": "0.1.0"}
+    assert body == {"status": "ok", "version": "0.1.0", "removals_pending": 0}
     # whoever can open the socket administers every volume: mode 0660
     s = os.stat(daemon.socket)
     assert stat.S_ISSOCK(s.st_mode) and stat.S_IMODE(s.st_mode) == 0o660, oct(s.st_mode)
@@ -130,13 +130,28 @@ def test_create_is_idempotent_and_conflicts(client):
     assert st == 200 and w["id"] == v["id"] and w["labels"] == {"a": "1"}
     assert w["options"] == {"mode": "0755"} and w["scope"] is None
 
-    # the scope's name taken by an unscoped volume: the scoped create conflicts
-    st, u = client.create(SCOPED_NAME)
-    assert st == 201, u
-    st, body = client.create(scope=SCOPE)
-    assert_error(st, body, 409, "conflict")
-    st, w = client.inspect(SCOPED_NAME)
-    assert st == 200 and w["id"] == u["id"] and w["scope"] is None
+
+
+def test_scoped_names_belong_to_scopes(daemon, client):
+    """A name of the scoped form ({prefix}-...) cannot be taken without its
+    scope, so no unscoped volume can squat a tenant's name; the refusal
+    changes nothing, and the scope then gets its name."""
+    for name in (SCOPED_NAME, "volman-x", "volman-acme-prod-orders-var-lib-state"):
+        st, body = client.create(name)
+        assert_error(st, body, 400, "invalid_argument")
+        assert "reserved for scoped volumes" in body["error"]["message"], body
+        assert client.inspect(name)[0] == 404
+    assert client.list_all() == []
+    # names that only look alike are anyone's
+    for name in ("volman", "volmanx-a", "Volman-a", "my-volman-a"):
+        st, v = client.create(name)
+        assert st == 201, (name, v)
+    st, v = client.create(scope=SCOPE)
+    assert st == 201 and v["name"] == SCOPED_NAME and v["scope"] == SCOPE, v
+    # through the CLI too
+    rc, out, err = daemon.cli("volume", "create", "volman-squat")
+    assert rc == 6 and "reserved for scoped volumes" in err, (rc, out, err)
+    assert client.inspect("volman-squat")[0] == 404
 
 
 def test_create_conflict_on_driver(client):
@@ -268,11 +283,17 @@ def test_remove(client):
     st, body = client.remove("gone-soon")
     assert st == 204, body
     assert body is None
-    assert not os.path.exists(v["mountpoint"])
+    # the name is free at once; the data goes in the background
     st, body = client.inspect("gone-soon")
     assert_error(st, body, 404, "not_found")
     st, body = client.remove("gone-soon")
     assert_error(st, body, 404, "not_found")
+    st, again = client.create("gone-soon")
+    assert st == 201 and again["id"] != v["id"] and again["mountpoint"] != v["mountpoint"], again
+    wait_gone(v["mountpoint"])
+    assert os.path.isdir(again["mountpoint"])
+    st, body = client.get("/v1/health")
+    assert st == 200 and body["removals_pending"] == 0, body
 
 
 def test_remove_in_use_is_refused_even_with_force(client):
@@ -290,7 +311,7 @@ def test_remove_in_use_is_refused_even_with_force(client):
     assert st == 200
     st, _ = client.remove("busy")
     assert st == 204
-    assert not os.path.exists(v["mountpoint"])
+    wait_gone(v["mountpoint"])
 
 
 # --- mount / unmount -----------------------------------------------------------------------
@@ -488,7 +509,7 @@ def test_tmpfs_size_persistent_note_restart(daemon, client):
     assert c.unmount("ram", "ctr")[0] == 200
     st, _ = c.remove("ram")
     assert st == 204
-    assert not os.path.exists(mp)
+    wait_gone(mp)
     assert mp not in mounts_below(daemon.tmp)
 
 

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import VOLMAN, base_env, require_binaries
+from conftest import wait_gone, VOLMAN, base_env, require_binaries
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_NOT_FOUND, EXIT_CONFLICT, \
     EXIT_INVALID = range(7)
@@ -83,7 +83,7 @@ def test_round_trip(cli, client, daemon):
     out = ok(cli("volume", "rm", "web-data"))
     assert "web-data" in out
     assert client.inspect("web-data")[0] == 404
-    assert not os.path.exists(v["mountpoint"])
+    wait_gone(v["mountpoint"])
     assert ok(cli("volume", "ls", "-q")).split() == ["other"]
 
 

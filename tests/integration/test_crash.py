@@ -66,13 +66,16 @@ def start_with_failpoint(daemon, fp, n=1):
 
 
 # (failpoint, operation, expected outcome for the victim, does restart repair?)
+# "remove" dies before the answer; "reap" answers the removal, then dies while
+# destroying the data in the background.
 FAILPOINTS = {
     "create-after-intent": ("create", "absent", True),
     "create-after-driver": ("create", "absent", True),
     "create-after-commit": ("create", "present", False),
-    "remove-after-intent": ("remove", "absent", True),
-    "remove-after-driver": ("remove", "absent", True),
-    "remove-after-commit": ("remove", "absent", False),
+    "remove-before-commit": ("remove", "present", False),
+    "remove-after-commit": ("remove", "absent", True),
+    "remove-tree-descend:3": ("reap", "absent", True),
+    "reap-after-driver": ("reap", "absent", True),
     "mount-after-commit": ("mount", "mounted", False),
     "unmount-after-commit": ("unmount", "unmounted", False),
     "store-before-commit": ("create", "absent", False),
@@ -80,7 +83,7 @@ FAILPOINTS = {
 
 CASES = [(fp, "local") for fp in FAILPOINTS] + [
     ("create-after-driver", "tmpfs"), ("create-after-commit", "tmpfs"),
-    ("remove-after-intent", "tmpfs"), ("remove-after-driver", "tmpfs"),
+    ("remove-after-commit", "tmpfs"), ("reap-after-driver", "tmpfs"),
 ]
 
 
@@ -103,13 +106,20 @@ def test_failpoint(make_daemon, fp, driver):
     c.close()
     d.stop()
 
+    # A tree in the victim, for a kill in the middle of its destruction.
+    for i in range(5):
+        os.makedirs(os.path.join(acked["victim"][0]["mountpoint"], "t%d" % i, "sub"))
+
     # The daemon with the failpoint: acknowledged work first, then the victim.
     first = 1
     if fp.startswith("create-"):
         first = 3  # two creates are answered, the third dies
-    k = start_with_failpoint(d, fp, first)
+    fp_name, _, fp_count = fp.partition(":")
+    if fp_count:
+        first = int(fp_count)
+    k = start_with_failpoint(d, fp_name, first)
     c = d.client()
-    if fp != "store-before-commit" and (k == first):
+    if fp != "store-before-commit" and op != "reap" and (k == first):
         for name in ("ack-1", "ack-2"):
             st, v = c.create(name, driver=driver, options=opts)
             assert st == 201, (name, st, v, d.log_tail())
@@ -118,6 +128,16 @@ def test_failpoint(make_daemon, fp, driver):
         expect_crash(d, lambda: c.create("crash-vol", driver=driver, options=opts))
     elif op == "remove":
         expect_crash(d, lambda: c.remove("victim"))
+    elif op == "reap":
+        # The reaper may start before the answer is written: whether the
+        # answer came or not, the removal was committed before the death.
+        try:
+            st, body = c.remove("victim")
+            assert st == 204, (st, body)
+        except CONN_ERRORS:
+            pass
+        rc = d.wait_dead()
+        assert rc == -9, "volmand died with %s, not SIGKILL:\n%s" % (rc, d.log_tail())
     elif op == "mount":
         expect_crash(d, lambda: c.mount("pre-a", "ref-crash"))
     elif op == "unmount":
@@ -130,7 +150,7 @@ def test_failpoint(make_daemon, fp, driver):
     vols = check_invariants(d, c)
     by_name = {v["name"]: v for v in vols}
     for name, (v, content) in acked.items():
-        if op == "remove" and name == "victim":
+        if op in ("remove", "reap") and name == "victim" and outcome == "absent":
             continue
         assert name in by_name, "acknowledged volume %s lost" % name
         w = by_name[name]
@@ -153,9 +173,15 @@ def test_failpoint(make_daemon, fp, driver):
         st, w = c.create("crash-vol", driver=driver, options=opts)
         assert st in (200, 201), (st, w)
         assert st == (200 if outcome == "present" else 201)
+    elif op in ("remove", "reap") and outcome == "absent":
+        assert "victim" not in by_name, "a remove past its commit came back"
+        assert not os.path.lexists(acked["victim"][0]["mountpoint"]), "its data was not destroyed"
+        # the name is free
+        st, w = c.create("victim", driver=driver, options=opts)
+        assert st == 201, (st, w)
     elif op == "remove":
-        assert "victim" not in by_name, "a remove past its intent was not rolled forward"
-        assert not os.path.lexists(acked["victim"][0]["mountpoint"])
+        assert by_name["victim"]["status"] == "ready", "a refused-by-crash remove changed the volume"
+        assert os.path.isdir(os.path.join(by_name["victim"]["mountpoint"], "t4", "sub"))
     elif op == "mount":
         assert "ref-crash" in {m["id"] for m in by_name["pre-a"]["mounts"]}
         st, body = c.remove("pre-a")

@@ -7,10 +7,12 @@ import hashlib
 import os
 import stat
 import subprocess
+import threading
+import time
 
 import pytest
 
-from conftest import check_invariants, require_root
+from conftest import check_invariants, require_root, wait_gone
 
 DEPTH = 2000
 
@@ -140,7 +142,7 @@ def test_remove_follows_nothing(daemon, client, tmp_path, driver):
 
     st, body = client.remove("trap-" + driver)
     assert st == 204, body
-    assert not os.path.lexists(mp), "the volume's directory is still there"
+    wait_gone(mp)
     assert snapshot(canary) == before, "something outside the volume changed"
     with open(os.path.join(keep["mountpoint"], "n")) as f:
         assert f.read() == "neighbour"
@@ -158,7 +160,7 @@ def test_prune_follows_nothing(daemon, client, tmp_path):
     plant_traps(v["mountpoint"], canary)
     st, body = client.post("/v1/volumes/prune", {"filters": ["label=trap"]})
     assert st == 200 and body["removed"] == ["trap-prune"], body
-    assert not os.path.lexists(v["mountpoint"])
+    wait_gone(v["mountpoint"])
     assert snapshot(canary) == before
 
 
@@ -173,14 +175,32 @@ def test_mountpoint_replaced_by_symlink(daemon, client, tmp_path):
     os.rmdir(mp)
     os.symlink(os.path.join(canary, "dir"), mp)
     st, body = client.remove("swapped")
-    assert st in (204, 500), (st, body)
+    # the record goes; the symlink is removed as a link, its target untouched
+    assert st == 204, (st, body)
+    assert client.inspect("swapped")[0] == 404
+    wait_gone(mp)
     assert snapshot(canary) == before
+    check_invariants(daemon, client)
+
+
+def tree_of(top):
+    """{relative path: file content or None for a directory} of top's tree."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(top):
+        for d in dirnames:
+            out[os.path.relpath(os.path.join(dirpath, d), top)] = None
+        for f in filenames:
+            p = os.path.join(dirpath, f)
+            with open(p, "rb") as fh:
+                out[os.path.relpath(p, top)] = fh.read()
+    return out
 
 
 def test_bind_mount_inside_is_never_entered(daemon, client, tmp_path):
     """A bind mount of the same filesystem inside a volume (a privileged container
     with a shared mount, or a host tool) has the volume's own st_dev: removal must
-    still see the mount, refuse with in_use, and delete nothing behind it."""
+    still see the mount and refuse with in_use before touching anything: the
+    volume stays ready with all its own data, and nothing behind the mount moves."""
     require_root()
     canary = str(tmp_path / "canary")
     before = make_canaries(canary)
@@ -190,19 +210,127 @@ def test_bind_mount_inside_is_never_entered(daemon, client, tmp_path):
     os.makedirs(os.path.join(mp, "a", "x"))
     with open(os.path.join(mp, "a", "own"), "w") as f:
         f.write("own data")
+    with open(os.path.join(mp, "top-file"), "w") as f:
+        f.write("top")
     target = os.path.join(mp, "a", "x")
     subprocess.run(["mount", "--bind", canary, target], check=True)
     try:
         assert os.stat(target).st_dev == os.stat(mp).st_dev, "the test needs a same-device mount"
+        own_before = {k: x for k, x in tree_of(mp).items() if not k.startswith("a/x/")}
         st, body = client.remove("bound")
         assert st == 409 and body["error"]["code"] == "in_use", (st, body)
-        assert "mounted inside" in body["error"]["message"], body
+        assert "mounted inside" in body["error"]["message"] and target in body["error"]["message"], body
+        # refused before the first unlink: nothing of the volume's own is gone
+        assert {k: x for k, x in tree_of(mp).items() if not k.startswith("a/x/")} == own_before
         assert snapshot(canary) == before, "removal went through the bind mount"
+        st, w = client.inspect("bound")
+        assert st == 200 and w["status"] == "ready" and w["id"] == v["id"], w
+        # a prune refuses it the same way, and says why
+        st, body = client.post("/v1/volumes/prune", {"filters": ["name=bound"]})
+        assert st == 200 and body["removed"] == [], body
+        assert [k["name"] for k in body["kept"]] == ["bound"] and "mounted inside" in body["kept"][0]["reason"]
+        assert client.inspect("bound")[0] == 200
+        # and nothing is left for a restart to finish
+        client.close()
+        daemon.restart()
+        assert client.inspect("bound")[0] == 200
+        with open(os.path.join(mp, "a", "own")) as f:
+            assert f.read() == "own data"
     finally:
         subprocess.run(["umount", target], check=True)
     assert snapshot(canary) == before
-    # with the mount gone, the removal (left `deleting`) finishes
+    # with the mount gone, the removal goes through
     st, body = client.remove("bound")
     assert st == 204, body
-    assert not os.path.lexists(mp)
+    wait_gone(mp)
     check_invariants(daemon, client)
+
+
+@pytest.mark.parametrize("driver", ["local", "tmpfs"])
+def test_mount_on_the_volume_directory_is_never_entered(daemon, client, tmp_path, driver):
+    """A filesystem mounted on the volume's own directory (over it) hides the
+    volume: removal refuses before anything, and never wipes the mounted one."""
+    require_root()
+    opts = {"size": "16m"} if driver == "tmpfs" else {}
+    st, v = client.create("covered-" + driver, driver=driver, options=opts)
+    assert st == 201, v
+    mp = v["mountpoint"]
+    with open(os.path.join(mp, "own"), "w") as f:
+        f.write("under the mount")
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "intruder", mp], check=True)
+    try:
+        with open(os.path.join(mp, "theirs"), "w") as f:
+            f.write("the mounted filesystem's")
+        st, body = client.remove("covered-" + driver)
+        assert st == 409 and body["error"]["code"] == "in_use", (st, body)
+        assert "mounted on the directory" in body["error"]["message"], body
+        with open(os.path.join(mp, "theirs")) as f:
+            assert f.read() == "the mounted filesystem's"
+        assert client.inspect("covered-" + driver)[1]["status"] == "ready"
+    finally:
+        subprocess.run(["umount", mp], check=True)
+    with open(os.path.join(mp, "own")) as f:
+        assert f.read() == "under the mount", "the volume's own data was touched"
+    st, body = client.remove("covered-" + driver)
+    assert st == 204, body
+    wait_gone(mp)
+    check_invariants(daemon, client)
+
+
+def test_symlink_swaps_during_removal(daemon, client, tmp_path):
+    """A process swaps directories for symlinks (to a canary outside) while the
+    removal walks the tree: nothing outside the volume changes, and the
+    volume is gone in the end."""
+    canary = str(tmp_path / "canary")
+    before = make_canaries(canary)
+    st, v = client.create("racy")
+    assert st == 201, v
+    mp = v["mountpoint"]
+    # a wide and deep tree, so the walk takes a while
+    for i in range(60):
+        d = os.path.join(mp, "d%02d" % i)
+        os.makedirs(os.path.join(d, "x", "y"))
+        for j in range(40):
+            with open(os.path.join(d, "x", "f%02d" % j), "w") as f:
+                f.write("x")
+    stop = threading.Event()
+    swaps = [0]
+
+    def swapper():
+        target = os.path.join(canary, "dir")
+        while not stop.is_set():
+            for i in range(60):
+                d = os.path.join(mp, "d%02d" % i)
+                moved = d + ".moved"
+                try:
+                    os.rename(d, moved)
+                    os.symlink(target, d)
+                    swaps[0] += 1
+                    os.unlink(d)
+                    os.rename(moved, d)
+                except OSError:
+                    pass
+                # and a symlink where a subdirectory is walked into
+                try:
+                    x = os.path.join(mp, "d%02d" % i, "x")
+                    os.rename(x, x + ".m")
+                    os.symlink(target, x)
+                except OSError:
+                    pass
+
+    t = threading.Thread(target=swapper, daemon=True)
+    t.start()
+    try:
+        while swaps[0] < 20:
+            time.sleep(0.001)
+        st, body = client.remove("racy")
+        assert st == 204, body
+        wait_gone(mp, timeout=60)
+    finally:
+        stop.set()
+        t.join(10)
+    assert swaps[0] > 20, "the swapper never raced"
+    assert snapshot(canary) == before, "something outside the volume changed"
+    check_invariants(daemon, client)
+
+

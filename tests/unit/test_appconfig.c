@@ -2,6 +2,7 @@
  * unknown fields, null = unset), writeable volume paths, the JSON writer
  * (parsed back with jansson), and the three-layer merge of docs/apps.md,
  * field by field. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -455,12 +456,16 @@ struct field_case {
 
 static const struct field_case field_cases[] = {
         {"writeableVolumes", "[]", {"[\"/g\"]", "[\"/e1\",\"/e2\"]", "[\"/a\"]"}, NULL, NULL},
-        {"readOnlyRootfs", "true", {"false", "true", "false"}, NULL, NULL},
+        /* a tenant layer may only tighten: false comes from the global layer alone */
+        {"readOnlyRootfs", "true", {"false", "true", "true"}, NULL, NULL},
         {"tmpSize", "\"256m\"", {"\"1g\"", "\"128m\"", "\"64m\""}, NULL, NULL},
         {"volumeDriver", "\"local\"", {"\"tmpfs\"", "\"local\"", "\"tmpfs\""}, NULL, NULL},
         /* a size needs a driver that enforces one */
         {"volumeSize", "null", {"\"1g\"", "\"100m\"", "\"10m\""}, "\"volumeDriver\":\"tmpfs\"", "volumeDriver"},
-        {"networkMode", "null", {"\"bridge\"", "\"host\"", "\"none\""}, NULL, NULL},
+        {"networkMode", "null", {"\"host\"", "\"bridge\"", "\"none\""}, NULL, NULL},
+        /* limits go down from layer to layer */
+        {"pidsLimit", "4096", {"8000", "2000", "100"}, NULL, NULL},
+        {"memory", "\"1g\"", {"\"4g\"", "\"512m\"", "\"64m\""}, NULL, NULL},
 };
 
 /* For each field and each of the 8 ways the three layers can set it or not
@@ -509,7 +514,8 @@ static void test_merge_defaults(void **state)
 {
         static const char *const want =
                 "{\"writeableVolumes\":[],\"readOnlyRootfs\":true,\"tmpSize\":\"256m\","
-                "\"volumeDriver\":\"local\",\"volumeSize\":null,\"networkMode\":null}";
+                "\"volumeDriver\":\"local\",\"volumeSize\":null,\"networkMode\":null,"
+                "\"capAdd\":[],\"pidsLimit\":4096,\"memory\":\"1g\"}";
         json_t *m = merge3(NULL, NULL, NULL);
         assert_json_equal(m, want, "no layers");
         json_decref(m);
@@ -524,12 +530,13 @@ static void test_merge_fields_independent(void **state)
 {
         /* Each field comes from its own most specific layer. */
         json_t *m = merge3("{\"networkMode\":\"none\",\"volumeDriver\":\"tmpfs\",\"tmpSize\":\"1g\","
-                           "\"writeableVolumes\":[\"/g\"]}",
-                           "{\"writeableVolumes\":[\"/data\"],\"readOnlyRootfs\":false,\"volumeSize\":\"5m\"}",
-                           "{\"tmpSize\":\"64m\"}");
+                           "\"writeableVolumes\":[\"/g\"],\"readOnlyRootfs\":false,\"capAdd\":[\"CHOWN\"]}",
+                           "{\"writeableVolumes\":[\"/data\"],\"volumeSize\":\"5m\",\"pidsLimit\":100}",
+                           "{\"tmpSize\":\"64m\",\"memory\":\"256m\"}");
         assert_json_equal(m,
                           "{\"writeableVolumes\":[\"/data\"],\"readOnlyRootfs\":false,\"tmpSize\":\"64m\","
-                          "\"volumeDriver\":\"tmpfs\",\"volumeSize\":\"5m\",\"networkMode\":\"none\"}",
+                          "\"volumeDriver\":\"tmpfs\",\"volumeSize\":\"5m\",\"networkMode\":\"none\","
+                          "\"capAdd\":[\"CHOWN\"],\"pidsLimit\":100,\"memory\":\"256m\"}",
                           "mixed layers");
         json_decref(m);
 }
@@ -561,27 +568,120 @@ static void test_merge_empty_list_overrides(void **state)
 
 static void test_merge_read_only_false(void **state)
 {
-        /* false at env level with nothing at app level gives false */
-        json_t *m = merge3("{}", "{\"readOnlyRootfs\":false}", "{}");
-        assert_json_equal(json_object_get(m, "readOnlyRootfs"), "false", "env false, app unset");
+        /* false comes from the global layer alone, and a tenant layer may set true again */
+        json_t *m = merge3("{\"readOnlyRootfs\":false}", "{}", "{}");
+        assert_json_equal(json_object_get(m, "readOnlyRootfs"), "false", "global false, tenant unset");
         json_decref(m);
-        m = merge3("{\"readOnlyRootfs\":true}", "{\"readOnlyRootfs\":false}", "{\"readOnlyRootfs\":null}");
-        assert_json_equal(json_object_get(m, "readOnlyRootfs"), "false", "env false, app null");
+        m = merge3("{\"readOnlyRootfs\":false}", "{\"readOnlyRootfs\":null}", "{\"readOnlyRootfs\":null}");
+        assert_json_equal(json_object_get(m, "readOnlyRootfs"), "false", "global false, tenant null");
         json_decref(m);
-        m = merge3("{\"readOnlyRootfs\":false}", NULL, NULL);
-        assert_json_equal(json_object_get(m, "readOnlyRootfs"), "false", "global false");
+        m = merge3("{\"readOnlyRootfs\":false}", "{\"readOnlyRootfs\":true}", "{}");
+        assert_json_equal(json_object_get(m, "readOnlyRootfs"), "true", "env true over global false");
         json_decref(m);
-        m = merge3("{\"readOnlyRootfs\":false}", "{\"readOnlyRootfs\":false}", "{\"readOnlyRootfs\":true}");
-        assert_json_equal(json_object_get(m, "readOnlyRootfs"), "true", "app true over env false");
+}
+
+/* Merges layers that must be refused with -EPERM and a message holding needle. */
+static void merge_refused(const char *g, const char *e, const char *a, const char *needle)
+{
+        struct vol_app_config layers[3];
+        const char *texts[3] = {g, e, a};
+        for (int i = 0; i < 3; i++)
+                if (texts[i])
+                        parse_ok(texts[i], &layers[i]);
+        struct vol_app_config m;
+        memset(&m, 0x5a, sizeof(m));
+        struct vol_app_config before = m;
+        struct vol_error err = VOL_ERROR_INIT;
+        int r = vol_app_config_merge(g ? &layers[0] : NULL, e ? &layers[1] : NULL, a ? &layers[2] : NULL,
+                                     &m, &err);
+        if (r != -EPERM)
+                fail_msg("merge of %s / %s / %s gave %d, not -EPERM", g, e, a, r);
+        if (!strstr(vol_error_message(&err), needle))
+                fail_msg("merge refusal \"%s\" does not name \"%s\"", vol_error_message(&err), needle);
+        if (memcmp(&m, &before, sizeof(m)))
+                fail_msg("a refused merge changed *ret");
+        vol_error_clear(&err);
+        for (int i = 0; i < 3; i++)
+                if (texts[i])
+                        vol_app_config_free(&layers[i]);
+}
+
+/* Only the global layer loosens hardening; the env and app layers only tighten. */
+static void test_tenant_layers_only_tighten(void **state)
+{
+        merge_refused(NULL, "{\"readOnlyRootfs\":false}", NULL, "env layer");
+        merge_refused("{\"readOnlyRootfs\":false}", NULL, "{\"readOnlyRootfs\":false}", "app layer");
+        merge_refused(NULL, "{\"networkMode\":\"host\"}", NULL, "networkMode host");
+        merge_refused(NULL, NULL, "{\"networkMode\":\"container:other-tenant-app\"}", "container:");
+        merge_refused(NULL, "{\"networkMode\":\"ns:net1\"}", NULL, "ns:net1");
+        /* capabilities: only those the global layer grants */
+        merge_refused(NULL, "{\"capAdd\":[\"NET_ADMIN\"]}", NULL, "NET_ADMIN");
+        merge_refused("{\"capAdd\":[\"CHOWN\"]}", NULL, "{\"capAdd\":[\"SYS_ADMIN\"]}", "SYS_ADMIN");
+        /* limits: not above what is in force above */
+        merge_refused(NULL, "{\"pidsLimit\":5000}", NULL, "pidsLimit 5000");
+        merge_refused("{\"pidsLimit\":100}", NULL, "{\"pidsLimit\":101}", "above the 100");
+        merge_refused(NULL, "{\"pidsLimit\":50}", "{\"pidsLimit\":60}", "above the 50");
+        merge_refused(NULL, NULL, "{\"memory\":\"2g\"}", "memory 2g");
+        merge_refused("{\"memory\":\"256m\"}", "{\"memory\":\"128m\"}", "{\"memory\":\"200m\"}",
+                      "above the 128m");
+
+        /* check_layer alone: the global layer may do all of it */
+        struct vol_app_config c;
+        struct vol_error err = VOL_ERROR_INIT;
+        parse_ok("{\"readOnlyRootfs\":false,\"networkMode\":\"host\",\"capAdd\":[\"NET_ADMIN\"],"
+                 "\"pidsLimit\":100000,\"memory\":\"64g\"}",
+                 &c);
+        assert_int_equal(vol_app_config_check_layer(&c, VOL_LAYER_GLOBAL, &err), 0);
+        assert_int_equal(vol_app_config_check_layer(&c, VOL_LAYER_ENV, &err), -EPERM);
+        assert_int_equal(vol_app_config_check_layer(&c, VOL_LAYER_APP, &err), -EPERM);
+        vol_error_clear(&err);
+        vol_app_config_free(&c);
+
+        /* what is allowed: tighter values, granted capabilities, named networks */
+        json_t *m = merge3("{\"capAdd\":[\"CHOWN\",\"NET_BIND_SERVICE\"],\"pidsLimit\":300}",
+                           "{\"networkMode\":\"tenant-net\",\"capAdd\":[\"net_bind_service\"]}",
+                           "{\"pidsLimit\":300,\"memory\":\"1g\",\"capAdd\":[]}");
+        assert_json_equal(json_object_get(m, "capAdd"), "[]", "app [] drops the env's capability");
+        assert_json_equal(json_object_get(m, "pidsLimit"), "300", "equal is not above");
+        assert_json_equal(json_object_get(m, "networkMode"), "\"tenant-net\"", "named network");
         json_decref(m);
+}
+
+static void test_caps_and_limits_parse(void **state)
+{
+        struct vol_app_config c;
+        parse_ok("{\"capAdd\":[\"cap_chown\",\"NET_BIND_SERVICE\",\"Kill\"],\"pidsLimit\":1,"
+                 "\"memory\":\"6m\"}",
+                 &c);
+        assert_int_equal(c.n_caps, 3);
+        assert_string_equal(c.caps[0], "CHOWN");
+        assert_string_equal(c.caps[1], "NET_BIND_SERVICE");
+        assert_string_equal(c.caps[2], "KILL");
+        assert_int_equal(c.pids_limit, 1);
+        assert_string_equal(c.memory, "6m");
+        vol_app_config_free(&c);
+        parse_bad("{\"capAdd\":\"CHOWN\"}", "capAdd", NULL);
+        parse_bad("{\"capAdd\":[\"ALL\"]}", "ALL", NULL);
+        parse_bad("{\"capAdd\":[\"CHOWN\",\"cap_chown\"]}", "twice", NULL);
+        parse_bad("{\"capAdd\":[\"NET-ADMIN\"]}", "capAdd[0]", NULL);
+        parse_bad("{\"capAdd\":[\"\"]}", "capAdd[0]", NULL);
+        parse_bad("{\"capAdd\":[7]}", "capAdd[0]", NULL);
+        parse_bad("{\"pidsLimit\":0}", "pidsLimit", NULL);
+        parse_bad("{\"pidsLimit\":-1}", "pidsLimit", NULL);
+        parse_bad("{\"pidsLimit\":1.5}", "pidsLimit", NULL);
+        parse_bad("{\"pidsLimit\":\"100\"}", "pidsLimit", NULL);
+        parse_bad("{\"pidsLimit\":4194305}", "pidsLimit", NULL);
+        parse_bad("{\"memory\":\"5m\"}", "memory", NULL);
+        parse_bad("{\"memory\":\"lots\"}", "memory", NULL);
+        parse_bad("{\"memory\":512}", "memory", NULL);
 }
 
 static void test_merge_struct(void **state)
 {
         /* The merge's own fields, not only its JSON. */
         struct vol_app_config g, e, a, m;
-        parse_ok("{\"networkMode\":\"none\"}", &g);
-        parse_ok("{\"writeableVolumes\":[\"/data\"],\"readOnlyRootfs\":false}", &e);
+        parse_ok("{\"networkMode\":\"none\",\"readOnlyRootfs\":false}", &g);
+        parse_ok("{\"writeableVolumes\":[\"/data\"]}", &e);
         parse_ok("{\"writeableVolumes\":[\"/var/lib/state\",\"/tmp/kafka-streams\"]}", &a);
         struct vol_error err = VOL_ERROR_INIT;
         assert_int_equal(vol_app_config_merge(&g, &e, &a, &m, &err), 0);
@@ -621,6 +721,8 @@ int main(void)
                 cmocka_unit_test(test_merge_empty_list_overrides),
                 cmocka_unit_test(test_merge_read_only_false),
                 cmocka_unit_test(test_merge_struct),
+                cmocka_unit_test(test_tenant_layers_only_tighten),
+                cmocka_unit_test(test_caps_and_limits_parse),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,17 +1,24 @@
 /* core/failpoint.h: each case runs in a child, since a reached failpoint kills
- * the process (the configuration is read once per process). */
+ * the process. */
+#include <errno.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "core/failpoint.h"
+
+static void die(void)
+{
+        kill(getpid(), SIGKILL);
+}
 
 /* Makes `calls` calls of vol_failpoint(name) in a child with VOLMAN_FAILPOINT=env
  * (NULL: unset). Returns `calls` when the child lived, or -k when the k-th call
@@ -24,10 +31,9 @@ static int run_child(const char *env, const char *name, int calls)
         assert_true(pid >= 0);
         if (pid == 0) {
                 close(fds[0]);
-                if (env)
-                        setenv("VOLMAN_FAILPOINT", env, 1);
-                else
-                        unsetenv("VOLMAN_FAILPOINT");
+                if (vol_failpoint_configure(env, NULL) < 0)
+                        _exit(3);
+                vol_failpoint_set_killer(die);
                 for (int i = 0; i < calls; i++) {
                         char c = 1;
                         if (write(fds[1], &c, 1) != 1)
@@ -80,6 +86,31 @@ static void test_nth_hit(void **state)
         assert_int_equal(run_child("store.commit:9", "store.commit", 5), 5);
 }
 
+static void test_eio(void **state)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        assert_int_equal(vol_failpoint_configure("store-fdatasync:2=eio", &err), 0);
+        assert_int_equal(vol_failpoint("store-fdatasync"), 0);
+        assert_int_equal(vol_failpoint("other"), 0);
+        assert_int_equal(vol_failpoint("store-fdatasync"), -EIO);
+        assert_int_equal(vol_failpoint("store-fdatasync"), -EIO); /* and every time after */
+        assert_int_equal(vol_failpoint_configure(NULL, &err), 0);
+        assert_int_equal(vol_failpoint("store-fdatasync"), 0);
+}
+
+static void test_bad_specs(void **state)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        assert_int_equal(vol_failpoint_configure("x=explode", &err), -EINVAL);
+        assert_non_null(strstr(vol_error_message(&err), "explode"));
+        assert_int_equal(vol_failpoint_configure("x:abc", &err), -EINVAL);
+        assert_int_equal(vol_failpoint_configure(":3", &err), -EINVAL);
+        assert_int_equal(vol_failpoint_configure("=eio", &err), -EINVAL);
+        vol_error_clear(&err);
+        /* a refused spec leaves no failpoint set */
+        assert_int_equal(vol_failpoint("x"), 0);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -87,6 +118,8 @@ int main(void)
             cmocka_unit_test(test_other_name),
             cmocka_unit_test(test_first_hit),
             cmocka_unit_test(test_nth_hit),
+            cmocka_unit_test(test_eio),
+            cmocka_unit_test(test_bad_specs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

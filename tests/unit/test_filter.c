@@ -266,11 +266,11 @@ static void test_match_dangling(void **state)
         struct vol_volume *v = make_volume("data", "local", NULL, NULL, NULL);
         assert_true(matches1("dangling=true", v));
         assert_false(matches1("dangling=false", v));
-        assert_int_equal(vol_volume_add_mount(v, "c1", 1, NULL), 0);
+        assert_int_equal(vol_volume_add_mount(v, "admin", "c1", 1, "b", NULL), 0);
         assert_false(matches1("dangling=true", v));
         assert_true(matches1("dangling=false", v));
         assert_true(matches1("dangling=0", v));
-        assert_int_equal(vol_volume_remove_mount(v, "c1"), 0);
+        assert_int_equal(vol_volume_remove_mount(v, "admin", "c1"), 0);
         assert_true(matches1("dangling=1", v));
         vol_volume_free(v);
 }

@@ -64,8 +64,8 @@ static struct vol_volume *full_volume(void)
         v->scope->app = xstrdup("orders");
         v->scope->path = xstrdup("/var/lib/state");
         v->created_at = 1795316645;
-        assert_int_equal(vol_volume_add_mount(v, "c0ffee", 1795316700, NULL), 0);
-        assert_int_equal(vol_volume_add_mount(v, "pod/b:2", 0, NULL), 0);
+        assert_int_equal(vol_volume_add_mount(v, "plugin", "c0ffee", 1795316700, "boot", NULL), 0);
+        assert_int_equal(vol_volume_add_mount(v, "", "pod/b:2", 0, "", NULL), 0);
         return v;
 }
 
@@ -111,6 +111,8 @@ static void test_every_field(void **state)
         assert_string_equal(get_str(json_array_get(mounts, 0), "since"), "2026-11-22T03:05:00Z");
         assert_string_equal(get_str(json_array_get(mounts, 1), "id"), "pod/b:2");
         assert_string_equal(get_str(json_array_get(mounts, 1), "since"), "1970-01-01T00:00:00Z");
+        assert_string_equal(get_str(json_array_get(mounts, 0), "owner"), "plugin");
+        assert_string_equal(get_str(json_array_get(mounts, 1), "owner"), "unknown"); /* recorded before owners */
 
         assert_true(json_is_true(json_object_get(j, "persistent")));
         assert_null(json_object_get(j, "note"));

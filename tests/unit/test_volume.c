@@ -349,28 +349,57 @@ static void test_mounts(void **state)
         struct vol_volume *v = vol_volume_new();
         struct vol_error err = VOL_ERROR_INIT;
         v->name = xstrdup("data");
-        assert_int_equal(vol_volume_find_mount(v, "a"), -1);
-        assert_int_equal(vol_volume_remove_mount(v, "a"), -ENOENT);
-        assert_int_equal(vol_volume_add_mount(v, "a", 10, &err), 0);
-        assert_int_equal(vol_volume_add_mount(v, "b", 20, &err), 0);
-        assert_int_equal(vol_volume_add_mount(v, "c", 30, &err), 0);
-        assert_int_equal(vol_volume_add_mount(v, "b", 99, &err), -EEXIST);
+        assert_int_equal(vol_volume_find_mount(v, "admin", "a"), -1);
+        assert_int_equal(vol_volume_remove_mount(v, "admin", "a"), -ENOENT);
+        assert_int_equal(vol_volume_add_mount(v, "admin", "a", 10, "boot1", &err), 0);
+        assert_int_equal(vol_volume_add_mount(v, "admin", "b", 20, "boot1", &err), 0);
+        assert_int_equal(vol_volume_add_mount(v, "admin", "c", 30, NULL, &err), 0);
+        assert_int_equal(vol_volume_add_mount(v, "admin", "b", 99, "boot1", &err), -EEXIST);
         assert_int_equal(v->n_mounts, 3);
-        assert_int_equal(vol_volume_find_mount(v, "b"), 1);
+        assert_int_equal(vol_volume_find_mount(v, "admin", "b"), 1);
         assert_int_equal(v->mounts[1].since, 20); /* not overwritten by the duplicate */
+        assert_string_equal(v->mounts[1].owner, "admin");
+        assert_string_equal(v->mounts[1].boot, "boot1");
+        assert_string_equal(v->mounts[2].boot, ""); /* NULL boot: recorded as "" */
 
-        assert_int_equal(vol_volume_remove_mount(v, "b"), 0);
+        assert_int_equal(vol_volume_remove_mount(v, "admin", "b"), 0);
         assert_int_equal(v->n_mounts, 2);
         assert_string_equal(v->mounts[0].id, "a");
         assert_string_equal(v->mounts[1].id, "c");
         assert_int_equal(v->mounts[1].since, 30);
-        assert_int_equal(vol_volume_find_mount(v, "b"), -1);
-        assert_int_equal(vol_volume_remove_mount(v, "b"), -ENOENT);
-        assert_int_equal(vol_volume_remove_mount(v, "c"), 0); /* the last one */
-        assert_int_equal(vol_volume_remove_mount(v, "a"), 0); /* the first and only one */
+        assert_int_equal(vol_volume_find_mount(v, "admin", "b"), -1);
+        assert_int_equal(vol_volume_remove_mount(v, "admin", "b"), -ENOENT);
+        assert_int_equal(vol_volume_remove_mount(v, "admin", "c"), 0); /* the last one */
+        assert_int_equal(vol_volume_remove_mount(v, "admin", "a"), 0); /* the first and only one */
         assert_int_equal(v->n_mounts, 0);
-        assert_int_equal(vol_volume_add_mount(v, "a", 1, &err), 0);
-        assert_int_equal(vol_volume_find_mount(v, "a"), 0);
+        assert_int_equal(vol_volume_add_mount(v, "admin", "a", 1, "b", &err), 0);
+        assert_int_equal(vol_volume_find_mount(v, "admin", "a"), 0);
+        vol_volume_free(v);
+}
+
+/* A reference belongs to the face that made it: one id held by two faces is
+ * two references, and neither face can drop the other's. */
+static void test_mounts_owners(void **state)
+{
+        struct vol_volume *v = vol_volume_new();
+        struct vol_error err = VOL_ERROR_INIT;
+        v->name = xstrdup("data");
+        assert_int_equal(vol_volume_add_mount(v, "plugin", "x", 1, "b", &err), 0);
+        assert_int_equal(vol_volume_find_mount(v, "admin", "x"), -1);
+        assert_int_equal(vol_volume_remove_mount(v, "admin", "x"), -ENOENT);
+        assert_int_equal(v->n_mounts, 1);
+        assert_int_equal(vol_volume_add_mount(v, "admin", "x", 2, "b", &err), 0);
+        assert_int_equal(v->n_mounts, 2);
+        assert_int_equal(vol_volume_find_mount(v, "admin", "x"), 1);
+        assert_int_equal(vol_volume_remove_mount(v, "plugin", "x"), 0);
+        assert_int_equal(v->n_mounts, 1);
+        assert_string_equal(v->mounts[0].owner, "admin");
+        assert_int_equal(vol_volume_remove_mount(v, "plugin", "x"), -ENOENT);
+        /* a reference written before owners were recorded ("") is anyone's */
+        v->mounts[0].owner[0] = 0;
+        assert_int_equal(vol_volume_find_mount(v, "plugin", "x"), 0);
+        assert_int_equal(vol_volume_remove_mount(v, "tenant:acme", "x"), 0);
+        assert_int_equal(v->n_mounts, 0);
         vol_volume_free(v);
 }
 
@@ -382,15 +411,15 @@ static void test_mounts_limit(void **state)
         for (int i = 0; i < VOL_MOUNTS_MAX; i++) {
                 char id[16];
                 snprintf(id, sizeof(id), "m%d", i);
-                assert_int_equal(vol_volume_add_mount(v, id, i, &err), 0);
+                assert_int_equal(vol_volume_add_mount(v, "plugin", id, i, "b", &err), 0);
         }
         assert_int_equal(v->n_mounts, VOL_MOUNTS_MAX);
-        expect_error(vol_volume_add_mount(v, "one-more", 0, &err), &err, -E2BIG, "busy");
+        expect_error(vol_volume_add_mount(v, "plugin", "one-more", 0, "b", &err), &err, -E2BIG, "busy");
         /* Already present is still -EEXIST at the limit. */
-        assert_int_equal(vol_volume_add_mount(v, "m5", 0, &err), -EEXIST);
-        assert_int_equal(vol_volume_remove_mount(v, "m5"), 0);
-        assert_int_equal(vol_volume_add_mount(v, "one-more", 0, &err), 0);
-        assert_int_equal(vol_volume_find_mount(v, "one-more"), VOL_MOUNTS_MAX - 1);
+        assert_int_equal(vol_volume_add_mount(v, "plugin", "m5", 0, "b", &err), -EEXIST);
+        assert_int_equal(vol_volume_remove_mount(v, "plugin", "m5"), 0);
+        assert_int_equal(vol_volume_add_mount(v, "plugin", "one-more", 0, "b", &err), 0);
+        assert_int_equal(vol_volume_find_mount(v, "plugin", "one-more"), VOL_MOUNTS_MAX - 1);
         vol_volume_free(v);
 }
 
@@ -428,8 +457,8 @@ static void test_dup_free(void **state)
         v->status = VOL_STATUS_READY;
         v->created_at = 1700000000;
         v->revision = 7;
-        assert_int_equal(vol_volume_add_mount(v, "m1", 5, NULL), 0);
-        assert_int_equal(vol_volume_add_mount(v, "m2", 6, NULL), 0);
+        assert_int_equal(vol_volume_add_mount(v, "admin", "m1", 5, "b1", NULL), 0);
+        assert_int_equal(vol_volume_add_mount(v, "plugin", "m2", 6, "b1", NULL), 0);
 
         struct vol_volume *d = vol_volume_dup(v);
         assert_string_equal(d->id, v->id);
@@ -448,10 +477,13 @@ static void test_dup_free(void **state)
         assert_int_equal(d->n_mounts, 2);
         assert_string_equal(d->mounts[1].id, "m2");
         assert_int_equal(d->mounts[1].since, 6);
+        assert_string_equal(d->mounts[1].owner, "plugin");
+        assert_string_equal(d->mounts[1].boot, "b1");
+        assert_ptr_not_equal(d->mounts[1].owner, v->mounts[1].owner);
         assert_ptr_not_equal(d->mounts, v->mounts);
 
         /* The copy is independent: changing and freeing one leaves the other intact. */
-        assert_int_equal(vol_volume_remove_mount(d, "m1"), 0);
+        assert_int_equal(vol_volume_remove_mount(d, "admin", "m1"), 0);
         assert_int_equal(v->n_mounts, 2);
         vol_volume_free(v);
         assert_string_equal(d->scope->path, "/var/lib/state");
@@ -517,7 +549,8 @@ int main(void)
             cmocka_unit_test(test_options),         cmocka_unit_test(test_scope_part),
             cmocka_unit_test(test_scope),           cmocka_unit_test(test_path_valid),
             cmocka_unit_test(test_path_invalid),    cmocka_unit_test(test_mount_id),
-            cmocka_unit_test(test_mounts),          cmocka_unit_test(test_mounts_limit),
+            cmocka_unit_test(test_mounts),
+            cmocka_unit_test(test_mounts_owners),          cmocka_unit_test(test_mounts_limit),
             cmocka_unit_test(test_dup_free),        cmocka_unit_test(test_scope_equal),
             cmocka_unit_test(test_status),
         };
