@@ -503,6 +503,7 @@ static int process(struct conn *c, struct conn **graveyard)
                 if (c->head.has_length && c->head.content_length > VOL_HTTP_BODY_MAX)
                         return refuse_loop(c, 413, "the request body is larger than 1 MiB", graveyard);
                 c->chunked = c->head.chunked;
+                c->ch.max = VOL_HTTP_BODY_MAX;
                 c->body_left = c->head.has_length ? c->head.content_length : 0;
                 if (c->head.expect_continue && (c->chunked || c->body_left)) {
                         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";

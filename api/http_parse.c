@@ -367,6 +367,9 @@ long vol_http_chunked_feed(struct vol_http_chunked *c, const char *in, size_t le
                 case CH_SIZE_LF:
                         if (ch != '\n')
                                 return refuse(ret, 400, "a chunk size line does not end in CRLF"), -1;
+                        c->total += c->remaining;
+                        if (c->max && c->total > c->max)
+                                return refuse(ret, 413, "the request body is too large"), -1;
                         i++;
                         c->line = 0;
                         c->state = c->remaining ? CH_DATA : CH_TRAILER;

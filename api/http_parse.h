@@ -95,8 +95,10 @@ int vol_http_parse_query(char *q, struct vol_http_param *out, size_t max, struct
 int vol_http_route_match(const char *pattern, const char *raw_path, char *seg_buf,
                          size_t seg_buf_size, const char **segs, size_t max_segs);
 
-/* The state of a chunked body being decoded. Zero it to start. */
+/* The state of a chunked body being decoded. Zero it to start, then set max. */
 struct vol_http_chunked {
+        uint64_t max;       /* the most body bytes taken; 0: no bound */
+        uint64_t total;     /* body bytes the chunks so far declared */
         int state;
         uint64_t remaining; /* bytes of the current chunk still to come */
         unsigned line;      /* bytes of the current size or trailer line */
@@ -106,7 +108,8 @@ struct vol_http_chunked {
 /* Decodes in[0..len) of a chunked body: data bytes go to out(arg, bytes, n),
  * which returns 0 or -1 to stop (the body is then too large). Returns how many
  * input bytes were consumed (all of them unless the body ended: c->done), or
- * -1 and *ret (400 for a malformed chunk, 413 when out refused). */
+ * -1 and *ret (400 for a malformed chunk, 413 as soon as a chunk's size
+ * would take the body past c->max, or when out refused). */
 long vol_http_chunked_feed(struct vol_http_chunked *c, const char *in, size_t len,
                            int (*out)(void *arg, const char *data, size_t n), void *arg,
                            struct vol_http_refusal *ret);

@@ -362,7 +362,8 @@ static int app_deploy(struct cli_context *ctx, int argc, char **argv, struct vol
                 return vol_error_set(err, -EPROTO,
                                      "deploying: volmand's answer has no container name or "
                                      "generation");
-        printf("%s (generation %" JSON_INTEGER_FORMAT ")\n", name, json_integer_value(generation));
+        _cleanup_free_ char *safe = cli_printable(name);
+        printf("%s (generation %" JSON_INTEGER_FORMAT ")\n", safe, json_integer_value(generation));
         return 0;
 }
 

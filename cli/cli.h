@@ -20,7 +20,8 @@ enum {
         CLI_EXIT_UNREACHABLE = 3, /* socket missing, connection refused, permission denied */
         CLI_EXIT_NOT_FOUND = 4,   /* 404 */
         CLI_EXIT_CONFLICT = 5,    /* 409: conflict or in use */
-        CLI_EXIT_INVALID = 6,     /* 400, 413: the daemon refused the input */
+        CLI_EXIT_INVALID = 6,     /* 400, 413, 507: the daemon refused the input */
+        CLI_EXIT_FORBIDDEN = 7,   /* 403: the caller may not do that */
 };
 
 /* One message for stderr, kept until main() prints it. */

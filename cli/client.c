@@ -244,6 +244,8 @@ static int errno_for_answer(long status, const char *code)
         switch (status) {
         case 400:
                 return code && strcmp(code, "not_supported") == 0 ? -ENOTSUP : -EBADMSG;
+        case 403:
+                return -EPERM;
         case 404:
                 return -ENOENT;
         case 409:
@@ -252,6 +254,10 @@ static int errno_for_answer(long status, const char *code)
                 return -EMSGSIZE;
         case 500:
                 return -EIO;
+        case 503:
+                return -EAGAIN;
+        case 507:
+                return -ENOSPC;
         default:
                 return -EPROTO;
         }

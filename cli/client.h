@@ -17,6 +17,8 @@
  *   -EBADMSG       400 invalid_argument      -ENOTSUP   400 not_supported
  *   -EMSGSIZE      413 too_large             -ENOENT    404 not_found
  *   -EBUSY         409 in_use                -EEXIST    409 conflict
+ *   -EPERM         403 forbidden             -ENOSPC    507 no_space
+ *   -EAGAIN        503 unavailable (degraded, busy or shutting down)
  *   -EIO           500, or the daemon hung up without answering
  *   -EPROTO        any other status, or an answer that is not the JSON expected
  *   -EFBIG         an answer over VOL_CLIENT_RESPONSE_MAX */

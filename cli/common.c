@@ -54,7 +54,10 @@ int cli_exit_code(int code)
         case -EBADMSG:
         case -ENOTSUP:
         case -EMSGSIZE:
+        case -ENOSPC:
                 return CLI_EXIT_INVALID;
+        case -EPERM:
+                return CLI_EXIT_FORBIDDEN;
         default:
                 return code > 0 ? CLI_EXIT_OK : CLI_EXIT_FAILURE;
         }
@@ -71,12 +74,14 @@ static int severity(int code)
                 return 2;
         case CLI_EXIT_INVALID:
                 return 3;
-        case CLI_EXIT_USAGE:
+        case CLI_EXIT_FORBIDDEN:
                 return 4;
-        case CLI_EXIT_FAILURE:
+        case CLI_EXIT_USAGE:
                 return 5;
-        default: /* unreachable */
+        case CLI_EXIT_FAILURE:
                 return 6;
+        default: /* unreachable */
+                return 7;
         }
 }
 

@@ -43,8 +43,11 @@ static void print_value(const json_t *v, FILE *f)
                 fputs(s, f);
                 return;
         }
-        /* JSON, in one line: a valid YAML flow value. */
-        json_dumpf(v, f, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        /* JSON, in one line: a valid YAML flow value (and safe for a terminal) */
+        _cleanup_free_ char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY | JSON_PRESERVE_ORDER);
+        _cleanup_free_ char *safe = text ? cli_json_text_safe(text) : NULL;
+        if (safe)
+                fputs(safe, f);
 }
 
 int cli_config_fields_print(const json_t *obj, const char *skip, FILE *f)

@@ -41,7 +41,8 @@ static void print_usage(FILE *f)
                 fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
         fputs("\nRun 'volman COMMAND --help' for more on a command.\n"
               "Exit codes: 0 ok, 1 failure, 2 usage, 3 volmand unreachable, 4 not found,\n"
-              "5 conflict or in use, 6 input refused by volmand or a bad config file.\n",
+              "5 conflict or in use, 6 input refused by volmand or a bad config file,\n"
+              "7 not allowed (forbidden).\n",
               f);
 }
 
@@ -131,9 +132,10 @@ static int cmd_version(struct cli_context *ctx, int argc, char **argv, struct vo
 
 static void print_diags(const struct cli_context *ctx)
 {
-        for (size_t i = 0; i < ctx->n_diags; i++)
-                fprintf(stderr, "%s%s\n",
-                        ctx->diags[i].warning ? "warning: " : "volman: ", ctx->diags[i].msg);
+        for (size_t i = 0; i < ctx->n_diags; i++) {
+                fputs(ctx->diags[i].warning ? "warning: " : "volman: ", stderr);
+                cli_print_line(stderr, ctx->diags[i].msg);
+        }
         if (ctx->n_diags_dropped > 0)
                 fprintf(stderr, "volman: %zu more messages not shown\n", ctx->n_diags_dropped);
 }
@@ -195,7 +197,8 @@ finish:
         print_diags(&ctx);
         /* A command that reported per item (rm, inspect) has said it all already. */
         if (r < 0 && (err.msg || ctx.n_diags == 0)) {
-                fprintf(stderr, "volman: %s\n", err.msg ? err.msg : strerror(-r));
+                fputs("volman: ", stderr);
+                cli_print_line(stderr, err.msg ? err.msg : strerror(-r));
                 if (r == -EINVAL)
                         fprintf(stderr, "Run 'volman%s%s --help' for usage.\n",
                                 ctx.usage_cmd ? " " : "", ctx.usage_cmd ? ctx.usage_cmd : "");

@@ -1,8 +1,11 @@
 #include "output.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "core/utf8.h"
 #include "core/xmalloc.h"
 
 #define COLUMN_GAP 3
@@ -25,13 +28,40 @@ static size_t display_width(const char *s)
         return n;
 }
 
-static char *printable_copy(const char *s)
+char *cli_printable(const char *s)
 {
-        char *copy = xstrdup(s ? s : "-");
-        for (char *p = copy; *p; p++)
-                if ((unsigned char)*p < 0x20 || *p == 0x7f)
-                        *p = '?';
-        return copy;
+        if (!s)
+                s = "-";
+        size_t n = strlen(s);
+        char *out = xmalloc(n + 1);
+        size_t w = 0;
+        const unsigned char *p = (const unsigned char *)s;
+        for (size_t i = 0; i < n;) {
+                uint32_t cp = p[i];
+                size_t len = 1;
+                if (p[i] >= 0x80 && !(len = vol_utf8_seq_len(p + i, n - i, &cp))) {
+                        out[w++] = '?'; /* not UTF-8 */
+                        i++;
+                        continue;
+                }
+                if (vol_utf8_is_unsafe_for_terminal(cp)) {
+                        out[w++] = '?';
+                } else {
+                        memcpy(out + w, p + i, len);
+                        w += len;
+                }
+                i += len;
+        }
+        out[w] = 0;
+        return out;
+}
+
+int cli_print_line(FILE *f, const char *s)
+{
+        _cleanup_free_ char *safe = cli_printable(s);
+        fputs(safe, f);
+        fputc('\n', f);
+        return ferror(f) ? -EIO : 0;
 }
 
 static void add_row(struct cli_table *t, const char *const *cells)
@@ -42,7 +72,7 @@ static void add_row(struct cli_table *t, const char *const *cells)
         }
         char **row = t->cells + t->n_rows * t->n_columns;
         for (size_t i = 0; i < t->n_columns; i++) {
-                row[i] = printable_copy(cells[i]);
+                row[i] = cli_printable(cells[i]);
                 size_t w = display_width(row[i]);
                 if (w > t->width[i])
                         t->width[i] = w;
@@ -91,10 +121,38 @@ int cli_table_print(const struct cli_table *t, FILE *f)
         return ferror(f) ? -EIO : 0;
 }
 
+char *cli_json_text_safe(const char *text)
+{
+        size_t n = strlen(text);
+        char *out = xmalloc(n * 6 + 1);
+        size_t w = 0;
+        const unsigned char *p = (const unsigned char *)text;
+        for (size_t i = 0; i < n;) {
+                uint32_t cp = p[i];
+                size_t len = 1;
+                if (p[i] >= 0x80 && !(len = vol_utf8_seq_len(p + i, n - i, &cp)))
+                        len = 1, cp = 0xfffd; /* jansson writes UTF-8 only; never here */
+                /* C0 controls inside strings are escaped by jansson already;
+                 * outside them they are the layout (newlines, indents) */
+                if (cp >= 0x7f && (vol_utf8_is_unsafe_for_terminal(cp) || cp == 0xfffd)) {
+                        w += (size_t)snprintf(out + w, 7, "\\u%04x", (unsigned)cp);
+                } else {
+                        memcpy(out + w, p + i, len);
+                        w += len;
+                }
+                i += len;
+        }
+        out[w] = 0;
+        return out;
+}
+
 int cli_json_print(const json_t *j, FILE *f)
 {
-        if (json_dumpf(j, f, JSON_INDENT(4) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY) < 0)
+        _cleanup_free_ char *text = json_dumps(j, JSON_INDENT(4) | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY);
+        if (!text)
                 return -EIO;
+        _cleanup_free_ char *safe = cli_json_text_safe(text);
+        fputs(safe, f);
         fputc('\n', f);
         return ferror(f) ? -EIO : 0;
 }

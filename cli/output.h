@@ -16,8 +16,17 @@ struct cli_table *cli_table_new(size_t n_columns, const char *const *headers);
 void cli_table_free(struct cli_table *t);
 DEFINE_CLEANUP_FUNC(struct cli_table, cli_table_free)
 
-/* Appends a row of n_columns cells (copied; NULL prints as "-"). Control
- * characters are shown as '?' so a value cannot drive the terminal. */
+/* s made safe for a terminal (a heap copy; NULL gives "-"): control
+ * characters (C0, DEL, C1), bidirectional overrides and isolates, and bytes
+ * that are not UTF-8 become '?', so a name or label cannot drive the
+ * terminal or make text read other than it is. */
+char *cli_printable(const char *s);
+
+/* Writes cli_printable(s) and a newline to f. Returns 0 or -EIO. */
+int cli_print_line(FILE *f, const char *s);
+
+/* Appends a row of n_columns cells (copied; NULL prints as "-"), each made
+ * safe by cli_printable. */
 void cli_table_add_row(struct cli_table *t, const char *const *cells);
 
 /* Writes t to f: a header line and one line per row, columns padded to their
@@ -25,6 +34,11 @@ void cli_table_add_row(struct cli_table *t, const char *const *cells);
  * or -EIO when f fails. */
 int cli_table_print(const struct cli_table *t, FILE *f);
 
+/* JSON text with every code point cli_printable would hide (C1, DEL, bidi
+ * overrides and isolates) written as a \uXXXX escape: the same value, safe
+ * for a terminal. Heap copy. */
+char *cli_json_text_safe(const char *text);
+
 /* Writes j to f indented by four spaces, keys in the daemon's order, and a
- * newline. Returns 0 or -EIO. */
+ * newline, through cli_json_text_safe. Returns 0 or -EIO. */
 int cli_json_print(const json_t *j, FILE *f);

@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 #include "client.h"
@@ -211,8 +212,7 @@ static int volume_create(struct cli_context *ctx, int argc, char **argv, struct 
         const char *created = json_string_value(json_object_get(volume, "name"));
         if (!created)
                 return vol_error_set(err, -EPROTO, "creating volume: volmand's answer has no name");
-        puts(created);
-        return 0;
+        return cli_print_line(stdout, created);
 }
 
 /* ---- ls ---- */
@@ -357,7 +357,7 @@ static int volume_ls(struct cli_context *ctx, int argc, char **argv, struct vol_
         json_t *v;
         if (s.quiet) {
                 json_array_foreach(volumes, i, v)
-                    puts(json_string_value(json_object_get(v, "name")) ?: "?");
+                    cli_print_line(stdout, json_string_value(json_object_get(v, "name")) ?: "?");
                 return ferror(stdout) ? -EIO : 0;
         }
 
@@ -387,9 +387,49 @@ static int volume_ls(struct cli_context *ctx, int argc, char **argv, struct vol_
 static const char inspect_usage[] =
     "Usage: volman volume inspect NAME...\n"
     "\n"
-    "Prints a JSON array of the named volumes. A volume that does not survive a\n"
-    "host reboot (tmpfs) also gets a warning on stderr. Missing volumes are\n"
-    "reported one by one; the others are still printed.\n";
+    "Prints a JSON array of the named volumes. Each mount reference shows who\n"
+    "made it (owner: plugin for an engine, admin for the REST API) and, except\n"
+    "with --json, its age. A volume that does not survive a host reboot (tmpfs)\n"
+    "also gets a warning on stderr. Missing volumes are reported one by one;\n"
+    "the others are still printed.\n"
+    "\n"
+    "Example: volman volume inspect web-data\n";
+
+/* "3d4h", "12m5s": how long ago an RFC 3339 UTC time was. */
+static void age_of(const char *since, time_t now, char out[32])
+{
+        struct tm tm = {0};
+        const char *end = since ? strptime(since, "%Y-%m-%dT%H:%M:%SZ", &tm) : NULL;
+        if (!end || *end) {
+                snprintf(out, 32, "?");
+                return;
+        }
+        long long s = (long long)(now - timegm(&tm));
+        if (s < 0)
+                s = 0;
+        if (s >= 86400)
+                snprintf(out, 32, "%lldd%lldh", s / 86400, s % 86400 / 3600);
+        else if (s >= 3600)
+                snprintf(out, 32, "%lldh%lldm", s / 3600, s % 3600 / 60);
+        else if (s >= 60)
+                snprintf(out, 32, "%lldm%llds", s / 60, s % 60);
+        else
+                snprintf(out, 32, "%llds", s);
+}
+
+/* Adds "age" to each mount reference of volume, for people. */
+static void add_ages(json_t *volume)
+{
+        time_t now = time(NULL);
+        size_t i;
+        json_t *m;
+        json_array_foreach(json_object_get(volume, "mounts"), i, m)
+        {
+                char age[32];
+                age_of(json_string_value(json_object_get(m, "since")), now, age);
+                json_object_set_new(m, "age", json_string(age));
+        }
+}
 
 static int volume_inspect(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)
 {
@@ -433,6 +473,8 @@ static int volume_inspect(struct cli_context *ctx, int argc, char **argv, struct
                         cli_diag_add(ctx, true, "volume %s: %s", argv[i],
                                      note ? note : "its content does not survive a host reboot");
                 }
+                if (!ctx->json)
+                        add_ages(volume);
                 json_array_append(found, volume);
         }
         r = cli_json_print(found, stdout);
@@ -509,7 +551,7 @@ static int volume_rm(struct cli_context *ctx, int argc, char **argv, struct vol_
                 if (ctx->json)
                         json_array_append_new(removed, json_string(argv[i]));
                 else
-                        puts(argv[i]);
+                        cli_print_line(stdout, argv[i]);
         }
         if (ctx->json) {
                 r = cli_json_print(removed, stdout);
@@ -614,7 +656,11 @@ static int volume_prune(struct cli_context *ctx, int argc, char **argv, struct v
         size_t i, n = json_array_size(removed);
         json_t *v;
         json_array_foreach(removed, i, v)
-            printf("%s%s\n", s.dry_run ? "would remove " : "", json_string_value(v) ?: "?");
+        {
+                if (s.dry_run)
+                        fputs("would remove ", stdout);
+                cli_print_line(stdout, json_string_value(v) ?: "?");
+        }
         printf("%s %zu volume%s\n", s.dry_run ? "would remove" : "removed", n, n == 1 ? "" : "s");
         return 0;
 }

@@ -19,13 +19,16 @@ int vol_syncer_sync(struct vol_syncer *s, vol_flush_fn flush, void *arg)
 {
         pthread_mutex_lock(&s->lock);
         uint64_t want = s->started + 1; /* a flush that begins from now on */
+        s->callers++;
         for (;;) {
                 if (s->error) {
                         int r = s->error;
+                        s->callers--;
                         pthread_mutex_unlock(&s->lock);
                         return r;
                 }
                 if (s->done >= want) {
+                        s->callers--;
                         pthread_mutex_unlock(&s->lock);
                         return 0;
                 }

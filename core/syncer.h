@@ -15,6 +15,7 @@ struct vol_syncer {
         uint64_t started; /* flushes begun */
         uint64_t done;    /* the highest begun flush that succeeded */
         bool running;
+        unsigned callers; /* inside vol_syncer_sync now */
         int error; /* the first failure, kept: a later flush cannot vouch for
                       pages the kernel already dropped (fsync after EIO) */
 };

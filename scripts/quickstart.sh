@@ -4,7 +4,12 @@
 # volume being created, listed and removed through the CLI. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ "$(id -u)" = 0 ] || { echo "quickstart: run as root (volmand manages mounts under /var/lib/volman)" >&2; exit 1; }
+# Root is needed (volmand mounts under /var/lib/volman): a root shell runs it
+# as it is; anyone else goes through sudo, if the machine has it.
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || { echo "quickstart: run as root (there is no sudo here)" >&2; exit 1; }
+    exec sudo "$0" "$@"
+fi
 
 scripts/deps.sh
 [ -d build/meson-private ] || meson setup build --buildtype=release >/dev/null

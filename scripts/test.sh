@@ -3,8 +3,15 @@
 # dockerd and Podman), builds with ASan+UBSan, runs the unit tests, then the
 # integration tests (volmand and volman), the engine tests (the volume plugin
 # under real dockerd and Podman) and the app tests (deploys through them).
-# Run from anywhere as root: `sudo scripts/test.sh`.
+# Run from anywhere: as root, or through sudo (it asks for it itself).
 set -euo pipefail
+
+# Root is needed (engines, mounts): a root shell runs it as it is; anyone
+# else goes through sudo, if the machine has it.
+if [ "$(id -u)" != 0 ]; then
+        command -v sudo >/dev/null || { echo "test.sh: run as root (there is no sudo here)" >&2; exit 1; }
+        exec sudo "$0" "$@"
+fi
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"

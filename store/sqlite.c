@@ -641,6 +641,9 @@ static void *checkpointer_main(void *arg)
 
 static int fdatasync_fd(void *arg)
 {
+        int r = vol_failpoint("store-fdatasync"); /* =eio: the disk lost what was written */
+        if (r < 0)
+                return r;
         return fdatasync(*(int *)arg) < 0 ? -errno : 0;
 }
 

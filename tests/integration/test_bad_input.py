@@ -153,12 +153,13 @@ def test_body_over_1mib_is_413(world, daemon):
 
 
 def test_huge_declared_length(world, daemon):
-    """Declares a terabyte, sends a few bytes: a 4xx (413 expected) or a
-    timeout, never a crash or a hang of the whole daemon."""
+    """Declares a terabyte, sends a few bytes: 413 too_large at once, in the
+    error shape, before the body is read."""
     req = (b"POST /v1/volumes HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
            b"Content-Length: 1000000000000\r\n\r\n{\"name\": \"x\"}")
     status, got = raw_exchange(daemon.socket, req, timeout=5)
-    assert status is None or 400 <= status < 500, got[:300]
+    assert status == 413, got[:300]
+    assert _error_body(got)["error"]["code"] == "too_large"
     world()
 
 
@@ -329,12 +330,13 @@ def test_header_of_64k(world, daemon):
     req = (b"GET /v1/volumes HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"a" * (64 << 10)
            + b"\r\n\r\n")
     status, got = raw_exchange(daemon.socket, req, timeout=10)
-    # a 4xx, or the connection closed without an answer
-    assert status is None or 400 <= status < 500, got[:300]
+    assert status == 431, got[:300]
+    assert _error_body(got)["error"]["code"] == "headers_too_large"
     many = b"GET /v1/volumes HTTP/1.1\r\nHost: localhost\r\n" + b"".join(
         b"X-H%d: %s\r\n" % (i, b"b" * 60) for i in range(2000)) + b"\r\n"
     status, got = raw_exchange(daemon.socket, many, timeout=10)
-    assert status is None or 400 <= status < 500, got[:300]
+    assert status == 431, got[:300]
+    assert _error_body(got)["error"]["code"] == "headers_too_large"
     world()
 
 
@@ -351,10 +353,6 @@ def test_short_body_does_not_block_others(world, daemon):
     st, body = daemon.api("GET", "/v1/health")
     assert st == 200, body
     assert time.monotonic() - t0 < 5
-    try:
-        s.recv(4096)  # whatever the server does: answer, close, or wait
-    except (socket.timeout, ConnectionResetError):
-        pass
     s.close()
     st, body = daemon.api("GET", "/v1/health")
     assert st == 200
@@ -362,10 +360,12 @@ def test_short_body_does_not_block_others(world, daemon):
 
 
 def test_garbage_request_lines(world, daemon):
-    for req in (b"\x00\x01\x02\r\n\r\n", b"GET\r\n\r\n", b"GET /v1/health HTTP/9.9\r\n\r\n",
-                b"POST /v1/volumes HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
-                b"POST /v1/volumes HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                b"zz\r\n{}\r\n0\r\n\r\n"):
+    for req, want in ((b"\x00\x01\x02\r\n\r\n", 400), (b"GET\r\n\r\n", 400),
+                      (b"GET /v1/health HTTP/9.9\r\n\r\n", 505),
+                      (b"POST /v1/volumes HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", 400),
+                      (b"POST /v1/volumes HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       b"zz\r\n{}\r\n0\r\n\r\n", 400)):
         status, got = raw_exchange(daemon.socket, req, timeout=5)
-        assert status is None or 400 <= status < 600 and status != 500, (req, got[:300])
+        assert status == want, (req, got[:300])
+        assert _error_body(got)["error"]["message"], got
     world()
