@@ -269,7 +269,7 @@ int vol_http_parse_query(char *q, struct vol_http_param *out, size_t max, struct
                         if (n == max)
                                 return refuse(ret, 414, "the request has more than 32 query parameters"), -1;
                         char *eq = strchr(p, '=');
-                        char *value = "";
+                        char *value = p + strlen(p); /* no '=': the empty string at its end */
                         if (eq) {
                                 *eq = 0;
                                 value = eq + 1;
