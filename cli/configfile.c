@@ -207,6 +207,9 @@ static int convert(const struct source *src, const char *data, size_t len, json_
         /* The parser may stop at a malformed byte as if the stream ended
          * there: a file with one would lose its rest without a word. */
         size_t bad = vol_utf8_invalid_at(data, len);
+        const char *nul = memchr(data, 0, len);
+        if (nul && (size_t)(nul - data) < bad)
+                bad = (size_t)(nul - data); /* YAML has no NUL; libfyaml 0.7.12 crashes on some */
         if (bad < len) {
                 int line = 1, column = 1;
                 for (size_t i = 0; i < bad; i++) {
@@ -217,8 +220,9 @@ static int convert(const struct source *src, const char *data, size_t len, json_
                                 column++;
                         }
                 }
-                return vol_error_set(err, -EBADMSG, "%s: line %d, column %d: not valid UTF-8 (byte 0x%02x)",
-                                     src->name, line, column, (unsigned char)data[bad]);
+                return vol_error_set(err, -EBADMSG, "%s: line %d, column %d: %s (byte 0x%02x)", src->name,
+                                     line, column, data[bad] ? "not valid UTF-8" : "a NUL byte, which YAML does not allow",
+                                     (unsigned char)data[bad]);
         }
         struct fy_diag_cfg dcfg;
         fy_diag_cfg_default(&dcfg);

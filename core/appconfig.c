@@ -112,8 +112,31 @@ static int parse_paths(json_t *wv, struct vol_app_config *c, struct vol_error *e
         return 0;
 }
 
-/* A capability name as Linux spells it, with or without "CAP_", any case:
- * kept upper case without the prefix. */
+/* The capabilities Linux knows (linux/capability.h, up to CAP_CHECKPOINT_RESTORE). */
+static const char *const capabilities[] = {
+        "CHOWN",           "DAC_OVERRIDE",  "DAC_READ_SEARCH", "FOWNER",     "FSETID",
+        "KILL",            "SETGID",        "SETUID",          "SETPCAP",    "LINUX_IMMUTABLE",
+        "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN",      "NET_RAW",    "IPC_LOCK",
+        "IPC_OWNER",       "SYS_MODULE",    "SYS_RAWIO",       "SYS_CHROOT", "SYS_PTRACE",
+        "SYS_PACCT",       "SYS_ADMIN",     "SYS_BOOT",        "SYS_NICE",   "SYS_RESOURCE",
+        "SYS_TIME",        "SYS_TTY_CONFIG", "MKNOD",          "LEASE",      "AUDIT_WRITE",
+        "AUDIT_CONTROL",   "SETFCAP",       "MAC_OVERRIDE",    "MAC_ADMIN",  "SYSLOG",
+        "WAKE_ALARM",      "BLOCK_SUSPEND", "AUDIT_READ",      "PERFMON",    "BPF",
+        "CHECKPOINT_RESTORE",
+};
+
+/* The capability named s (with or without "CAP_", any case), as Linux
+ * spells it without the prefix (static), or NULL when Linux has none so named. */
+static const char *capability_named(const char *s)
+{
+        if (!strncasecmp(s, "CAP_", 4))
+                s += 4;
+        for (size_t i = 0; i < sizeof(capabilities) / sizeof(capabilities[0]); i++)
+                if (!strcasecmp(s, capabilities[i]))
+                        return capabilities[i];
+        return NULL;
+}
+
 static int parse_caps(json_t *ca, struct vol_app_config *c, struct vol_error *err)
 {
         if (!json_is_array(ca))
@@ -130,37 +153,19 @@ static int parse_caps(json_t *ca, struct vol_app_config *c, struct vol_error *er
                 const char *s = json_is_string(v) ? json_string_value(v) : NULL;
                 if (!s || strlen(s) != json_string_length(v))
                         return vol_error_set(err, -EINVAL, "capAdd[%zu] must be a string", i);
-                if (!strncasecmp(s, "CAP_", 4))
-                        s += 4;
-                size_t n = strlen(s);
-                if (n == 0 || n > 32)
-                        return vol_error_set(err, -EINVAL, "capAdd[%zu] is not a capability name", i);
-                char *up = xmalloc(n + 1);
-                for (size_t k = 0; k <= n; k++) {
-                        char ch = s[k];
-                        if (ch >= 'a' && ch <= 'z')
-                                ch = (char)(ch - 'a' + 'A');
-                        up[k] = ch;
-                        if (ch && !((ch >= 'A' && ch <= 'Z') || ch == '_')) {
-                                free(up);
-                                return vol_error_set(err, -EINVAL,
-                                                     "capAdd[%zu] is not a capability name (letters and _, "
-                                                     "like NET_BIND_SERVICE)",
-                                                     i);
-                        }
-                }
-                for (size_t j = 0; j < c->n_caps; j++)
-                        if (!strcmp(c->caps[j], up)) {
-                                int r = vol_error_set(err, -EINVAL, "capAdd lists %s twice", up);
-                                free(up);
-                                return r;
-                        }
-                if (!strcmp(up, "ALL")) {
-                        free(up);
+                if (!strcasecmp(s, "ALL") || !strcasecmp(s, "CAP_ALL"))
                         return vol_error_set(err, -EINVAL,
                                              "capAdd may not hold ALL; name each capability the apps need");
-                }
-                c->caps[c->n_caps++] = up;
+                const char *cap = capability_named(s);
+                if (!cap)
+                        return vol_error_set(err, -EINVAL,
+                                             "capAdd[%zu] \"%.40s\" is not a capability Linux knows (like "
+                                             "NET_BIND_SERVICE or CAP_CHOWN)",
+                                             i, s);
+                for (size_t j = 0; j < c->n_caps; j++)
+                        if (!strcmp(c->caps[j], cap))
+                                return vol_error_set(err, -EINVAL, "capAdd lists %s twice", cap);
+                c->caps[c->n_caps++] = xstrdup(cap);
         }
         return 0;
 }

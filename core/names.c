@@ -141,8 +141,16 @@ int vol_name_for_scope(const char *prefix, const struct vol_scope *scope, char *
 
 bool vol_name_is_scoped_form(const char *prefix, const char *name)
 {
-        size_t n = strlen(prefix);
-        return !strncmp(name, prefix, n) && name[n] == '-';
+        /* Scoped names start with E(prefix) and '-': the prefix with each
+         * '-' doubled (see vol_name_for_scope). */
+        const char *p = prefix, *n = name;
+        for (; *p; p++) {
+                if (*n++ != *p)
+                        return false;
+                if (*p == '-' && *n++ != '-')
+                        return false;
+        }
+        return *n == '-';
 }
 
 int vol_app_container_name(const char *prefix, const char *tenant, const char *env, const char *app,

@@ -25,8 +25,9 @@ int vol_name_for_scope(const char *prefix, const struct vol_scope *scope, char *
                        struct vol_error *err);
 
 /* True when name has the form of a scoped name under prefix: it starts with
- * "{prefix}-". Such names belong to scopes alone (an unscoped volume may not
- * take one, or it could squat a tenant's name). */
+ * the prefix as scoped names write it (each '-' doubled) and a '-'. Such
+ * names belong to scopes alone (an unscoped volume may not take one, or it
+ * could squat a tenant's name). */
 bool vol_name_is_scoped_form(const char *prefix, const char *name);
 
 /* The name of generation `generation` of an app's container:

@@ -49,6 +49,12 @@ unit_rc=0
 log "unit tests"
 meson test -C "$build" --print-errorlogs || unit_rc=$?
 
+# The libFuzzer targets (fuzz/), 20 s each: a short run on every change;
+# longer runs are fuzz/run.sh SECONDS, on purpose.
+fuzz_rc=0
+log "fuzzing, ${FUZZ_SECONDS:-20} s per target"
+bash "$repo/fuzz/run.sh" "${FUZZ_SECONDS:-20}" || fuzz_rc=$?
+
 # Each pytest suite: its exit code and pytest's own last line.
 declare -A rc counts
 run_suite() {
@@ -72,8 +78,8 @@ run_suite engines tests/engines
 run_suite apps tests/apps
 
 status() { if (($1 == 0)); then echo "passed"; else echo "FAILED (exit $1)"; fi; }
-summary="unit tests $(status $unit_rc)"
-failed=$((unit_rc != 0))
+summary="unit tests $(status $unit_rc); fuzzing $(status $fuzz_rc)"
+failed=$((unit_rc != 0 || fuzz_rc != 0))
 for name in integration engines apps; do
         summary+="; $name tests $(status ${rc[$name]})${counts[$name]:+ (${counts[$name]})}"
         ((rc[$name] == 0)) || failed=1

@@ -664,6 +664,9 @@ static void test_caps_and_limits_parse(void **state)
         parse_bad("{\"capAdd\":[\"ALL\"]}", "ALL", NULL);
         parse_bad("{\"capAdd\":[\"CHOWN\",\"cap_chown\"]}", "twice", NULL);
         parse_bad("{\"capAdd\":[\"NET-ADMIN\"]}", "capAdd[0]", NULL);
+        parse_bad("{\"capAdd\":[\"cap_cap_chown\"]}", "capAdd[0]", "not a capability", NULL);
+        parse_bad("{\"capAdd\":[\"cap_cap_\"]}", "capAdd[0]", NULL);
+        parse_bad("{\"capAdd\":[\"SYS_ADMINX\"]}", "SYS_ADMINX", NULL);
         parse_bad("{\"capAdd\":[\"\"]}", "capAdd[0]", NULL);
         parse_bad("{\"capAdd\":[7]}", "capAdd[0]", NULL);
         parse_bad("{\"pidsLimit\":0}", "pidsLimit", NULL);

@@ -638,9 +638,28 @@ static void test_exhaustive_small_paths(void **state)
         free(names);
 }
 
+/* Every scoped name is of the scoped form under its prefix, hyphens in the
+ * prefix included; names of other forms are not. */
+static void test_scoped_form(void **state)
+{
+        static const char *const prefixes[] = {"volman", "my-co", "a-b-c", "x"};
+        for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
+                _cleanup_free_ char *n = name_of(prefixes[i], "acme", "prod", "orders", "/x");
+                assert_true(vol_name_is_scoped_form(prefixes[i], n));
+        }
+        assert_true(vol_name_is_scoped_form("my-co", "my--co-anything"));
+        assert_false(vol_name_is_scoped_form("my-co", "my-co-foo"));
+        assert_false(vol_name_is_scoped_form("my-co", "my--co"));
+        assert_false(vol_name_is_scoped_form("volman", "volman"));
+        assert_false(vol_name_is_scoped_form("volman", "volmanx-a"));
+        assert_false(vol_name_is_scoped_form("volman", "Volman-a"));
+        assert_true(vol_name_is_scoped_form("volman", "volman-"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_scoped_form),
             cmocka_unit_test(test_documented_examples),
             cmocka_unit_test(test_issue_collisions),
             cmocka_unit_test(test_edge_hyphens),
