@@ -327,7 +327,9 @@ static bool query_allowed(const struct vol_route *r, const char *key)
         return false;
 }
 
-static void run_request(struct conn *c)
+/* Routes, runs the handler and sends the answer. A worker passes no
+ * graveyard; the event thread runs a fast route inline and passes its own. */
+static void run_request(struct conn *c, struct conn **graveyard)
 {
         struct vol_http_server *s = c->srv;
         struct vol_http_response resp = {.status = 200};
@@ -412,7 +414,20 @@ send:
         c->out_body = vol_strbuf_take(&resp.body, &len);
         c->out_body_len = len;
         format_head(c, resp.status, resp.content_type ? resp.content_type : "application/json", len);
-        send_from_worker(c);
+        if (!graveyard) {
+                send_from_worker(c);
+                return;
+        }
+        int w = write_some(c);
+        if (w < 0) {
+                close_loop_conn(c, graveyard);
+        } else if (w == 0) {
+                c->state = C_WRITE;
+                c->deadline = now_ms() + s->opts.idle_timeout_ms;
+                arm(c, EPOLLOUT);
+        } else {
+                answered(c, graveyard);
+        }
 }
 
 static void *worker_main(void *arg)
@@ -430,12 +445,32 @@ static void *worker_main(void *arg)
                         s->queue_tail = &s->queue_head;
                 s->n_idle--;
                 pthread_mutex_unlock(&s->lock);
-                run_request(c);
+                run_request(c, NULL);
                 pthread_mutex_lock(&s->lock);
                 s->n_idle++;
         }
         pthread_mutex_unlock(&s->lock);
         return NULL;
+}
+
+/* True when the request is for a route marked VOL_ROUTE_FAST and has no
+ * query: its handler answers from one store read, so the event thread runs it
+ * and no thread hand-off is paid. */
+static bool is_fast(struct vol_http_server *s, struct conn *c)
+{
+        if (strchr(c->head.target, '?'))
+                return false;
+        char segbuf[SEG_BUF];
+        const char *segs[VOL_HTTP_PARAMS_MAX];
+        for (size_t i = 0; i < s->n_routes; i++) {
+                const struct vol_route *r = &s->routes[i];
+                if (!(r->flags & VOL_ROUTE_FAST) || strcmp(r->method, c->head.method))
+                        continue;
+                if (vol_http_route_match(r->pattern, c->head.target, segbuf, sizeof(segbuf), segs,
+                                         VOL_HTTP_PARAMS_MAX) >= 0)
+                        return true;
+        }
+        return false;
 }
 
 /* Hands a whole request to a worker, starting one if none is free. */
@@ -545,7 +580,13 @@ static int process(struct conn *c, struct conn **graveyard)
                                 return P_WAIT;
                         }
                 }
-                dispatch(c);
+                if (is_fast(s, c)) {
+                        c->state = C_BUSY; /* the event thread's own, for the handler's time */
+                        c->deadline = 0;
+                        run_request(c, graveyard);
+                } else {
+                        dispatch(c);
+                }
         }
         return P_GONE;
 }

@@ -54,11 +54,20 @@ struct vol_http_response {
 typedef void (*vol_http_handler)(void *ctx, const struct vol_http_request *req,
                                  struct vol_http_response *resp);
 
+/* Route flags. */
+enum {
+        /* Its handler answers from memory or one store read and never waits
+         * for the store's writer: the event thread runs it (when the request
+         * has no query), saving a thread hand-off. */
+        VOL_ROUTE_FAST = 1u << 0,
+};
+
 struct vol_route {
         const char *method;
         const char *pattern; /* "/v1/volumes/{}/mount": {} matches one segment */
         vol_http_handler handler;
         const char *const *query; /* query parameters it takes, NULL-terminated; NULL: none */
+        unsigned flags;
 };
 
 /* How a server renders an error it gives itself (unknown route, bad method,

@@ -287,15 +287,15 @@ static void list(void *ctx, const struct vol_http_request *req, struct vol_http_
 }
 
 static const struct vol_route plugin_routes[] = {
-        {"POST", "/Plugin.Activate", activate, NULL},
-        {"POST", "/VolumeDriver.Create", create, NULL},
-        {"POST", "/VolumeDriver.Remove", remove_volume, NULL},
-        {"POST", "/VolumeDriver.Mount", mount, NULL},
-        {"POST", "/VolumeDriver.Unmount", unmount, NULL},
-        {"POST", "/VolumeDriver.Path", path, NULL},
-        {"POST", "/VolumeDriver.Get", get, NULL},
-        {"POST", "/VolumeDriver.List", list, NULL},
-        {"POST", "/VolumeDriver.Capabilities", capabilities, NULL},
+        {"POST", "/Plugin.Activate", activate, NULL, VOL_ROUTE_FAST},
+        {"POST", "/VolumeDriver.Create", create, NULL, 0},
+        {"POST", "/VolumeDriver.Remove", remove_volume, NULL, 0},
+        {"POST", "/VolumeDriver.Mount", mount, NULL, 0},
+        {"POST", "/VolumeDriver.Unmount", unmount, NULL, 0},
+        {"POST", "/VolumeDriver.Path", path, NULL, VOL_ROUTE_FAST},
+        {"POST", "/VolumeDriver.Get", get, NULL, VOL_ROUTE_FAST},
+        {"POST", "/VolumeDriver.List", list, NULL, 0},
+        {"POST", "/VolumeDriver.Capabilities", capabilities, NULL, VOL_ROUTE_FAST},
 };
 
 int vol_plugin_start(const char *socket_path, struct vol_service *svc, struct vol_http_server **ret,

@@ -176,11 +176,15 @@ void vol_api_list(void *ctx, const struct vol_http_request *req, struct vol_http
         vol_strbuf_putc(&resp->body, '}');
 }
 
+static int render_viewed(const struct vol_volume *v, const struct vol_volume_info *info,
+                         void *userdata)
+{
+        return vol_volume_to_json(userdata, v, info);
+}
+
 void vol_api_inspect(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
         struct vol_error err = VOL_ERROR_INIT;
-        _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
-        struct vol_volume_info info;
         /* Usage can cost a walk of the whole tree: only when asked. */
         const char *u = vol_http_query(req, "usage");
         if (u && strcmp(u, "true") && strcmp(u, "false") && strcmp(u, "1") && strcmp(u, "0")) {
@@ -189,9 +193,9 @@ void vol_api_inspect(void *ctx, const struct vol_http_request *req, struct vol_h
         }
         bool with_usage = u && (!strcmp(u, "true") || !strcmp(u, "1"));
         struct vol_caller caller = vol_api_caller(req);
-        if (vol_service_get(ctx, &caller, req->params[0], with_usage, &v, &info, &err) < 0)
+        /* rendered straight from the store's row: no copy of the volume */
+        if (vol_service_view(ctx, &caller, req->params[0], with_usage, render_viewed, &resp->body, &err) < 0)
                 return fail(resp, &err);
-        render_volume(resp, 200, v, &info);
 }
 
 void vol_api_remove(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)

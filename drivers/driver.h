@@ -22,6 +22,10 @@ enum {
         VOL_CAP_OWNERSHIP = 1u << 1,  /* the uid, gid and mode options work */
         VOL_CAP_USAGE = 1u << 2,      /* usage() can tell */
         VOL_CAP_EPHEMERAL = 1u << 3,  /* content is lost when the host reboots */
+        /* create writes no content and syncs nothing: storage a power loss
+         * took before anything inside it was synced is made again, empty
+         * (with the recorded options), for a ready volume at start-up */
+        VOL_CAP_REMAKE_EMPTY = 1u << 4,
 };
 
 struct vol_driver;
@@ -47,8 +51,12 @@ struct vol_driver_ops {
         int (*check_remove)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
         /* Destroys v's storage and data. Idempotent: a missing volume is success.
          * Runs in the background, after the record is gone (v may be a stub
-         * with only id, name, driver, mountpoint and options). */
+         * with only id, name, driver, mountpoint and options). Not durable
+         * until sync() returns. */
         int (*remove)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
+        /* Makes the removals done so far durable (one fsync of the driver's
+         * directory for a whole batch of them). */
+        int (*sync)(struct vol_driver *d, struct vol_error *err);
         /* Makes v usable at its path. Returns 0 when the storage was there, 1 when
          * it had to be made again, empty (a tmpfs lost at host reboot), < 0 on error. */
         int (*mount)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
@@ -93,6 +101,10 @@ struct vol_driver *vol_drivers_find(struct vol_drivers *set, const char *name);
  * d->ops->validate judges the values. */
 int vol_driver_check_options(const struct vol_driver *d, const struct vol_kvs *options,
                              struct vol_error *err);
+
+/* For drivers whose volumes are entries of their directory: fsyncs it
+ * (shared between threads). Usable as .sync. */
+int vol_driver_sync_dir(struct vol_driver *d, struct vol_error *err);
 
 /* For drivers whose volume is a directory {dir}/{id} that nothing may be
  * mounted on or in: usable as .check_remove. */

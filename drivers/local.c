@@ -39,12 +39,12 @@ static int local_create(struct vol_driver *d, const struct vol_volume *v, struct
         if (fd < 0)
                 return vol_error_set(err, fd, "opening the directory of volume %s: %s", v->name,
                                      strerror(-fd));
-        if ((r = vol_fs_apply_owner(fd, &o, err)) < 0)
-                return r;
-        /* The new entry must be on disk before the volume is answered ready. */
-        if (made && (r = vol_fs_sync_dir_shared(d->syncer, d->dir_fd, err)) < 0)
-                return r;
-        return 0;
+        /* No fsync of the new entry: the volume is answered ready once its
+         * record is durable, and a power loss that drops the empty directory
+         * drops nothing anyone wrote (an fsync inside it would have made it
+         * durable first); start-up makes it again (VOL_CAP_REMAKE_EMPTY). */
+        (void)made;
+        return vol_fs_apply_owner(fd, &o, err);
 }
 
 int vol_driver_check_remove_dir(struct vol_driver *d, const struct vol_volume *v,
@@ -54,12 +54,14 @@ int vol_driver_check_remove_dir(struct vol_driver *d, const struct vol_volume *v
         return vol_fs_check_no_mounts(path, 0, v->name, err);
 }
 
+int vol_driver_sync_dir(struct vol_driver *d, struct vol_error *err)
+{
+        return vol_fs_sync_dir_shared(d->syncer, d->dir_fd, err);
+}
+
 static int local_remove(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err)
 {
-        int r = vol_fs_remove_tree(d->dir_fd, v->id, v->name, err);
-        if (r < 0)
-                return r;
-        return vol_fs_sync_dir_shared(d->syncer, d->dir_fd, err);
+        return vol_fs_remove_tree(d->dir_fd, v->id, v->name, err);
 }
 
 static int local_exists(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err)
@@ -128,13 +130,14 @@ int vol_driver_scan_uuid_dirs(struct vol_driver *d, vol_driver_id_cb cb, void *u
 
 const struct vol_driver_ops vol_driver_local_ops = {
         .name = "local",
-        .caps = VOL_CAP_OWNERSHIP | VOL_CAP_USAGE,
+        .caps = VOL_CAP_OWNERSHIP | VOL_CAP_USAGE | VOL_CAP_REMAKE_EMPTY,
         .options = local_options,
         .validate = local_validate,
         .path = local_path,
         .create = local_create,
         .check_remove = vol_driver_check_remove_dir,
         .remove = local_remove,
+        .sync = vol_driver_sync_dir,
         .mount = local_mount,
         .unmount = local_unmount,
         .exists = local_exists,

@@ -86,12 +86,10 @@ static int tmpfs_create(struct vol_driver *d, const struct vol_volume *v, struct
         int m = is_mounted(d, v);
         if (m < 0)
                 return vol_error_set(err, m, "checking volume %s: %s", v->name, strerror(-m));
-        int r = m ? 0 : do_mount(d, v, err);
-        if (r < 0)
-                return r;
-        if (made)
-                return vol_fs_sync_dir_shared(d->syncer, d->dir_fd, err);
-        return 0;
+        /* No fsync of the directory: its content lives in memory and a
+         * reboot empties it anyway; mount() makes it again when missing. */
+        (void)made;
+        return m ? 0 : do_mount(d, v, err);
 }
 
 static int tmpfs_check_remove(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err)
@@ -113,10 +111,7 @@ static int tmpfs_remove(struct vol_driver *d, const struct vol_volume *v, struct
                         return vol_error_set(err, -errno, "unmounting the tmpfs of volume %s: %m",
                                              v->name);
         }
-        int r = vol_fs_remove_tree(d->dir_fd, v->id, v->name, err);
-        if (r < 0)
-                return r;
-        return vol_fs_sync_dir_shared(d->syncer, d->dir_fd, err);
+        return vol_fs_remove_tree(d->dir_fd, v->id, v->name, err);
 }
 
 static uint64_t tmpfs_memory_bytes(const struct vol_kvs *options)
@@ -190,6 +185,7 @@ const struct vol_driver_ops vol_driver_tmpfs_ops = {
         .create = tmpfs_create,
         .check_remove = tmpfs_check_remove,
         .remove = tmpfs_remove,
+        .sync = vol_driver_sync_dir,
         .mount = tmpfs_mount,
         .unmount = tmpfs_unmount,
         .exists = tmpfs_exists,

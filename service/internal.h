@@ -26,6 +26,7 @@ struct vol_service {
         char boot_id[64];          /* this boot's id, recorded with mount references */
         int root_lock_fd;          /* flock'd {root}/volmand.lock */
         struct vol_reaper *reaper; /* destroys retired volumes' storage */
+        _Atomic uint64_t last_write_us; /* when the last create, removal or mount began */
 
         /* the memory budget of memory-backed volumes */
         pthread_mutex_t memory_lock;

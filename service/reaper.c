@@ -18,9 +18,16 @@
 #include "internal.h"
 
 #define RETRY_SECONDS 30
+/* The reaper yields the disk to foreground writes: it starts a batch once no
+ * create, removal or mount began for QUIET_US, or once its oldest job waited
+ * YIELD_MAX_S, or once PENDING_MAX jobs wait. */
+#define QUIET_US 20000
+#define YIELD_MAX_S 10
+#define PENDING_MAX 8192
 
 struct job {
         struct vol_volume *stub; /* id, name, driver, mountpoint, options */
+        time_t queued;
         time_t not_before;
         unsigned attempts;
         struct job *next;
@@ -44,6 +51,7 @@ static void job_free(struct job *j)
 
 static void enqueue(struct vol_reaper *r, struct job *j)
 {
+        j->queued = time(NULL);
         pthread_mutex_lock(&r->lock);
         j->next = NULL;
         *r->tail = j;
@@ -88,55 +96,120 @@ size_t vol_reaper_pending(struct vol_reaper *r)
         return n;
 }
 
-/* Destroys one storage. Returns 0 when it is gone and forgotten. */
-static int reap(struct vol_service *s, struct job *j)
+#define BATCH_MAX 64
+
+/* Destroys one storage (not yet durable). Returns 0 or < 0 (logged). */
+static int destroy(struct vol_service *s, struct job *j)
 {
         struct vol_volume *v = j->stub;
         struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
         struct vol_error err = VOL_ERROR_INIT;
-        int r;
         if (!d) {
                 vol_service_log("error", "the storage of removed volume %s (%s) uses driver %s, which "
                                          "this volmand lacks; it stays until a volmand with that driver starts",
                                 v->name, v->id, v->driver);
                 return -ENODEV;
         }
-        if ((r = d->ops->remove(d, v, &err)) < 0) {
+        int r = d->ops->remove(d, v, &err);
+        if (r < 0)
                 vol_service_log("warning", "destroying the data of removed volume %s (%s): %s; retried in %d s",
                                 v->name, v->id, vol_error_message(&err), RETRY_SECONDS);
+        vol_error_clear(&err);
+        return r;
+}
+
+enum { FAILED, DESTROYED, SETTLED };
+
+/* Makes a batch's removals durable, one sync per driver, then forgets their
+ * tombstones in one store write. state[i] is DESTROYED for each job whose
+ * storage went; on return SETTLED for those gone for good (the others are
+ * retried). */
+static void settle_batch(struct vol_service *s, struct job **jobs, unsigned char *state, size_t n)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        for (size_t i = 0; i < n; i++) {
+                if (state[i] != DESTROYED)
+                        continue;
+                struct vol_driver *d = vol_drivers_find(&s->drivers, jobs[i]->stub->driver);
+                /* one sync covers every job of this driver in the batch */
+                int r = d->ops->sync(d, &err);
+                if (r < 0)
+                        vol_service_log("warning", "making removals in %s durable: %s; retried in %d s",
+                                        d->ops->name, vol_error_message(&err), RETRY_SECONDS);
                 vol_error_clear(&err);
-                return r;
+                for (size_t k = i; k < n; k++)
+                        if (state[k] == DESTROYED && !strcmp(jobs[k]->stub->driver, d->ops->name))
+                                state[k] = r < 0 ? FAILED : SETTLED;
         }
+        const char *ids[BATCH_MAX];
+        size_t n_ids = 0;
+        for (size_t i = 0; i < n; i++)
+                if (state[i] == SETTLED)
+                        ids[n_ids++] = jobs[i]->stub->id;
+        if (!n_ids)
+                return;
         vol_failpoint("reap-after-driver");
-        /* Ordered: a crash or power loss that loses this brings the
-         * tombstone back, and removing a missing tree again is harmless. */
-        if ((r = vol_store_drop_tombstone(s->store, v->id, VOL_SYNC_ORDERED, &err)) < 0) {
-                vol_service_log("warning", "forgetting the tombstone of %s (%s): %s", v->name, v->id,
-                                vol_error_message(&err));
+        /* Ordered: a crash or power loss that loses this brings the tombstones
+         * back, and removing a missing tree again is harmless. */
+        if (vol_store_drop_tombstones(s->store, ids, n_ids, VOL_SYNC_ORDERED, &err) < 0) {
+                vol_service_log("warning", "forgetting %zu tombstones: %s", n_ids, vol_error_message(&err));
                 vol_error_clear(&err);
-                return r;
+                for (size_t i = 0; i < n; i++)
+                        if (state[i] == SETTLED)
+                                state[i] = FAILED;
+                return;
         }
-        vol_memory_release(s, d, &v->options);
-        return 0;
+        for (size_t i = 0; i < n; i++)
+                if (state[i] == SETTLED)
+                        vol_memory_release(s, vol_drivers_find(&s->drivers, jobs[i]->stub->driver),
+                                           &jobs[i]->stub->options);
 }
 
 static void *reaper_main(void *arg)
 {
         struct vol_reaper *r = arg;
+        struct job *batch[BATCH_MAX];
+        unsigned char state[BATCH_MAX];
         pthread_mutex_lock(&r->lock);
         while (!r->stopping) {
-                /* the first job that is due */
+                /* up to BATCH_MAX jobs that are due */
                 time_t now = time(NULL), next_due = 0;
-                struct job **pp = &r->head, *j = NULL;
-                for (; *pp; pp = &(*pp)->next) {
-                        if ((*pp)->not_before <= now) {
-                                j = *pp;
-                                break;
+                size_t n = 0;
+                for (struct job **pp = &r->head; *pp && n < BATCH_MAX;) {
+                        struct job *j = *pp;
+                        if (j->not_before > now) {
+                                if (!next_due || j->not_before < next_due)
+                                        next_due = j->not_before;
+                                pp = &j->next;
+                                continue;
                         }
-                        if (!next_due || (*pp)->not_before < next_due)
-                                next_due = (*pp)->not_before;
+                        *pp = j->next;
+                        if (r->tail == &j->next)
+                                r->tail = pp;
+                        j->next = NULL;
+                        batch[n++] = j;
                 }
-                if (!j) {
+                /* foreground writes first, unless the work piles up or ages */
+                uint64_t since = vol_now_us() - r->s->last_write_us;
+                if (n && since < QUIET_US && r->pending < PENDING_MAX &&
+                    now - batch[0]->queued < YIELD_MAX_S) {
+                        for (size_t i = n; i-- > 0;) { /* put them back, in order */
+                                batch[i]->next = r->head;
+                                r->head = batch[i];
+                                if (r->tail == &r->head)
+                                        r->tail = &batch[i]->next;
+                        }
+                        struct timespec ts;
+                        clock_gettime(CLOCK_REALTIME, &ts);
+                        ts.tv_nsec += (long)(QUIET_US - since) * 1000;
+                        if (ts.tv_nsec >= 1000000000L) {
+                                ts.tv_sec++;
+                                ts.tv_nsec -= 1000000000L;
+                        }
+                        pthread_cond_timedwait(&r->cond, &r->lock, &ts);
+                        continue;
+                }
+                if (!n) {
                         if (next_due) {
                                 struct timespec ts = {.tv_sec = next_due};
                                 pthread_cond_timedwait(&r->cond, &r->lock, &ts);
@@ -145,23 +218,24 @@ static void *reaper_main(void *arg)
                         }
                         continue;
                 }
-                *pp = j->next;
-                if (r->tail == &j->next)
-                        r->tail = pp;
-                j->next = NULL;
                 pthread_mutex_unlock(&r->lock);
 
-                int rc = reap(r->s, j);
+                for (size_t i = 0; i < n; i++)
+                        state[i] = destroy(r->s, batch[i]) == 0 ? DESTROYED : FAILED;
+                settle_batch(r->s, batch, state, n);
 
                 pthread_mutex_lock(&r->lock);
-                if (rc == 0) {
-                        r->pending--;
-                        job_free(j);
-                } else {
-                        j->attempts++;
-                        j->not_before = time(NULL) + RETRY_SECONDS;
-                        *r->tail = j;
-                        r->tail = &j->next;
+                for (size_t i = 0; i < n; i++) {
+                        struct job *j = batch[i];
+                        if (state[i] == SETTLED) {
+                                r->pending--;
+                                job_free(j);
+                        } else {
+                                j->attempts++;
+                                j->not_before = time(NULL) + RETRY_SECONDS;
+                                *r->tail = j;
+                                r->tail = &j->next;
+                        }
                 }
         }
         pthread_mutex_unlock(&r->lock);

@@ -89,7 +89,22 @@ static int check_present(const struct vol_volume *v, void *userdata)
                 return 0;
         struct vol_error err = VOL_ERROR_INIT;
         int r = d->ops->exists(d, v, &err);
-        if (r == 0) {
+        if (r == 0 && (d->ops->caps & VOL_CAP_REMAKE_EMPTY)) {
+                /* Its create synced nothing: a power loss may take the empty
+                 * directory, never data (writing data durably inside it would
+                 * have made the directory durable first). */
+                if (d->ops->create(d, v, &err) == 0) {
+                        c->rep->repaired++;
+                        vol_service_log("warning",
+                                        "reconcile: volume %s had lost its storage %s (a power loss "
+                                        "before anything in it was synced, or someone removed it); "
+                                        "made again, empty",
+                                        v->name, v->mountpoint);
+                } else {
+                        vol_service_log("error", "reconcile: volume %s: making its storage again: %s",
+                                        v->name, vol_error_message(&err));
+                }
+        } else if (r == 0) {
                 c->rep->missing++;
                 vol_service_log("warning",
                                 "reconcile: volume %s has a record but its storage %s is missing; not "

@@ -93,6 +93,12 @@ int vol_service_get(struct vol_service *s, const struct vol_caller *caller, cons
 typedef int (*vol_service_volume_cb)(const struct vol_volume *v, const struct vol_volume_info *info,
                                      void *userdata);
 
+/* vol_service_get without a copy: the volume called name is lent to cb with
+ * the driver's view (with usage if with_usage) for the call only. Returns
+ * what cb returns, or < 0 (-ENOENT: absent, or another tenant's). */
+int vol_service_view(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                     bool with_usage, vol_service_volume_cb cb, void *userdata, struct vol_error *err);
+
 /* Passes the volumes matching f (NULL: all), in name order, after `after`
  * (NULL: from the start), at most limit (0: all), to cb. *ret_next gets the
  * name to continue after when more remain (heap), else NULL; ret_next may be

@@ -151,13 +151,19 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
         v->created_at = (int64_t)time(NULL);
         v->mountpoint = d->ops->path(d, v);
 
-        /* 1. the intent: survives a crash of the daemon; the final commit
-         *    below makes it durable along with the result. */
-        if ((r = vol_store_put(s->store, v, 0, VOL_SYNC_ORDERED, err)) < 0) {
-                vol_memory_release(s, d, &req->options);
-                return r;
+        /* 1. the intent, for a driver whose storage a crash could leave
+         *    behind holding something (a mount, an image): it survives a
+         *    crash of the daemon, and start-up undoes what it names. A driver
+         *    whose create leaves an empty directory needs none: start-up
+         *    removes empty storage that no record names. */
+        bool intent = !(d->ops->caps & VOL_CAP_REMAKE_EMPTY);
+        if (intent) {
+                if ((r = vol_store_put(s->store, v, 0, VOL_SYNC_ORDERED, err)) < 0) {
+                        vol_memory_release(s, d, &req->options);
+                        return r;
+                }
+                vol_failpoint("create-after-intent");
         }
-        vol_failpoint("create-after-intent");
 
         /* 2. the bytes */
         if ((r = d->ops->create(d, v, err)) < 0) {
@@ -166,11 +172,11 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
         }
         vol_failpoint("create-after-driver");
 
-        /* 3. the result, fsync'd before anyone is told */
+        /* 3. the result, fsync'd before anyone is told: the one synced write */
         v->status = VOL_STATUS_READY;
-        if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_FULL, err)) < 0) {
-                /* The store took the write back (store.h): the record is
-                 * `creating` again; undo what the driver made. */
+        if ((r = vol_store_put(s->store, v, intent ? v->revision : 0, VOL_SYNC_FULL, err)) < 0) {
+                /* The store took the write back (store.h): the record is as
+                 * before (`creating`, or none); undo what the driver made. */
                 goto undo;
         }
         vol_failpoint("create-after-commit");
@@ -253,6 +259,7 @@ int vol_service_create(struct vol_service *s, const struct vol_caller *caller,
                        bool *ret_created, struct vol_error *err)
 {
         uint64_t start = vol_now_us();
+        s->last_write_us = start;
         int r = create_checked(s, caller, req, ret, ret_created, err);
         vol_metrics_record(&s->metrics, VOL_OP_CREATE, start, r);
         return r;
@@ -296,6 +303,41 @@ static int tenant_filter(const struct vol_caller *caller, const struct vol_filte
         free(ret->tenant);
         ret->tenant = xstrdup(caller->tenant);
         return 1;
+}
+
+struct view_ctx {
+        struct vol_service *s;
+        const struct vol_caller *caller;
+        bool with_usage;
+        vol_service_volume_cb cb;
+        void *userdata;
+};
+
+static int view_one(const struct vol_volume *v, void *userdata)
+{
+        struct view_ctx *c = userdata;
+        if (!vol_auth_may_see(c->caller, v))
+                return -ENOENT;
+        struct vol_volume_info info = {.persistent = true};
+        struct vol_driver *d = vol_drivers_find(&c->s->drivers, v->driver);
+        if (d)
+                d->ops->info(d, v, c->with_usage, &info, NULL);
+        return c->cb(v, &info, c->userdata);
+}
+
+int vol_service_view(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                     bool with_usage, vol_service_volume_cb cb, void *userdata, struct vol_error *err)
+{
+        uint64_t start = vol_now_us();
+        struct view_ctx c = {s, caller, with_usage, cb, userdata};
+        int r = vol_validate_name(name, err);
+        if (r == 0) {
+                r = vol_store_view(s->store, name, view_one, &c, err);
+                if (r == -ENOENT && !err->msg)
+                        vol_error_set(err, r, "volume %s not found", name);
+        }
+        vol_metrics_record(&s->metrics, VOL_OP_INSPECT, start, r);
+        return r;
 }
 
 struct list_ctx {
@@ -411,6 +453,7 @@ int vol_service_remove(struct vol_service *s, const struct vol_caller *caller, c
                        struct vol_error *err)
 {
         uint64_t start = vol_now_us();
+        s->last_write_us = start;
         int r = vol_validate_name(name, err);
         if (r == 0) {
                 pthread_mutex_t *lock = vol_name_lock(&s->locks, name);
@@ -570,7 +613,10 @@ static int mount_locked(struct vol_service *s, const struct vol_caller *caller, 
         if (vol_volume_find_mount(v, owner, ref_id) < 0) {
                 if ((r = vol_volume_add_mount(v, owner, ref_id, (int64_t)time(NULL), s->boot_id, err)) < 0)
                         return r;
-                if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_FULL, err)) < 0)
+                /* Ordered, not synced: a reference must outlive a crash of
+                 * volmand, not a power loss (no container survives one, and
+                 * references of an earlier boot are dropped at start-up). */
+                if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_ORDERED, err)) < 0)
                         return r;
                 vol_failpoint("mount-after-commit");
         }
@@ -582,6 +628,7 @@ int vol_service_mount(struct vol_service *s, const struct vol_caller *caller, co
                       const char *ref_id, char **ret_mountpoint, struct vol_error *err)
 {
         uint64_t start = vol_now_us();
+        s->last_write_us = start;
         int r = vol_validate_name(name, err);
         if (r == 0)
                 r = vol_validate_mount_id(ref_id, err);
@@ -614,7 +661,7 @@ static int unmount_locked(struct vol_service *s, const struct vol_caller *caller
                 return 0; /* unknown reference: nothing to do, and no failure */
         }
         vol_volume_remove_mount_at(v, (size_t)i);
-        if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_FULL, err)) < 0)
+        if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_ORDERED, err)) < 0)
                 return r;
         vol_failpoint("unmount-after-commit");
         struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
@@ -632,6 +679,7 @@ int vol_service_unmount(struct vol_service *s, const struct vol_caller *caller, 
                         const char *ref_id, struct vol_error *err)
 {
         uint64_t start = vol_now_us();
+        s->last_write_us = start;
         int r = vol_validate_name(name, err);
         if (r == 0)
                 r = vol_validate_mount_id(ref_id, err);

@@ -1,8 +1,8 @@
 /* The SQLite metadata store: one database file in WAL mode.
  *
- * Writes go through one writer thread that commits them in groups: every put
- * or remove waiting when a transaction starts rides in it, so sixteen clients
- * creating at once pay for one fsync, not sixteen. A write returns only when
+ * Writes are committed in groups by whichever caller leads (commit_op): every
+ * put or remove waiting when a transaction starts rides in it, so sixteen
+ * clients creating at once pay for one fsync, not sixteen. A write returns only when
  * its transaction has committed (and, for VOL_SYNC_FULL, reached the disk).
  * Reads use a small pool of read-only connections, which WAL lets run while
  * the writer commits.
@@ -72,7 +72,9 @@ enum write_kind { W_PUT, W_REMOVE, W_RETIRE, W_DROP_TOMBSTONE, W_DOC_PUT, W_DOC_
 struct write_op {
         enum write_kind kind;
         const struct vol_volume *v; /* W_PUT, W_RETIRE */
-        const char *name;     /* W_REMOVE; the key of W_DOC_*; the id of W_DROP_TOMBSTONE */
+        const char *name;     /* W_REMOVE; the key of W_DOC_* */
+        const char *const *ids; /* W_DROP_TOMBSTONE: the storages */
+        size_t n_ids;
         const char *doc_kind; /* W_DOC_* */
         const char *body;     /* W_DOC_PUT */
         int64_t expect_rev;
@@ -92,7 +94,10 @@ struct write_op {
 struct reader {
         sqlite3 *db;
         sqlite3_stmt *get;
-        sqlite3_stmt *list;
+        sqlite3_stmt *list;     /* with the filters the store can push down */
+        sqlite3_stmt *list_all; /* without: nothing to test per row */
+        sqlite3_stmt *begin, *commit;
+        struct vol_row_scratch scratch; /* reused by every view, no allocation once warm */
         struct reader *next;
 };
 
@@ -111,22 +116,20 @@ struct sqlite_store {
          * shared between every thread waiting for one. */
         int wal_fd;
         struct vol_syncer wal_syncer;
-        pthread_t writer;
         pthread_mutex_t wlock;
-        pthread_cond_t wcond_pending; /* the writer waits for work */
-        pthread_cond_t wcond_done;    /* callers wait for their op */
+        pthread_cond_t wcond_done; /* callers wait for their op, or to lead */
         struct write_op *pending, **pending_tail;
+        bool committing; /* a caller leads a batch now */
         bool stopping;
 
         /* checkpointer: copies the WAL back into the database off the commit
          * path, so that no write waits for a checkpoint */
         sqlite3 *cdb;
         pthread_t checkpointer;
-        pthread_cond_t ccond; /* the checkpointer waits here, never on wcond_pending */
+        pthread_cond_t ccond; /* the checkpointer waits here */
         bool checkpoint_due;
         int wal_pages;
-        bool threads;        /* the checkpointer runs */
-        bool writer_started; /* the writer runs */
+        bool threads; /* the checkpointer runs */
 
         /* readers */
         pthread_mutex_t rlock;
@@ -167,7 +170,7 @@ static int open_db(const char *path, bool readonly, sqlite3 **ret, struct vol_er
                 return r;
         }
         sqlite3_busy_timeout(db, 10000);
-        int r = exec(db, readonly ? "PRAGMA cache_size=-512;" : "PRAGMA cache_size=-2048;", err);
+        int r = exec(db, readonly ? "PRAGMA cache_size=-384;" : "PRAGMA cache_size=-2048;", err);
         if (r < 0) {
                 sqlite3_close(db);
                 return r;
@@ -189,7 +192,11 @@ static void reader_free(struct reader *rd)
                 return;
         sqlite3_finalize(rd->get);
         sqlite3_finalize(rd->list);
+        sqlite3_finalize(rd->list_all);
+        sqlite3_finalize(rd->begin);
+        sqlite3_finalize(rd->commit);
         sqlite3_close(rd->db);
+        vol_sqlite_row_scratch_free(&rd->scratch);
         free(rd);
 }
 
@@ -220,6 +227,13 @@ static int reader_get(struct sqlite_store *s, struct reader **ret, struct vol_er
                             " AND (?4 IS NULL OR env = ?4) AND (?5 IS NULL OR app = ?5)"
                             " ORDER BY name",
                             &rd->list, err);
+        if (r >= 0)
+                r = prepare(rd->db, "SELECT " COLUMNS " FROM volumes WHERE name > ?1 ORDER BY name",
+                            &rd->list_all, err);
+        if (r >= 0)
+                r = prepare(rd->db, "BEGIN", &rd->begin, err);
+        if (r >= 0)
+                r = prepare(rd->db, "COMMIT", &rd->commit, err);
         if (r < 0) {
                 reader_free(rd);
                 pthread_mutex_lock(&s->rlock);
@@ -236,8 +250,10 @@ static void reader_put(struct sqlite_store *s, struct reader *rd)
 {
         sqlite3_reset(rd->get);
         sqlite3_reset(rd->list);
+        sqlite3_reset(rd->list_all);
         sqlite3_clear_bindings(rd->get);
         sqlite3_clear_bindings(rd->list);
+        sqlite3_clear_bindings(rd->list_all);
         pthread_mutex_lock(&s->rlock);
         if (s->n_idle < READERS_IDLE_MAX) {
                 rd->next = s->idle;
@@ -276,6 +292,27 @@ static int sqlite_get(struct vol_store *base, const char *name, struct vol_volum
         return r;
 }
 
+static int sqlite_view(struct vol_store *base, const char *name, vol_store_list_cb cb, void *userdata,
+                       struct vol_error *err)
+{
+        struct sqlite_store *s = (struct sqlite_store *)base;
+        struct reader *rd;
+        int r = reader_get(s, &rd, err);
+        if (r < 0)
+                return r;
+        sqlite3_bind_text(rd->get, 1, name, -1, SQLITE_STATIC);
+        int rc = sqlite3_step(rd->get);
+        if (rc == SQLITE_ROW) {
+                r = cb(vol_sqlite_row_borrow(rd->get, &rd->scratch), userdata);
+        } else if (rc == SQLITE_DONE) {
+                r = vol_error_set(err, -ENOENT, "volume %s not found", name);
+        } else {
+                r = db_error(rd->db, err, "reading a volume");
+        }
+        reader_put(s, rd);
+        return r;
+}
+
 static void bind_opt(sqlite3_stmt *st, int i, const char *v)
 {
         if (v)
@@ -293,25 +330,29 @@ static int sqlite_list(struct vol_store *base, const struct vol_filter *f, const
         if (r < 0)
                 return r;
         /* A read transaction makes the whole page one snapshot. */
-        sqlite3_exec(rd->db, "BEGIN", NULL, NULL, NULL);
-        sqlite3_bind_text(rd->list, 1, after ? after : "", -1, SQLITE_STATIC);
-        bind_opt(rd->list, 2, f ? f->driver : NULL);
-        bind_opt(rd->list, 3, f ? f->tenant : NULL);
-        bind_opt(rd->list, 4, f ? f->env : NULL);
-        bind_opt(rd->list, 5, f ? f->app : NULL);
+        sqlite3_step(rd->begin);
+        sqlite3_reset(rd->begin);
+        bool pushed = f && (f->driver || f->tenant || f->env || f->app);
+        sqlite3_stmt *st = pushed ? rd->list : rd->list_all;
+        sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
+        if (pushed) {
+                bind_opt(st, 2, f->driver);
+                bind_opt(st, 3, f->tenant);
+                bind_opt(st, 4, f->env);
+                bind_opt(st, 5, f->app);
+        }
+        bool any = f && !vol_filter_is_empty(f);
         int count = 0;
-        struct vol_row_scratch sc;
-        memset(&sc, 0, sizeof(sc));
         for (;;) {
-                int rc = sqlite3_step(rd->list);
+                int rc = sqlite3_step(st);
                 if (rc == SQLITE_DONE)
                         break;
                 if (rc != SQLITE_ROW) {
                         r = db_error(rd->db, err, "listing volumes");
                         break;
                 }
-                const struct vol_volume *v = vol_sqlite_row_borrow(rd->list, &sc);
-                if (f && !vol_filter_match(f, v))
+                const struct vol_volume *v = vol_sqlite_row_borrow(st, &rd->scratch);
+                if (any && !vol_filter_match(f, v))
                         continue;
                 count++;
                 int c = cb(v, userdata);
@@ -322,9 +363,9 @@ static int sqlite_list(struct vol_store *base, const struct vol_filter *f, const
                 if (c > 0 || (limit && (size_t)count >= limit))
                         break;
         }
-        vol_sqlite_row_scratch_free(&sc);
-        sqlite3_reset(rd->list);
-        sqlite3_exec(rd->db, "COMMIT", NULL, NULL, NULL);
+        sqlite3_reset(st);
+        sqlite3_step(rd->commit);
+        sqlite3_reset(rd->commit);
         reader_put(s, rd);
         return r < 0 ? r : count;
 }
@@ -472,10 +513,14 @@ static int apply_retire(struct sqlite_store *s, struct write_op *op)
 
 static int apply_drop_tombstone(struct sqlite_store *s, struct write_op *op)
 {
-        sqlite3_bind_text(s->w_tomb_delete, 1, op->name, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(s->w_tomb_delete);
-        sqlite3_reset(s->w_tomb_delete);
-        return rc == SQLITE_DONE ? 0 : -EIO;
+        for (size_t i = 0; i < op->n_ids; i++) {
+                sqlite3_bind_text(s->w_tomb_delete, 1, op->ids[i], -1, SQLITE_STATIC);
+                int rc = sqlite3_step(s->w_tomb_delete);
+                sqlite3_reset(s->w_tomb_delete);
+                if (rc != SQLITE_DONE)
+                        return -EIO;
+        }
+        return 0;
 }
 
 static int64_t current_doc_revision(struct sqlite_store *s, const char *kind, const char *key)
@@ -569,41 +614,6 @@ static void run_batch(struct sqlite_store *s, struct write_op *batch)
         }
 }
 
-static void *writer_main(void *arg)
-{
-        struct sqlite_store *s = arg;
-        pthread_mutex_lock(&s->wlock);
-        for (;;) {
-                while (!s->pending && !s->stopping)
-                        pthread_cond_wait(&s->wcond_pending, &s->wlock);
-                if (!s->pending && s->stopping)
-                        break;
-                /* Take up to BATCH_MAX waiting ops. */
-                struct write_op *batch = s->pending, *last = batch;
-                size_t n = 1;
-                while (last->next && n < BATCH_MAX) {
-                        last = last->next;
-                        n++;
-                }
-                s->pending = last->next;
-                if (!s->pending)
-                        s->pending_tail = &s->pending;
-                last->next = NULL;
-                pthread_mutex_unlock(&s->wlock);
-
-                run_batch(s, batch);
-
-                pthread_mutex_lock(&s->wlock);
-                for (struct write_op *op = batch, *next; op; op = next) {
-                        next = op->next;
-                        op->done = true;
-                }
-                pthread_cond_broadcast(&s->wcond_done);
-        }
-        pthread_mutex_unlock(&s->wlock);
-        return NULL;
-}
-
 #define CHECKPOINT_PAGES 1000
 
 /* Called by SQLite in the writer thread after each commit, wlock not held. */
@@ -647,7 +657,11 @@ static int fdatasync_fd(void *arg)
         return fdatasync(*(int *)arg) < 0 ? -errno : 0;
 }
 
-/* Queues op for the writer and waits for its commit. */
+/* Queues op and waits for its commit. Group commit without a writer thread:
+ * the first caller to find nobody committing becomes the leader and commits
+ * every op waiting then (up to BATCH_MAX) in one transaction, on its own
+ * thread; the others wait for their op to be done, and one of them leads
+ * the next batch. A lone write pays no thread hand-off. */
 static int commit_op(struct sqlite_store *s, struct write_op *op)
 {
         pthread_mutex_lock(&s->wlock);
@@ -658,9 +672,34 @@ static int commit_op(struct sqlite_store *s, struct write_op *op)
         op->next = NULL;
         *s->pending_tail = op;
         s->pending_tail = &op->next;
-        pthread_cond_signal(&s->wcond_pending);
-        while (!op->done)
-                pthread_cond_wait(&s->wcond_done, &s->wlock);
+        while (!op->done) {
+                if (s->committing) {
+                        pthread_cond_wait(&s->wcond_done, &s->wlock);
+                        continue;
+                }
+                s->committing = true;
+                struct write_op *batch = s->pending, *last = batch;
+                size_t n = 1;
+                while (last->next && n < BATCH_MAX) {
+                        last = last->next;
+                        n++;
+                }
+                s->pending = last->next;
+                if (!s->pending)
+                        s->pending_tail = &s->pending;
+                last->next = NULL;
+                pthread_mutex_unlock(&s->wlock);
+
+                run_batch(s, batch);
+
+                pthread_mutex_lock(&s->wlock);
+                for (struct write_op *o = batch, *next; o; o = next) {
+                        next = o->next;
+                        o->done = true;
+                }
+                s->committing = false;
+                pthread_cond_broadcast(&s->wcond_done);
+        }
         pthread_mutex_unlock(&s->wlock);
         return op->result;
 }
@@ -684,7 +723,8 @@ static void undo(struct sqlite_store *s, const struct write_op *op)
                 }
                 commit_op(s, &u);
                 if (op->kind == W_RETIRE) {
-                        struct write_op t = {.kind = W_DROP_TOMBSTONE, .name = op->v->id,
+                        const char *id = op->v->id;
+                        struct write_op t = {.kind = W_DROP_TOMBSTONE, .ids = &id, .n_ids = 1,
                                              .sync = VOL_SYNC_ORDERED};
                         commit_op(s, &t);
                 }
@@ -728,12 +768,12 @@ static int sqlite_retire(struct vol_store *base, const struct vol_volume *v, int
         return r < 0 ? write_error(r, v->name, err) : 0;
 }
 
-static int sqlite_drop_tombstone(struct vol_store *base, const char *id, enum vol_store_sync sync,
-                                 struct vol_error *err)
+static int sqlite_drop_tombstones(struct vol_store *base, const char *const *ids, size_t n,
+                                  enum vol_store_sync sync, struct vol_error *err)
 {
-        struct write_op op = {.kind = W_DROP_TOMBSTONE, .name = id, .sync = sync};
+        struct write_op op = {.kind = W_DROP_TOMBSTONE, .ids = ids, .n_ids = n, .sync = sync};
         int r = submit((struct sqlite_store *)base, &op);
-        return r < 0 ? vol_error_set(err, r, "metadata store: dropping the tombstone of %s failed", id) : 0;
+        return r < 0 ? vol_error_set(err, r, "metadata store: dropping %zu tombstones failed", n) : 0;
 }
 
 static int sqlite_list_tombstones(struct vol_store *base, vol_store_tombstone_cb cb, void *userdata,
@@ -972,11 +1012,11 @@ static void sqlite_close(struct vol_store *base)
         if (s->threads) {
                 pthread_mutex_lock(&s->wlock);
                 s->stopping = true;
-                pthread_cond_broadcast(&s->wcond_pending);
+                /* a batch under way finishes before the connection closes */
+                while (s->committing)
+                        pthread_cond_wait(&s->wcond_done, &s->wlock);
                 pthread_cond_broadcast(&s->ccond);
                 pthread_mutex_unlock(&s->wlock);
-                if (s->writer_started)
-                        pthread_join(s->writer, NULL);
                 pthread_join(s->checkpointer, NULL);
         }
         if (s->cdb) {
@@ -1002,7 +1042,6 @@ static void sqlite_close(struct vol_store *base)
         sqlite3_close(s->wdb);
         pthread_mutex_destroy(&s->wlock);
         pthread_mutex_destroy(&s->rlock);
-        pthread_cond_destroy(&s->wcond_pending);
         pthread_cond_destroy(&s->wcond_done);
         pthread_cond_destroy(&s->ccond);
         vol_syncer_destroy(&s->wal_syncer);
@@ -1023,7 +1062,6 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
         vol_syncer_init(&s->wal_syncer);
         pthread_mutex_init(&s->wlock, NULL);
         pthread_mutex_init(&s->rlock, NULL);
-        pthread_cond_init(&s->wcond_pending, NULL);
         pthread_cond_init(&s->wcond_done, NULL);
         pthread_cond_init(&s->ccond, NULL);
         pthread_cond_init(&s->rcond, NULL);
@@ -1068,7 +1106,8 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
                          &s->w_tomb_put, err)) < 0 ||
             (r = prepare(db, "DELETE FROM tombstones WHERE id = ?1", &s->w_tomb_delete, err)) < 0)
                 goto fail_nowriter;
-        if ((r = open_db(location, false, &s->cdb, err)) < 0)
+        if ((r = open_db(location, false, &s->cdb, err)) < 0 ||
+            (r = exec(s->cdb, "PRAGMA cache_size=-64;", err)) < 0) /* it copies pages, it never reads twice */
                 goto fail_nowriter;
         if ((r = exec(db, "PRAGMA wal_autocheckpoint=0;", err)) < 0)
                 goto fail_nowriter;
@@ -1078,11 +1117,6 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
                 goto fail_nowriter;
         }
         s->threads = true;
-        if (pthread_create(&s->writer, NULL, writer_main, s) != 0) {
-                r = vol_error_set(err, -EAGAIN, "starting the store's writer thread failed");
-                goto fail; /* close stops the checkpointer */
-        }
-        s->writer_started = true;
         *ret = &s->base;
         return 0;
 fail_nowriter:
@@ -1114,6 +1148,7 @@ const struct vol_store_ops vol_store_sqlite_ops = {
         .open = sqlite_open,
         .close = sqlite_close,
         .get = sqlite_get,
+        .view = sqlite_view,
         .list = sqlite_list,
         .put = sqlite_put,
         .remove = sqlite_remove,
@@ -1124,6 +1159,6 @@ const struct vol_store_ops vol_store_sqlite_ops = {
         .list_docs = sqlite_list_docs,
         .retire = sqlite_retire,
         .list_tombstones = sqlite_list_tombstones,
-        .drop_tombstone = sqlite_drop_tombstone,
+        .drop_tombstones = sqlite_drop_tombstones,
         .health = sqlite_health,
 };

@@ -115,7 +115,10 @@ const struct vol_volume *vol_sqlite_row_borrow(sqlite3_stmt *st, struct vol_row_
         vol_sqlite_split_kvs(bl, sc->kv + no, nl);
         nm = split_mounts(bm, sc->mounts, nm);
         v->name = (char *)vol_sqlite_col_str(st, 0);
-        snprintf(v->id, sizeof(v->id), "%s", vol_sqlite_col_str(st, 1));
+        const char *id = vol_sqlite_col_str(st, 1);
+        size_t idn = strnlen(id, sizeof(v->id) - 1);
+        memcpy(v->id, id, idn);
+        v->id[idn] = 0;
         v->driver = (char *)vol_sqlite_col_str(st, 2);
         v->status = (enum vol_status)sqlite3_column_int(st, 3);
         v->scope = NULL;

@@ -60,6 +60,10 @@ struct vol_store_ops {
         /* The volume called name: 0 and *ret (caller frees), or -ENOENT. */
         int (*get)(struct vol_store *s, const char *name, struct vol_volume **ret,
                    struct vol_error *err);
+        /* The volume called name, lent to cb for the call only (no copy):
+         * returns what cb returns, or -ENOENT. The read path of inspect. */
+        int (*view)(struct vol_store *s, const char *name, vol_store_list_cb cb, void *userdata,
+                    struct vol_error *err);
         /* Volumes matching f with names > after (NULL: from the start), in name
          * order, at most limit (0: no limit). Returns how many cb saw, or < 0. */
         int (*list)(struct vol_store *s, const struct vol_filter *f, const char *after, size_t limit,
@@ -80,9 +84,10 @@ struct vol_store_ops {
         /* Every tombstone, oldest first. */
         int (*list_tombstones)(struct vol_store *s, vol_store_tombstone_cb cb, void *userdata,
                                struct vol_error *err);
-        /* Forgets the tombstone of storage id (its bytes are gone). Absent: 0. */
-        int (*drop_tombstone)(struct vol_store *s, const char *id, enum vol_store_sync sync,
-                              struct vol_error *err);
+        /* Forgets the tombstones of the n storages ids (their bytes are gone),
+         * in one write. Absent ones are no error. */
+        int (*drop_tombstones)(struct vol_store *s, const char *const *ids, size_t n,
+                               enum vol_store_sync sync, struct vol_error *err);
         /* 0 when writes work; < 0 with the reason when they cannot (a failed
          * fsync makes every later durable write fail: see docs/api.md). */
         int (*health)(struct vol_store *s, struct vol_error *err);
@@ -138,6 +143,12 @@ static inline int vol_store_get(struct vol_store *s, const char *name, struct vo
         return s->ops->get(s, name, ret, err);
 }
 
+static inline int vol_store_view(struct vol_store *s, const char *name, vol_store_list_cb cb,
+                                 void *userdata, struct vol_error *err)
+{
+        return s->ops->view(s, name, cb, userdata, err);
+}
+
 static inline int vol_store_list(struct vol_store *s, const struct vol_filter *f, const char *after,
                                  size_t limit, vol_store_list_cb cb, void *userdata,
                                  struct vol_error *err)
@@ -170,10 +181,10 @@ static inline int vol_store_list_tombstones(struct vol_store *s, vol_store_tombs
         return s->ops->list_tombstones(s, cb, userdata, err);
 }
 
-static inline int vol_store_drop_tombstone(struct vol_store *s, const char *id,
-                                           enum vol_store_sync sync, struct vol_error *err)
+static inline int vol_store_drop_tombstones(struct vol_store *s, const char *const *ids, size_t n,
+                                            enum vol_store_sync sync, struct vol_error *err)
 {
-        return s->ops->drop_tombstone(s, id, sync, err);
+        return s->ops->drop_tombstones(s, ids, n, sync, err);
 }
 
 static inline int vol_store_health(struct vol_store *s, struct vol_error *err)

@@ -81,8 +81,10 @@ FAILPOINTS = {
     "store-before-commit": ("create", "absent", False),
 }
 
-CASES = [(fp, "local") for fp in FAILPOINTS] + [
-    ("create-after-driver", "tmpfs"), ("create-after-commit", "tmpfs"),
+# A local create records no intent (its storage is an empty directory, which
+# start-up removes when no record names it): create-after-intent is tmpfs's.
+CASES = [(fp, "local") for fp in FAILPOINTS if fp != "create-after-intent"] + [
+    ("create-after-intent", "tmpfs"), ("create-after-driver", "tmpfs"), ("create-after-commit", "tmpfs"),
     ("remove-after-commit", "tmpfs"), ("reap-after-driver", "tmpfs"),
 ]
 
@@ -330,3 +332,31 @@ def test_reconcile_cleans_empty_traces_and_keeps_data(daemon, client):
     for p in os.listdir(full):
         os.unlink(os.path.join(full, p))
     os.rmdir(full)
+
+
+def test_lost_empty_storage_is_made_again(make_daemon):
+    """A create syncs only its record: a power loss may drop the new, empty
+    directory. At start-up a ready local volume whose directory is gone gets it
+    back, empty, with its recorded owner and mode, and the log says so."""
+    d = make_daemon()
+    c = d.client()
+    st, v = c.create("fresh", options={"mode": "0750", "uid": "1234", "gid": "2345"})
+    assert st == 201, v
+    st, keep = c.create("kept")
+    assert st == 201
+    write_file(keep)
+    c.close()
+    d.stop()
+    os.rmdir(v["mountpoint"])  # what a power loss before any sync inside it leaves
+    d.start()
+    c = d.client()
+    st, w = c.inspect("fresh")
+    assert st == 200 and w["id"] == v["id"] and w["status"] == "ready", w
+    s = os.stat(w["mountpoint"])
+    assert (s.st_mode & 0o7777, s.st_uid, s.st_gid) == (0o750, 1234, 2345)
+    assert os.listdir(w["mountpoint"]) == []
+    assert read_file(c.inspect("kept")[1]["mountpoint"]) == "content of kept"
+    log = d.log_text()
+    assert "volume fresh had lost its storage" in log and "made again, empty" in log, log[-2000:]
+    check_invariants(d, c)
+    c.close()
