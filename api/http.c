@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -66,6 +67,7 @@ struct conn {
         size_t out_body_len;
         size_t out_off;
         bool close_after;
+        struct vol_http_stream *stream; /* a streamed answer under way (worker only) */
         struct conn *prev, *next; /* the server's list */
         struct conn *qnext;       /* the work queue, or the graveyard */
 };
@@ -317,6 +319,114 @@ static int refuse_loop(struct conn *c, int status, const char *message, struct c
         return P_GONE;
 }
 
+/* ---- streamed answers (a worker's connection only) ---- */
+
+#define STREAM_BUF (64u << 10)
+#define STREAM_WAIT_MS 30000
+
+struct vol_http_stream {
+        struct conn *c;
+        bool chunked; /* HTTP/1.1: chunks; HTTP/1.0: a body ended by the close */
+        bool broken;  /* the peer is gone or stalled */
+        bool ended;
+        size_t len;
+        char buf[STREAM_BUF];
+};
+
+/* Writes all of data to the (non-blocking) socket, waiting for room. */
+static int write_all(int fd, const char *data, size_t n)
+{
+        while (n) {
+                ssize_t w = send(fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w > 0) {
+                        data += w;
+                        n -= (size_t)w;
+                        continue;
+                }
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+                        struct pollfd p = {.fd = fd, .events = POLLOUT};
+                        if (poll(&p, 1, STREAM_WAIT_MS) <= 0 || (p.revents & (POLLERR | POLLHUP)))
+                                return -EPIPE; /* a reader that stopped reading goes */
+                        continue;
+                }
+                return -EPIPE;
+        }
+        return 0;
+}
+
+static int stream_flush(struct vol_http_stream *st)
+{
+        if (st->broken)
+                return -EPIPE;
+        if (!st->len)
+                return 0;
+        char head[24];
+        int r = 0;
+        if (st->chunked) {
+                int n = snprintf(head, sizeof(head), "%zx\r\n", st->len);
+                r = write_all(st->c->fd, head, (size_t)n);
+        }
+        if (r == 0)
+                r = write_all(st->c->fd, st->buf, st->len);
+        if (r == 0 && st->chunked)
+                r = write_all(st->c->fd, "\r\n", 2);
+        st->len = 0;
+        if (r < 0)
+                st->broken = true;
+        return r;
+}
+
+struct vol_http_stream *vol_http_stream_start(const struct vol_http_request *req, int status,
+                                              const char *content_type)
+{
+        struct vol_http_stream *st = req->stream;
+        if (!st || st->c->stream)
+                return NULL;
+        struct conn *c = st->c;
+        c->stream = st;
+        st->chunked = c->head.minor == 1;
+        c->close_after = !st->chunked || !c->keep_alive || c->srv->stopping;
+        char head[256];
+        int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s%s\r\n", status,
+                         vol_http_reason(status), content_type,
+                         st->chunked ? "Transfer-Encoding: chunked\r\n" : "",
+                         !st->chunked || c->close_after ? "Connection: close\r\n" : "");
+        if (write_all(c->fd, head, (size_t)n) < 0)
+                st->broken = true;
+        return st;
+}
+
+int vol_http_stream_write(struct vol_http_stream *st, const void *data, size_t n)
+{
+        const char *p = data;
+        while (n) {
+                if (st->broken)
+                        return -EPIPE;
+                size_t room = STREAM_BUF - st->len;
+                size_t take = n < room ? n : room;
+                memcpy(st->buf + st->len, p, take);
+                st->len += take;
+                p += take;
+                n -= take;
+                if (st->len == STREAM_BUF && stream_flush(st) < 0)
+                        return -EPIPE;
+        }
+        return 0;
+}
+
+void vol_http_stream_end(struct vol_http_stream *st, bool ok)
+{
+        if (st->ended)
+                return;
+        st->ended = true;
+        if (ok && stream_flush(st) == 0 && st->chunked && write_all(st->c->fd, "0\r\n\r\n", 5) < 0)
+                st->broken = true;
+        if (!ok || st->broken)
+                st->c->close_after = true; /* cut short: the client sees no end */
+}
+
 /* ---- workers ---- */
 
 static bool query_allowed(const struct vol_route *r, const char *key)
@@ -334,12 +444,20 @@ static void run_request(struct conn *c, struct conn **graveyard)
         struct vol_http_server *s = c->srv;
         struct vol_http_response resp = {.status = 200};
         vol_strbuf_init(&resp.body, 0);
+        struct vol_http_stream *stream = graveyard ? NULL : xmalloc(sizeof(*stream));
+        if (stream) {
+                stream->c = c;
+                stream->chunked = stream->broken = stream->ended = false;
+                stream->len = 0;
+        }
+        c->stream = NULL;
         struct vol_http_request req = {
                 .method = c->head.method,
                 .body = c->body.data ? c->body.data : "",
                 .body_len = c->body.len,
                 .head = &c->head,
                 .peer = &c->peer,
+                .stream = stream,
         };
         char *target = c->head.target;
         char *q = strchr(target, '?');
@@ -408,7 +526,19 @@ static void run_request(struct conn *c, struct conn **graveyard)
         if (s->opts.on_done)
                 s->opts.on_done(s->ctx, &req, &resp,
                                 (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+        if (c->stream) {
+                /* the answer is out already: what is left is the connection */
+                vol_http_stream_end(c->stream, false); /* a handler that forgot to end cuts it */
+                c->close_after = c->close_after || !c->keep_alive || s->stopping;
+                c->stream = NULL;
+                free(stream);
+                vol_strbuf_free(&resp.body);
+                c->out_head_len = c->out_body_len = c->out_off = 0;
+                answered(c, NULL);
+                return;
+        }
 send:
+        free(stream);
         c->close_after = !c->keep_alive || s->stopping;
         size_t len;
         c->out_body = vol_strbuf_take(&resp.body, &len);

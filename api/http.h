@@ -43,6 +43,7 @@ struct vol_http_request {
         size_t n_query;
         const struct vol_http_head *head;
         const struct vol_http_peer *peer;
+        struct vol_http_stream *stream; /* for vol_http_stream_start; NULL inline */
 };
 
 struct vol_http_response {
@@ -103,6 +104,27 @@ int vol_http_start(const char *socket_path, const struct vol_http_options *opts,
 /* Stops accepting, lets the requests under way finish, closes every
  * connection and unlinks the socket. Accepts NULL. */
 void vol_http_stop(struct vol_http_server *s);
+
+/* A streamed answer: a handler that cannot or should not hold its whole
+ * answer in memory (a list of 10,000 volumes, an export) starts a stream,
+ * writes pieces as it makes them, and ends it; the server sends them as they
+ * fill a 64 KiB buffer, as a chunked body (a body ended by closing the
+ * connection for an HTTP/1.0 client). Once started, the status cannot change:
+ * a failure half-way is told by ending with ok false, which cuts the body
+ * short (no last chunk, the connection closed) so a client cannot take it for
+ * whole. Only a handler run by a worker may stream (not a VOL_ROUTE_FAST one). */
+struct vol_http_stream;
+
+/* Starts the answer to req with status and content_type. Returns the stream
+ * (owned by the request), or NULL when req cannot stream. */
+struct vol_http_stream *vol_http_stream_start(const struct vol_http_request *req, int status,
+                                              const char *content_type);
+/* Appends n bytes. Returns 0, or -EPIPE once the peer is gone (the handler
+ * may stop early; ending is still needed). */
+int vol_http_stream_write(struct vol_http_stream *st, const void *data, size_t n);
+/* Ends the answer: whole (ok) or cut short. After this the handler leaves resp
+ * alone. */
+void vol_http_stream_end(struct vol_http_stream *st, bool ok);
 
 /* Every value of query parameter `key` of req, in order, through cb.
  * Returns how many there were. */

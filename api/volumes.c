@@ -120,10 +120,28 @@ static void add_filter(const char *value, void *userdata)
                 c->r = vol_filter_add(c->f, value, c->err);
 }
 
+/* A list is rendered into the response body; past LIST_STREAM_AT bytes it
+ * goes out as a stream, so a page of 10,000 is never held whole. */
+#define LIST_STREAM_AT (64u << 10)
+
 struct list_render {
         struct vol_strbuf *out;
         size_t n;
+        const struct vol_http_request *req;
+        struct vol_http_stream *st; /* once streaming */
 };
+
+/* Sends what is buffered once there is enough of it. */
+static int list_flush(struct list_render *lr, bool force)
+{
+        if (!lr->req->stream || (!force && lr->out->len < LIST_STREAM_AT))
+                return 0;
+        if (!lr->st && !(lr->st = vol_http_stream_start(lr->req, 200, "application/json")))
+                return 0;
+        int r = vol_http_stream_write(lr->st, lr->out->data, lr->out->len);
+        lr->out->len = 0;
+        return r;
+}
 
 static int render_listed(const struct vol_volume *v, const struct vol_volume_info *info,
                          void *userdata)
@@ -131,7 +149,23 @@ static int render_listed(const struct vol_volume *v, const struct vol_volume_inf
         struct list_render *lr = userdata;
         if (lr->n++)
                 vol_strbuf_putc(lr->out, ',');
-        return vol_volume_to_json(lr->out, v, info);
+        int r = vol_volume_to_json(lr->out, v, info);
+        return r < 0 ? r : list_flush(lr, false);
+}
+
+/* A volume the store kept as JSON: its text without the closing brace, the
+ * driver's view, the brace. */
+static int copy_listed(const char *json, size_t len, const struct vol_volume_info *info, void *userdata)
+{
+        struct list_render *lr = userdata;
+        struct vol_strbuf *b = lr->out;
+        int r = lr->n++ ? vol_strbuf_putc(b, ',') : 0;
+        if (len < 2 || json[len - 1] != '}')
+                return -EIO; /* never written so */
+        r |= vol_strbuf_append(b, json, len - 1);
+        r |= vol_volume_info_to_json(b, info);
+        r |= vol_strbuf_putc(b, '}');
+        return r ? -E2BIG : list_flush(lr, false);
 }
 
 void vol_api_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
@@ -160,12 +194,19 @@ void vol_api_list(void *ctx, const struct vol_http_request *req, struct vol_http
         _cleanup_free_ char *next = NULL;
         resp->body.max = LIST_BODY_MAX;
         vol_strbuf_puts(&resp->body, "{\"volumes\":[");
-        struct list_render lr = {&resp->body, 0};
+        struct list_render lr = {&resp->body, 0, req, NULL};
         struct vol_caller caller = vol_api_caller(req);
-        int r = vol_service_list(ctx, &caller, &f, after, limit, render_listed, &lr, &next, &err);
+        int r = vol_service_list_json_ok(&f)
+                        ? vol_service_list_json(ctx, &caller, &f, after, limit, copy_listed, &lr, &next, &err)
+                        : vol_service_list(ctx, &caller, &f, after, limit, render_listed, &lr, &next, &err);
         vol_filter_free(&f);
         if (r == -E2BIG)
                 vol_error_set(&err, r, "the list is larger than the response limit; ask for a smaller page");
+        if (r < 0 && lr.st) {
+                /* too late for a status: the body is cut short instead */
+                vol_http_stream_end(lr.st, false);
+                return;
+        }
         if (r < 0)
                 return fail(resp, &err);
         vol_strbuf_puts(&resp->body, "],\"next\":");
@@ -174,6 +215,10 @@ void vol_api_list(void *ctx, const struct vol_http_request *req, struct vol_http
         else
                 vol_strbuf_puts(&resp->body, "null");
         vol_strbuf_putc(&resp->body, '}');
+        if (lr.st) {
+                list_flush(&lr, true);
+                vol_http_stream_end(lr.st, true);
+        }
 }
 
 static int render_viewed(const struct vol_volume *v, const struct vol_volume_info *info,

@@ -114,6 +114,7 @@ int vol_error_http_status(int code)
         case -EDQUOT:
                 return 507;
         case -EAGAIN:
+        case -ECONNREFUSED:
         case -ESHUTDOWN:
                 return 503;
         default:

@@ -121,18 +121,22 @@ int vol_volume_to_json(struct vol_strbuf *b, const struct vol_volume *v,
                 r |= vol_strbuf_puts(b, "\"}");
         }
         r |= vol_strbuf_putc(b, ']');
-        if (info) {
-                r |= vol_strbuf_puts(b, info->persistent ? ",\"persistent\":true"
-                                                         : ",\"persistent\":false");
-                if (info->note) {
-                        r |= vol_strbuf_puts(b, ",\"note\":");
-                        r |= vol_strbuf_json_string(b, info->note);
-                }
-                if (info->has_usage)
-                        r |= vol_strbuf_printf(b, ",\"usage\":{\"bytes\":%llu,\"inodes\":%llu}",
-                                               (unsigned long long)info->usage_bytes,
-                                               (unsigned long long)info->usage_inodes);
-        }
+        if (info)
+                r |= vol_volume_info_to_json(b, info);
         r |= vol_strbuf_putc(b, '}');
+        return r ? -E2BIG : 0;
+}
+
+int vol_volume_info_to_json(struct vol_strbuf *b, const struct vol_volume_info *info)
+{
+        int r = vol_strbuf_puts(b, info->persistent ? ",\"persistent\":true" : ",\"persistent\":false");
+        if (info->note) {
+                r |= vol_strbuf_puts(b, ",\"note\":");
+                r |= vol_strbuf_json_string(b, info->note);
+        }
+        if (info->has_usage)
+                r |= vol_strbuf_printf(b, ",\"usage\":{\"bytes\":%llu,\"inodes\":%llu}",
+                                       (unsigned long long)info->usage_bytes,
+                                       (unsigned long long)info->usage_inodes);
         return r ? -E2BIG : 0;
 }

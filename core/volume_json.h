@@ -25,5 +25,10 @@ struct vol_volume_info {
 int vol_volume_to_json(struct vol_strbuf *b, const struct vol_volume *v,
                        const struct vol_volume_info *info);
 
+/* Writes the fields info adds to a volume's object (",\"persistent\":...",
+ * note, usage), each with its leading comma: what vol_volume_to_json writes
+ * for info before the closing brace. Returns 0 or -E2BIG. */
+int vol_volume_info_to_json(struct vol_strbuf *b, const struct vol_volume_info *info);
+
 /* Formats unix time t as RFC 3339 UTC ("2026-11-22T03:04:05Z") into out (>= 21 bytes). */
 void vol_format_time(int64_t t, char out[32]);

@@ -1,4 +1,3 @@
-#include <curl/curl.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,10 +6,11 @@
 #include "core/strbuf.h"
 #include "core/xmalloc.h"
 #include "engine.h"
+#include "net/http_client.h"
 
 #define API "/v1.41"
 #define RESPONSE_MAX (16u << 20)
-#define TIMEOUT_S 120L
+#define TIMEOUT_MS 120000
 
 struct vol_engine {
         char *endpoint;
@@ -40,50 +40,38 @@ void vol_engine_close(struct vol_engine *e)
         free(e);
 }
 
-static size_t collect(char *data, size_t size, size_t n, void *userdata)
-{
-        struct vol_strbuf *b = userdata;
-        return vol_strbuf_append(b, data, size * n) < 0 ? 0 : size * n;
-}
-
-/* One request. Returns the HTTP status (>= 100) and the body in *ret_body
+/* One request. Returns the HTTP status (>= 200) and the body in *ret_body
  * (parsed JSON, or NULL when empty or not JSON), or < 0 when the engine could
- * not be reached. */
+ * not be reached or gave no valid answer. */
 static int request(struct vol_engine *e, const char *method, const char *path, json_t *body,
                    json_t **ret_body, struct vol_error *err)
 {
-        CURL *c = curl_easy_init();
-        if (!c)
-                return vol_error_set(err, -ENOMEM, "curl_easy_init failed");
-        _cleanup_free_ char *url = xasprintf("http://localhost%s", path);
         _cleanup_free_ char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
-        struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+        struct vol_http_call call = {
+                .socket_path = e->socket_path,
+                .method = method,
+                .target = path,
+                .content_type = payload ? "application/json" : NULL,
+                .body = payload,
+                .body_len = payload ? strlen(payload) : 0,
+                .answer_max = RESPONSE_MAX,
+                .timeout_ms = TIMEOUT_MS,
+        };
         struct vol_strbuf resp;
-        vol_strbuf_init(&resp, RESPONSE_MAX);
-        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, e->socket_path);
-        curl_easy_setopt(c, CURLOPT_URL, url);
-        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
-        curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
-        if (!strcmp(method, "POST"))
-                curl_easy_setopt(c, CURLOPT_POSTFIELDS, payload ? payload : "");
-        curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
-        curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp);
-        curl_easy_setopt(c, CURLOPT_TIMEOUT, TIMEOUT_S);
-        curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-        CURLcode rc = curl_easy_perform(c);
-        long status = 0;
-        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-        curl_slist_free_all(headers);
-        curl_easy_cleanup(c);
-        if (rc != CURLE_OK) {
+        vol_strbuf_init(&resp, 0);
+        int status = vol_http_call(&call, &resp, err);
+        if (status < 0) {
                 vol_strbuf_free(&resp);
-                return vol_error_set(err, -ECONNREFUSED, "container engine at %s: %s", e->endpoint,
-                                     curl_easy_strerror(rc));
+                /* whatever went wrong, the engine is not there to serve */
+                vol_error_wrap(err, "container engine at %s: ", e->endpoint);
+                if (err)
+                        err->code = -ECONNREFUSED;
+                return -ECONNREFUSED;
         }
         if (ret_body)
                 *ret_body = resp.len ? json_loadb(resp.data, resp.len, 0, NULL) : NULL;
         vol_strbuf_free(&resp);
-        return (int)status;
+        return status;
 }
 
 /* The engine's error message from a body, or a fallback. */
@@ -104,12 +92,12 @@ static int status_error(int status, json_t *body, const char *what, struct vol_e
 
 static char *escape(const char *s)
 {
-        CURL *c = curl_easy_init();
-        char *q = curl_easy_escape(c, s, 0);
-        char *r = xstrdup(q ? q : "");
-        curl_free(q);
-        curl_easy_cleanup(c);
-        return r;
+        struct vol_strbuf b;
+        vol_strbuf_init(&b, 0);
+        vol_http_escape(&b, s);
+        vol_strbuf_append(&b, "", 0);
+        size_t len;
+        return vol_strbuf_take(&b, &len);
 }
 
 /* A request whose answer only matters as success or failure (what names it). */

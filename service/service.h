@@ -108,6 +108,22 @@ int vol_service_list(struct vol_service *s, const struct vol_caller *caller,
                      size_t limit, vol_service_volume_cb cb, void *userdata, char **ret_next,
                      struct vol_error *err);
 
+/* Called per listed volume with its API JSON as the store keeps it
+ * (json[0..len), the object without driver info, ending in '}') and the
+ * driver's view to add (no usage). Only valid during the call. */
+typedef int (*vol_service_json_cb)(const char *json, size_t len, const struct vol_volume_info *info,
+                                   void *userdata);
+
+/* vol_service_list for a filter of only driver, tenant, env and app (say so
+ * with vol_service_list_json_ok): each volume comes as the JSON the store
+ * keeps, so a page of 10,000 is copied, not rendered. Same paging and
+ * tenancy as vol_service_list. */
+bool vol_service_list_json_ok(const struct vol_filter *f);
+int vol_service_list_json(struct vol_service *s, const struct vol_caller *caller,
+                          const struct vol_filter *f, const char *after, size_t limit,
+                          vol_service_json_cb cb, void *userdata, char **ret_next,
+                          struct vol_error *err);
+
 /* Removes a volume and its data. -ENOENT if absent; -EBUSY while any mount
  * reference exists (no flag overrides this) or a filesystem is mounted in or
  * on its directory: a refused removal changes nothing. Once this returns 0

@@ -400,6 +400,79 @@ int vol_service_list(struct vol_service *s, const struct vol_caller *caller,
         return r;
 }
 
+bool vol_service_list_json_ok(const struct vol_filter *f)
+{
+        return !f || (!f->name && !f->n_labels && f->dangling < 0);
+}
+
+struct json_ctx {
+        struct vol_service *s;
+        vol_service_json_cb cb;
+        void *userdata;
+        size_t limit, seen;
+        char *last;
+        bool more;
+        const char *info_driver; /* the driver the cached info is of */
+        struct vol_volume_info info;
+};
+
+static int json_one(const char *name, const char *driver, const char *json, size_t len, void *userdata)
+{
+        struct json_ctx *c = userdata;
+        if (c->limit && c->seen == c->limit) {
+                c->more = true;
+                return 1;
+        }
+        if (!c->info_driver || strcmp(c->info_driver, driver)) {
+                /* The view without usage depends on the driver alone. */
+                struct vol_driver *d = vol_drivers_find(&c->s->drivers, driver);
+                struct vol_volume stub = {.name = (char *)name, .driver = (char *)driver};
+                memset(&c->info, 0, sizeof(c->info));
+                c->info.persistent = true;
+                if (d) {
+                        d->ops->info(d, &stub, false, &c->info, NULL);
+                        c->info_driver = d->ops->name;
+                } else {
+                        c->info_driver = NULL;
+                }
+        }
+        int r = c->cb(json, len, &c->info, c->userdata);
+        if (r < 0)
+                return r;
+        c->seen++;
+        if (c->limit) {
+                free(c->last);
+                c->last = xstrdup(name);
+        }
+        return 0;
+}
+
+int vol_service_list_json(struct vol_service *s, const struct vol_caller *caller,
+                          const struct vol_filter *f, const char *after, size_t limit,
+                          vol_service_json_cb cb, void *userdata, char **ret_next,
+                          struct vol_error *err)
+{
+        uint64_t start = vol_now_us();
+        struct json_ctx c = {.s = s, .cb = cb, .userdata = userdata, .limit = limit};
+        struct vol_filter tf;
+        int r = tenant_filter(caller, f, &tf);
+        if (r > 0)
+                r = vol_store_list_json(s->store, &tf, after, limit ? limit + 1 : 0, json_one, &c, err);
+        else if (r == 0)
+                r = vol_store_list_json(s->store, f, after, limit ? limit + 1 : 0, json_one, &c, err);
+        else
+                r = 0;
+        vol_filter_free(&tf);
+        if (r >= 0) {
+                if (ret_next)
+                        *ret_next = c.more ? TAKE_PTR(c.last) : NULL;
+                r = (int)c.seen;
+        }
+        free(c.last);
+        vol_metrics_record(&s->metrics, VOL_OP_LIST, start, r);
+        return r;
+}
+
 /* The obstacle to removing v, if any, with a message; 0 when it can go. */
 static int removable(struct vol_service *s, const struct vol_volume *v, struct vol_driver **ret_d,
                      struct vol_error *err)

@@ -22,6 +22,7 @@
 #include "core/failpoint.h"
 #include "core/strbuf.h"
 #include "core/syncer.h"
+#include "core/volume_json.h"
 #include "core/xmalloc.h"
 #include "store.h"
 #include "sqlite_rows.h"
@@ -63,6 +64,10 @@ static const char *const migrations[] = {
         "  options TEXT NOT NULL,"
         "  retired_at INTEGER NOT NULL"
         ") WITHOUT ROWID;",
+        /* 4: each volume's API JSON (vol_volume_to_json with no driver info),
+         * written with the row, so a list copies text instead of decoding and
+         * rendering every row; filled in for older rows at open */
+        "ALTER TABLE volumes ADD COLUMN json TEXT;",
 };
 
 #define COLUMNS SQLITE_COLUMNS
@@ -96,6 +101,7 @@ struct reader {
         sqlite3_stmt *get;
         sqlite3_stmt *list;     /* with the filters the store can push down */
         sqlite3_stmt *list_all; /* without: nothing to test per row */
+        sqlite3_stmt *list_json, *list_json_all; /* the same, stored JSON only */
         sqlite3_stmt *begin, *commit;
         struct vol_row_scratch scratch; /* reused by every view, no allocation once warm */
         struct reader *next;
@@ -170,7 +176,7 @@ static int open_db(const char *path, bool readonly, sqlite3 **ret, struct vol_er
                 return r;
         }
         sqlite3_busy_timeout(db, 10000);
-        int r = exec(db, readonly ? "PRAGMA cache_size=-384;" : "PRAGMA cache_size=-2048;", err);
+        int r = exec(db, readonly ? "PRAGMA cache_size=-384; PRAGMA mmap_size=1073741824;" : "PRAGMA cache_size=-2048;", err);
         if (r < 0) {
                 sqlite3_close(db);
                 return r;
@@ -193,6 +199,8 @@ static void reader_free(struct reader *rd)
         sqlite3_finalize(rd->get);
         sqlite3_finalize(rd->list);
         sqlite3_finalize(rd->list_all);
+        sqlite3_finalize(rd->list_json);
+        sqlite3_finalize(rd->list_json_all);
         sqlite3_finalize(rd->begin);
         sqlite3_finalize(rd->commit);
         sqlite3_close(rd->db);
@@ -231,6 +239,16 @@ static int reader_get(struct sqlite_store *s, struct reader **ret, struct vol_er
                 r = prepare(rd->db, "SELECT " COLUMNS " FROM volumes WHERE name > ?1 ORDER BY name",
                             &rd->list_all, err);
         if (r >= 0)
+                r = prepare(rd->db,
+                            "SELECT name, driver, json FROM volumes WHERE name > ?1"
+                            " AND (?2 IS NULL OR driver = ?2) AND (?3 IS NULL OR tenant = ?3)"
+                            " AND (?4 IS NULL OR env = ?4) AND (?5 IS NULL OR app = ?5)"
+                            " ORDER BY name",
+                            &rd->list_json, err);
+        if (r >= 0)
+                r = prepare(rd->db, "SELECT name, driver, json FROM volumes WHERE name > ?1 ORDER BY name",
+                            &rd->list_json_all, err);
+        if (r >= 0)
                 r = prepare(rd->db, "BEGIN", &rd->begin, err);
         if (r >= 0)
                 r = prepare(rd->db, "COMMIT", &rd->commit, err);
@@ -251,6 +269,8 @@ static void reader_put(struct sqlite_store *s, struct reader *rd)
         sqlite3_reset(rd->get);
         sqlite3_reset(rd->list);
         sqlite3_reset(rd->list_all);
+        sqlite3_reset(rd->list_json);
+        sqlite3_reset(rd->list_json_all);
         sqlite3_clear_bindings(rd->get);
         sqlite3_clear_bindings(rd->list);
         sqlite3_clear_bindings(rd->list_all);
@@ -321,6 +341,51 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *v)
                 sqlite3_bind_null(st, i);
 }
 
+/* Opens a page's read transaction (one snapshot for the whole page) and
+ * binds the statement that walks it: st_pushed when a filter SQL can apply
+ * is given, st_all otherwise. */
+static sqlite3_stmt *page_begin(struct reader *rd, const struct vol_filter *f, const char *after,
+                                sqlite3_stmt *st_pushed, sqlite3_stmt *st_all)
+{
+        sqlite3_step(rd->begin);
+        sqlite3_reset(rd->begin);
+        bool pushed = f && (f->driver || f->tenant || f->env || f->app);
+        sqlite3_stmt *st = pushed ? st_pushed : st_all;
+        sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
+        if (pushed) {
+                bind_opt(st, 2, f->driver);
+                bind_opt(st, 3, f->tenant);
+                bind_opt(st, 4, f->env);
+                bind_opt(st, 5, f->app);
+        }
+        return st;
+}
+
+static void page_end(struct sqlite_store *s, struct reader *rd, sqlite3_stmt *st)
+{
+        sqlite3_reset(st);
+        sqlite3_step(rd->commit);
+        sqlite3_reset(rd->commit);
+        reader_put(s, rd);
+}
+
+/* The next row of a page: 1, 0 at its end, < 0 on error. */
+static int page_step(struct reader *rd, sqlite3_stmt *st, struct vol_error *err)
+{
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                return 1;
+        return rc == SQLITE_DONE ? 0 : db_error(rd->db, err, "listing volumes");
+}
+
+/* What a page's callback answered: go on (0), or stop with r. */
+static int page_next(int c, int count, size_t limit, int *r)
+{
+        if (c < 0)
+                *r = c;
+        return c != 0 || (limit && (size_t)count >= limit);
+}
+
 static int sqlite_list(struct vol_store *base, const struct vol_filter *f, const char *after,
                        size_t limit, vol_store_list_cb cb, void *userdata, struct vol_error *err)
 {
@@ -329,44 +394,39 @@ static int sqlite_list(struct vol_store *base, const struct vol_filter *f, const
         int r = reader_get(s, &rd, err);
         if (r < 0)
                 return r;
-        /* A read transaction makes the whole page one snapshot. */
-        sqlite3_step(rd->begin);
-        sqlite3_reset(rd->begin);
-        bool pushed = f && (f->driver || f->tenant || f->env || f->app);
-        sqlite3_stmt *st = pushed ? rd->list : rd->list_all;
-        sqlite3_bind_text(st, 1, after ? after : "", -1, SQLITE_STATIC);
-        if (pushed) {
-                bind_opt(st, 2, f->driver);
-                bind_opt(st, 3, f->tenant);
-                bind_opt(st, 4, f->env);
-                bind_opt(st, 5, f->app);
-        }
+        sqlite3_stmt *st = page_begin(rd, f, after, rd->list, rd->list_all);
         bool any = f && !vol_filter_is_empty(f);
         int count = 0;
-        for (;;) {
-                int rc = sqlite3_step(st);
-                if (rc == SQLITE_DONE)
-                        break;
-                if (rc != SQLITE_ROW) {
-                        r = db_error(rd->db, err, "listing volumes");
-                        break;
-                }
+        while ((r = page_step(rd, st, err)) > 0) {
                 const struct vol_volume *v = vol_sqlite_row_borrow(st, &rd->scratch);
                 if (any && !vol_filter_match(f, v))
                         continue;
-                count++;
-                int c = cb(v, userdata);
-                if (c < 0) {
-                        r = c;
-                        break;
-                }
-                if (c > 0 || (limit && (size_t)count >= limit))
+                if (page_next(cb(v, userdata), ++count, limit, &r))
                         break;
         }
-        sqlite3_reset(st);
-        sqlite3_step(rd->commit);
-        sqlite3_reset(rd->commit);
-        reader_put(s, rd);
+        page_end(s, rd, st);
+        return r < 0 ? r : count;
+}
+
+static int sqlite_list_json(struct vol_store *base, const struct vol_filter *f, const char *after,
+                            size_t limit, vol_store_json_cb cb, void *userdata, struct vol_error *err)
+{
+        if (f && (f->name || f->n_labels || f->dangling >= 0))
+                return vol_error_set(err, -EINVAL, "list_json takes only driver, tenant, env and app filters");
+        struct sqlite_store *s = (struct sqlite_store *)base;
+        struct reader *rd;
+        int r = reader_get(s, &rd, err);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = page_begin(rd, f, after, rd->list_json, rd->list_json_all);
+        int count = 0;
+        while ((r = page_step(rd, st, err)) > 0) {
+                int c = cb(vol_sqlite_col_str(st, 0), vol_sqlite_col_str(st, 1), vol_sqlite_col_str(st, 2),
+                           (size_t)sqlite3_column_bytes(st, 2), userdata);
+                if (page_next(c, ++count, limit, &r))
+                        break;
+        }
+        page_end(s, rd, st);
         return r < 0 ? r : count;
 }
 
@@ -432,13 +492,17 @@ static int apply_put(struct sqlite_store *s, struct write_op *op)
         if (op->sync == VOL_SYNC_FULL && cur > 0)
                 op->prev = stored_row(s, v->name);
 
-        struct vol_strbuf opts, labels, mounts;
+        struct vol_strbuf opts, labels, mounts, json;
         vol_strbuf_init(&opts, 0);
         vol_strbuf_init(&labels, 0);
         vol_strbuf_init(&mounts, 0);
+        vol_strbuf_init(&json, 0);
         vol_sqlite_encode_kvs(&opts, &v->options);
         vol_sqlite_encode_kvs(&labels, &v->labels);
         vol_sqlite_encode_mounts(&mounts, v);
+        struct vol_volume stored = *v;
+        stored.revision = cur + 1;
+        vol_volume_to_json(&json, &stored, NULL);
 
         sqlite3_stmt *st = cur ? s->w_update : s->w_insert;
         sqlite3_bind_text(st, 1, v->name, -1, SQLITE_STATIC);
@@ -455,12 +519,14 @@ static int apply_put(struct sqlite_store *s, struct write_op *op)
         sqlite3_bind_text(st, 12, v->mountpoint ? v->mountpoint : "", -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 13, v->created_at);
         sqlite3_bind_int64(st, 14, cur + 1);
+        sqlite3_bind_text(st, 15, json.data, (int)json.len, SQLITE_STATIC);
         int rc = sqlite3_step(st);
         sqlite3_reset(st);
         sqlite3_clear_bindings(st);
         vol_strbuf_free(&opts);
         vol_strbuf_free(&labels);
         vol_strbuf_free(&mounts);
+        vol_strbuf_free(&json);
         if (rc == SQLITE_CONSTRAINT)
                 return -EEXIST; /* the id is taken: never reuse one */
         if (rc != SQLITE_DONE)
@@ -1004,6 +1070,50 @@ static int migrate(sqlite3 *db, struct vol_error *err)
         return 0;
 }
 
+/* Writes the JSON of every row an older volmand left without it (schema 4). */
+static int fill_json(sqlite3 *db, struct vol_error *err)
+{
+        sqlite3_stmt *sel = NULL, *upd = NULL;
+        int r = 0;
+        if (sqlite3_prepare_v2(db, "SELECT " COLUMNS " FROM volumes WHERE json IS NULL", -1, &sel, NULL) !=
+                    SQLITE_OK ||
+            sqlite3_prepare_v2(db, "UPDATE volumes SET json = ?2 WHERE name = ?1", -1, &upd, NULL) != SQLITE_OK) {
+                r = db_error(db, err, "preparing the JSON fill");
+                goto out;
+        }
+        if ((r = exec(db, "BEGIN IMMEDIATE", err)) < 0)
+                goto out;
+        struct vol_row_scratch sc;
+        memset(&sc, 0, sizeof(sc));
+        int rc;
+        while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+                const struct vol_volume *v = vol_sqlite_row_borrow(sel, &sc);
+                struct vol_strbuf json;
+                vol_strbuf_init(&json, 0);
+                vol_volume_to_json(&json, v, NULL);
+                sqlite3_bind_text(upd, 1, v->name, -1, SQLITE_TRANSIENT);
+                sqlite3_bind_text(upd, 2, json.data, (int)json.len, SQLITE_TRANSIENT);
+                int u = sqlite3_step(upd);
+                sqlite3_reset(upd);
+                vol_strbuf_free(&json);
+                if (u != SQLITE_DONE) {
+                        rc = u;
+                        break;
+                }
+        }
+        vol_sqlite_row_scratch_free(&sc);
+        if (rc != SQLITE_DONE) {
+                r = db_error(db, err, "filling in the volumes' JSON");
+                sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        } else {
+                r = exec(db, "COMMIT", err);
+        }
+out:
+        sqlite3_finalize(sel);
+        sqlite3_finalize(upd);
+        return r;
+}
+
 static void sqlite_close(struct vol_store *base)
 {
         struct sqlite_store *s = (struct sqlite_store *)base;
@@ -1074,7 +1184,8 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
                 goto fail;
         s->wdb = db;
         if ((r = exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", err)) < 0 ||
-            (r = migrate(db, err)) < 0 || (r = exec(db, "PRAGMA synchronous=NORMAL;", err)) < 0)
+            (r = migrate(db, err)) < 0 || (r = fill_json(db, err)) < 0 ||
+            (r = exec(db, "PRAGMA synchronous=NORMAL;", err)) < 0)
                 goto fail_nowriter;
         /* The WAL exists once the database is in WAL mode and a connection is
          * open; SQLite keeps that file (same inode) while we hold connections. */
@@ -1086,12 +1197,12 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
         if (r < 0)
                 goto fail_nowriter;
         if ((r = prepare(db, "SELECT revision FROM volumes WHERE name = ?1", &s->w_rev, err)) < 0 ||
-            (r = prepare(db, "INSERT INTO volumes (" COLUMNS ") VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14)",
+            (r = prepare(db, "INSERT INTO volumes (" COLUMNS ", json) VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)",
                          &s->w_insert, err)) < 0 ||
             (r = prepare(db,
                          "UPDATE volumes SET id=?2, driver=?3, status=?4, tenant=?5, env=?6, app=?7, path=?8,"
-                         " options=?9, labels=?10, mounts=?11, mountpoint=?12, created_at=?13, revision=?14"
-                         " WHERE name = ?1",
+                         " options=?9, labels=?10, mounts=?11, mountpoint=?12, created_at=?13, revision=?14,"
+                         " json=?15 WHERE name = ?1",
                          &s->w_update, err)) < 0 ||
             (r = prepare(db, "DELETE FROM volumes WHERE name = ?1", &s->w_delete, err)) < 0 ||
             (r = prepare(db, "SELECT revision FROM docs WHERE kind = ?1 AND key = ?2", &s->w_doc_rev, err)) < 0 ||
@@ -1150,6 +1261,7 @@ const struct vol_store_ops vol_store_sqlite_ops = {
         .get = sqlite_get,
         .view = sqlite_view,
         .list = sqlite_list,
+        .list_json = sqlite_list_json,
         .put = sqlite_put,
         .remove = sqlite_remove,
         .count = sqlite_count,

@@ -26,6 +26,12 @@ enum vol_store_sync {
  * Return 0 to go on, > 0 to stop early, < 0 to stop with that error. */
 typedef int (*vol_store_list_cb)(const struct vol_volume *v, void *userdata);
 
+/* Called once per listed volume with its API JSON as vol_volume_to_json
+ * writes it with no driver info (json[0..len), ending in '}'), its name and
+ * driver; only valid during the call. Return as vol_store_list_cb. */
+typedef int (*vol_store_json_cb)(const char *name, const char *driver, const char *json, size_t len,
+                                 void *userdata);
+
 /* Called once per (driver, status) pair with the number of volumes in it. */
 typedef void (*vol_store_count_cb)(const char *driver, enum vol_status status, uint64_t n,
                                    void *userdata);
@@ -68,6 +74,11 @@ struct vol_store_ops {
          * order, at most limit (0: no limit). Returns how many cb saw, or < 0. */
         int (*list)(struct vol_store *s, const struct vol_filter *f, const char *after, size_t limit,
                     vol_store_list_cb cb, void *userdata, struct vol_error *err);
+        /* list, as the stored JSON of each volume: for lists, which then copy
+         * text instead of decoding and rendering. f may hold only driver,
+         * tenant, env and app (-EINVAL otherwise). */
+        int (*list_json)(struct vol_store *s, const struct vol_filter *f, const char *after,
+                         size_t limit, vol_store_json_cb cb, void *userdata, struct vol_error *err);
         /* Writes v. expect_rev 0: v must not exist yet (-EEXIST otherwise);
          * expect_rev > 0: the stored revision must be expect_rev (-ESTALE
          * otherwise, -ENOENT if gone). On success sets v->revision. */
@@ -154,6 +165,13 @@ static inline int vol_store_list(struct vol_store *s, const struct vol_filter *f
                                  struct vol_error *err)
 {
         return s->ops->list(s, f, after, limit, cb, userdata, err);
+}
+
+static inline int vol_store_list_json(struct vol_store *s, const struct vol_filter *f,
+                                      const char *after, size_t limit, vol_store_json_cb cb,
+                                      void *userdata, struct vol_error *err)
+{
+        return s->ops->list_json(s, f, after, limit, cb, userdata, err);
 }
 
 static inline int vol_store_put(struct vol_store *s, struct vol_volume *v, int64_t expect_rev,

@@ -154,7 +154,8 @@ def test_in_use_volume_is_never_removed(engine, api, volmand, volumes, container
         engine.reload()
         assert name not in engine.volume_names()
     assert_absent(api, name)
-    assert not os.path.exists(mp)
+    # the data goes in the background, after the answer
+    assert wait_for(lambda: not os.path.exists(mp), 30), mp
 
 
 def test_reference_from_volman_api_blocks_engine_remove(engine, api, volumes):
@@ -278,7 +279,7 @@ def test_volmand_restart_keeps_references_and_data(engine, volmand, volumes, con
         cp = engine.remove_volume(name)
         assert cp.returncode == 0, cp.stderr
         assert_absent(api, name)
-        assert not os.path.exists(mp)
+        assert wait_for(lambda: not os.path.exists(mp), 30), mp
     finally:
         api.close()
 

@@ -169,6 +169,81 @@ def test_pipelined_requests_and_expect_continue(daemon, client):
     assert client.inspect("expecting")[0] == 200
 
 
+def dechunk(body):
+    """The payload of a chunked body; asserts the last chunk is there."""
+    out = b""
+    while True:
+        size, _, body = body.partition(b"\r\n")
+        n = int(size, 16)
+        if n == 0:
+            assert body == b"\r\n", body[:100]
+            return out
+        out += body[:n]
+        assert body[n:n + 2] == b"\r\n"
+        body = body[n + 2:]
+
+
+def read_until_close(s):
+    got = b""
+    while True:
+        part = s.recv(1 << 20)
+        if not part:
+            return got
+        got += part
+
+
+def test_a_large_list_is_streamed(daemon, client):
+    """A list past 64 KiB goes out as it is made: chunked to an HTTP/1.1
+    client, which can ask again on the same connection; ended by the close for
+    HTTP/1.0. Both carry what the buffered path gives; a reader that goes away
+    half-way leaves the daemon serving."""
+    big = {"k%02d" % i: "v" * 1000 for i in range(8)}
+    for i in range(120):
+        assert client.create("big-%03d" % i, labels=big)[0] == 201
+    want = client.list_all()
+    assert len(want) == 120
+    small_page = client.get("/v1/volumes?limit=2")
+    assert small_page[0] == 200 and len(small_page[1]["volumes"]) == 2
+
+    get11 = b"GET /v1/volumes HTTP/1.1\r\nHost: x\r\n\r\n"
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(daemon.socket)
+    s.sendall(get11 + GET_HEALTH + b"GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    got = read_until_close(s)
+    s.close()
+    head, _, rest = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"transfer-encoding: chunked" in head.lower(), head
+    assert b"content-length" not in head.lower() and b"connection: close" not in head.lower(), head
+    end = rest.index(b"\r\n0\r\n\r\n") + 7
+    j = json.loads(dechunk(rest[:end]))
+    assert j["volumes"] == want and j["next"] is None
+    assert len(rest[:end]) > 120 * 8000
+    # the connection went on: both health answers followed, whole
+    assert [a[0] for a in split_answers(rest[end:])] == [200, 200], rest[end:end + 300]
+
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(20)
+    s.connect(daemon.socket)
+    s.sendall(b"GET /v1/volumes HTTP/1.0\r\n\r\n")
+    got = read_until_close(s)
+    s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ") and b"connection: close" in head.lower(), head
+    assert b"chunked" not in head.lower()
+    assert json.loads(body)["volumes"] == want
+
+    # readers that go away at once, many times over
+    for _ in range(20):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(daemon.socket)
+        s.sendall(get11)
+        s.recv(100)
+        s.close()
+    assert client.get("/v1/health")[0] == 200
+    assert client.list_all() == want
+
+
 # ---- the request line and head ----
 
 def test_request_line_and_version(daemon):

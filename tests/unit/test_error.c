@@ -85,6 +85,7 @@ static void test_http_status(void **state)
         assert_int_equal(vol_error_http_status(-E2BIG), 413);
         assert_int_equal(vol_error_http_status(-EMSGSIZE), 413);
         assert_int_equal(vol_error_http_status(-EAGAIN), 503);
+        assert_int_equal(vol_error_http_status(-ECONNREFUSED), 503); /* the engine */
         assert_int_equal(vol_error_http_status(-EIO), 500);
         assert_int_equal(vol_error_http_status(-ENOMEM), 500);
 }
