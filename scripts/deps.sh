@@ -6,7 +6,7 @@
 set -euo pipefail
 base=(meson ninja-build pkg-config gcc libsqlite3-dev libjansson-dev
       libcurl4-openssl-dev uuid-dev libcmocka-dev libfyaml-dev python3-pytest python3-requests
-      sqlite3 curl)
+      sqlite3 curl fuse3 libfuse3-dev)
 # Podman as shared/RECIPES.md installs it (with its recommended helpers);
 # docker.io without recommends (no containerd shims, no cgroupfs-mount).
 engines=(podman runc busybox-static)

@@ -2,7 +2,8 @@
 # The whole test suite in one command: installs what is missing (including
 # dockerd and Podman), builds with ASan+UBSan, runs the unit tests, then the
 # integration tests (volmand and volman), the engine tests (the volume plugin
-# under real dockerd and Podman) and the app tests (deploys through them).
+# under real dockerd and Podman), the app tests (deploys through them) and the
+# power-loss tests (volmand on lazyfs, a file system that drops unsynced writes).
 # Run from anywhere: as root, or through sudo (it asks for it itself).
 set -euo pipefail
 
@@ -76,11 +77,12 @@ run_suite() {
 run_suite integration tests/integration
 run_suite engines tests/engines
 run_suite apps tests/apps
+run_suite powerloss tests/powerloss
 
 status() { if (($1 == 0)); then echo "passed"; else echo "FAILED (exit $1)"; fi; }
 summary="unit tests $(status $unit_rc); fuzzing $(status $fuzz_rc)"
 failed=$((unit_rc != 0 || fuzz_rc != 0))
-for name in integration engines apps; do
+for name in integration engines apps powerloss; do
         summary+="; $name tests $(status ${rc[$name]})${counts[$name]:+ (${counts[$name]})}"
         ((rc[$name] == 0)) || failed=1
 done

@@ -13,8 +13,8 @@
  *
  * - Reads see everything written: pending data and namespace state on top of
  *   the backing directory.
- * - File data. write() (and writeback of shared mmaps, and fallocate, and a
- *   truncate) changes an in-memory overlay of the file, in 4 KiB pages, and
+ * - File data. write() (and writeback of shared mmaps, fallocate, and a
+ *   truncate or O_TRUNC) changes an in-memory overlay of the file, in 4 KiB pages, and
  *   its live size. fsync() or fdatasync() of that file (any descriptor of its
  *   inode; hard links share one inode) writes the file's pending pages and
  *   size to the backing file. Nothing else ever writes file data to the
@@ -41,10 +41,11 @@
  *   it, lazyfs applies every earlier pending operation it depends on (one on
  *   the same directory entry; the creation of a directory it works in or of
  *   the inode it links; removals from a directory it removes or replaces;
- *   every earlier rename of a directory, when it renames one). So the durable
- *   state is always the result of a dependency-closed subset of the
- *   operations, applied in program order: strict mode can make a little more
- *   durable than the bare rule says, never less than it promises.
+ *   the links of an inode it takes a name from; every earlier rename of a
+ *   directory, when it renames one). So the durable state is always the
+ *   result of a dependency-closed subset of the operations, applied in
+ *   program order: strict mode can make a little more durable than the bare
+ *   rule says, never less than it promises.
  * - Attributes (chmod, chown, utimens) are lazy as well: strict mode makes an
  *   inode's attributes durable at its fsync or directory fsync (not at
  *   fdatasync) and when the operation that creates it is applied (a new inode
@@ -66,6 +67,7 @@
  * commits every few seconds; here nothing becomes durable without a sync),
  * ext4's auto_da_alloc flush on rename-over-a-file, fsync errors (every sync
  * succeeds unless the backing directory fails), or the loss of ctime/atime.
+ * A crash falls between two FUSE requests, never inside one.
  * Pending state is kept entirely in memory and is not bounded (the tests are
  * small); every inode lazyfs has seen keeps a descriptor of its backing inode
  * open while it is known. Extended attributes are refused (EOPNOTSUPP);
@@ -114,7 +116,7 @@ enum meta_model { META_STRICT, META_JOURNAL };
 /* ---- counters (read by the SIGUSR1 handler, hence atomic) ---- */
 
 static _Atomic uint64_t n_fsyncs, n_fdatasyncs, n_fsyncdirs, n_pending_bytes, n_pending_ops,
-        n_dropped_bytes, n_dropped_ops, n_applied_ops, n_crashes, n_errors;
+    n_dropped_bytes, n_dropped_ops, n_applied_ops, n_crashes, n_errors;
 
 static void count_add(_Atomic uint64_t *c, int64_t d)
 {
@@ -206,7 +208,8 @@ static int page_map_truncate(struct page_map *m, uint64_t first)
         }
         if (!m->cap)
                 return 0;
-        struct page_map kept = {calloc(m->cap, sizeof(uint64_t)), calloc(m->cap, sizeof(char *)), m->cap, 0};
+        struct page_map kept = {calloc(m->cap, sizeof(uint64_t)), calloc(m->cap, sizeof(char *)),
+                                m->cap, 0};
         if (!kept.keys || !kept.pages) {
                 free(kept.keys);
                 free(kept.pages);
@@ -270,10 +273,10 @@ static const char *const op_names[] = {"create", "link", "unlink", "rename"};
 struct op {
         struct op *prev, *next;
         enum op_kind kind;
-        struct node *node;   /* created, linked, removed or moved */
-        struct node *dir;    /* the entry (dir, name) */
+        struct node *node; /* created, linked, removed or moved */
+        struct node *dir;  /* the entry (dir, name) */
         char *name;
-        struct node *dir2;   /* rename: destination entry */
+        struct node *dir2; /* rename: destination entry */
         char *name2;
         struct node *victim; /* rename: what the destination held */
         unsigned int flags;  /* rename flags */
@@ -406,10 +409,12 @@ static int dir_add(struct node *d, const char *name, struct node *n)
                 d->kids = k;
                 d->cap_kids = cap;
         }
-        char *copy = strdup(name);
-        if (!copy)
+        struct entry *e = &d->kids[d->n_kids];
+        e->name = strdup(name);
+        if (!e->name)
                 return -ENOMEM;
-        d->kids[d->n_kids++] = (struct entry){copy, n};
+        e->node = n;
+        d->n_kids++;
         n->links++;
         if (is_dir(n))
                 n->parent = d;
@@ -509,7 +514,8 @@ static int dir_load(struct node *d)
                         break;
                 }
                 const char *name = de->d_name;
-                if (!strcmp(name, ".") || !strcmp(name, "..") || (d == fs.root && !strcmp(name, CTL_NAME)))
+                if (!strcmp(name, ".") || !strcmp(name, "..") ||
+                    (d == fs.root && !strcmp(name, CTL_NAME)))
                         continue;
                 struct stat st;
                 if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
@@ -521,8 +527,13 @@ static int dir_load(struct node *d)
                 struct node *n = NULL;
                 if (!S_ISDIR(st.st_mode) && st.st_nlink > 1)
                         n = find_by_backing(st.st_dev, st.st_ino);
-                if (!n && (r = node_from_backing(dfd, name, &st, &n)) < 0)
-                        break;
+                if (!n) {
+                        r = node_from_backing(dfd, name, &st, &n);
+                        if (r < 0 || !n) {
+                                r = r < 0 ? r : -EIO;
+                                break;
+                        }
+                }
                 if ((r = dir_add(d, name, n)) < 0) {
                         node_maybe_free(n);
                         break;
@@ -551,8 +562,9 @@ static bool is_ancestor(const struct node *a, const struct node *d)
 
 /* ---- the pending operation log ---- */
 
-static struct op *op_append(enum op_kind kind, struct node *node, struct node *dir, const char *name,
-                            struct node *dir2, const char *name2, struct node *victim, unsigned int flags)
+static struct op *op_append(enum op_kind kind, struct node *node, struct node *dir,
+                            const char *name, struct node *dir2, const char *name2,
+                            struct node *victim, unsigned int flags)
 {
         struct op *o = calloc(1, sizeof(*o));
         if (!o)
@@ -618,8 +630,10 @@ static bool same_entry(const struct node *d1, const char *n1, const struct node 
 
 static bool ops_share_entry(const struct op *a, const struct op *b)
 {
-        return same_entry(a->dir, a->name, b->dir, b->name) || same_entry(a->dir, a->name, b->dir2, b->name2) ||
-               same_entry(a->dir2, a->name2, b->dir, b->name) || same_entry(a->dir2, a->name2, b->dir2, b->name2);
+        return same_entry(a->dir, a->name, b->dir, b->name) ||
+               same_entry(a->dir, a->name, b->dir2, b->name2) ||
+               same_entry(a->dir2, a->name2, b->dir, b->name) ||
+               same_entry(a->dir2, a->name2, b->dir2, b->name2);
 }
 
 /* The directory whose backing must be empty before o runs. */
@@ -632,10 +646,21 @@ static struct node *op_emptied_dir(const struct op *o)
         return NULL;
 }
 
+/* The inode that loses a name when o runs (not a directory: those have one). */
+static struct node *op_unlinked(const struct op *o)
+{
+        if (o->kind == OP_UNLINK && !is_dir(o->node))
+                return o->node;
+        if (o->kind == OP_RENAME && !(o->flags & RENAME_EXCHANGE) && o->victim &&
+            !is_dir(o->victim))
+                return o->victim;
+        return NULL;
+}
+
 static bool op_moves_dir(const struct op *o)
 {
-        return o->kind == OP_RENAME &&
-               (is_dir(o->node) || ((o->flags & RENAME_EXCHANGE) && o->victim && is_dir(o->victim)));
+        return o->kind == OP_RENAME && (is_dir(o->node) || ((o->flags & RENAME_EXCHANGE) &&
+                                                            o->victim && is_dir(o->victim)));
 }
 
 /* Whether op b cannot be applied to the backing before the earlier op a. */
@@ -648,6 +673,11 @@ static bool op_depends(const struct op *b, const struct op *a)
                 return true;
         const struct node *e = op_emptied_dir(b);
         if (e && (a->dir == e || a->dir2 == e))
+                return true;
+        /* An inode's new names come before the removal of an old one: else
+         * the backing could drop its last name while a link to it pends. */
+        const struct node *gone = op_unlinked(b);
+        if (gone && a->kind == OP_LINK && a->node == gone)
                 return true;
         /* Directory renames keep their order: another order could ask the
          * backing to move a directory below itself. */
@@ -702,7 +732,8 @@ static int create_backing(struct node *n, int pfd, const char *name)
 static int op_apply(struct op *o)
 {
         int r = 0;
-        if (o->dir->fd < 0 || (o->dir2 && o->dir2->fd < 0) || (o->kind == OP_LINK && o->node->fd < 0)) {
+        if (o->dir->fd < 0 || (o->kind == OP_RENAME && (!o->dir2 || o->dir2->fd < 0)) ||
+            (o->kind == OP_LINK && o->node->fd < 0)) {
                 r = -EIO; /* a dependency missed: a bug */
         } else {
                 switch (o->kind) {
@@ -725,8 +756,9 @@ static int op_apply(struct op *o)
         }
         if (r < 0) {
                 count_add(&n_errors, 1);
-                log_msg("applying %s of %s%s%s to the backing directory failed: %s", op_names[o->kind],
-                        o->name, o->name2 ? " to " : "", o->name2 ? o->name2 : "", strerror(-r));
+                log_msg("applying %s of %s%s%s to the backing directory failed: %s",
+                        op_names[o->kind], o->name, o->name2 ? " to " : "",
+                        o->name2 ? o->name2 : "", strerror(-r));
                 return r;
         }
         count_add(&n_applied_ops, 1);
@@ -927,11 +959,13 @@ static int node_commit_attrs(struct node *n)
         int r = 0;
         if (n->attr_dirty) {
                 /* owner first: chown clears set-id bits */
-                if (fchownat(n->fd, "", n->st.st_uid, n->st.st_gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
+                if (fchownat(n->fd, "", n->st.st_uid, n->st.st_gid,
+                             AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) < 0)
                         r = -errno;
                 else if (by_fd && fchmod(n->fd, n->st.st_mode & 07777) < 0)
                         r = -errno;
-                else if (!by_fd && !S_ISLNK(n->st.st_mode) && chmod(proc, n->st.st_mode & 07777) < 0)
+                else if (!by_fd && !S_ISLNK(n->st.st_mode) &&
+                         chmod(proc, n->st.st_mode & 07777) < 0)
                         r = -errno;
                 if (r == 0)
                         n->attr_dirty = false;
@@ -988,7 +1022,8 @@ static int sync_node(struct node *n, bool datasync)
         }
         int r = ops_commit_needed();
         if (r == 0 && n->fd < 0) {
-                log_msg("a synced inode has no backing inode after its creation was applied: a bug");
+                log_msg(
+                    "a synced inode has no backing inode after its creation was applied: a bug");
                 r = -EIO;
         }
         if (r == 0)
@@ -1051,10 +1086,10 @@ static int root_new(struct node **ret)
  * from now on; every node known before is stale. */
 static int crash(void)
 {
-        struct node *root;
+        struct node *root = NULL;
         int r = root_new(&root);
-        if (r < 0)
-                return r;
+        if (r < 0 || !root)
+                return r < 0 ? r : -EIO;
         uint64_t ops = 0;
         uint64_t bytes = atomic_load_explicit(&n_pending_bytes, memory_order_relaxed);
         for (struct op *o = fs.ops_head, *next; o; o = next) {
@@ -1092,8 +1127,9 @@ static int crash(void)
         atomic_store(&n_dropped_bytes, bytes);
         atomic_store(&n_dropped_ops, ops);
         count_add(&n_crashes, 1);
-        log_msg("crash: dropped %llu bytes of pending data (%llu pages) and %llu namespace operations",
-                (unsigned long long)bytes, (unsigned long long)(bytes / PG), (unsigned long long)ops);
+        log_msg(
+            "crash: dropped %llu bytes of pending data (%llu pages) and %llu namespace operations",
+            (unsigned long long)bytes, (unsigned long long)(bytes / PG), (unsigned long long)ops);
         return 0;
 }
 
@@ -1107,8 +1143,10 @@ static void free_all(void)
                 free(o);
         }
         fs.ops_head = fs.ops_tail = NULL;
-        while (fs.all)
-                node_free(fs.all);
+        for (struct node *n = fs.all, *next; n; n = next) {
+                next = n->next_all;
+                node_free(n);
+        }
         fs.root = NULL;
 }
 
@@ -1142,23 +1180,19 @@ static void on_sigusr1(int sig)
                 const char *name;
                 _Atomic uint64_t *value;
         } items[] = {
-                {" fsyncs=", &n_fsyncs},
-                {" fdatasyncs=", &n_fdatasyncs},
-                {" fsyncdirs=", &n_fsyncdirs},
-                {" pending_bytes=", &n_pending_bytes},
-                {" pending_ops=", &n_pending_ops},
-                {" dropped_bytes=", &n_dropped_bytes},
-                {" dropped_ops=", &n_dropped_ops},
-                {" applied_ops=", &n_applied_ops},
-                {" crashes=", &n_crashes},
-                {" errors=", &n_errors},
+            {" fsyncs=", &n_fsyncs},           {" fdatasyncs=", &n_fdatasyncs},
+            {" fsyncdirs=", &n_fsyncdirs},     {" pending_bytes=", &n_pending_bytes},
+            {" pending_ops=", &n_pending_ops}, {" dropped_bytes=", &n_dropped_bytes},
+            {" dropped_ops=", &n_dropped_ops}, {" applied_ops=", &n_applied_ops},
+            {" crashes=", &n_crashes},         {" errors=", &n_errors},
         };
         char buf[512];
         size_t pos = put_str(buf, 0, sizeof(buf), "lazyfs: stats meta=");
         pos = put_str(buf, pos, sizeof(buf), fs.meta == META_JOURNAL ? "journal" : "strict");
         for (size_t i = 0; i < sizeof(items) / sizeof(items[0]); i++) {
                 pos = put_str(buf, pos, sizeof(buf), items[i].name);
-                pos = put_u64(buf, pos, sizeof(buf), atomic_load_explicit(items[i].value, memory_order_relaxed));
+                pos = put_u64(buf, pos, sizeof(buf),
+                              atomic_load_explicit(items[i].value, memory_order_relaxed));
         }
         buf[pos++] = '\n';
         ssize_t k = write(STDERR_FILENO, buf, pos);
@@ -1178,7 +1212,8 @@ static void fill_attr(const struct node *n, struct stat *st)
 
 static void reply_entry(fuse_req_t req, struct node *n)
 {
-        struct fuse_entry_param e = {.ino = node_id(n), .attr_timeout = NO_CACHE, .entry_timeout = NO_CACHE};
+        struct fuse_entry_param e = {
+            .ino = node_id(n), .attr_timeout = NO_CACHE, .entry_timeout = NO_CACHE};
         fill_attr(n, &e.attr);
         if (fuse_reply_entry(req, &e) == 0)
                 n->nlookup++;
@@ -1279,15 +1314,17 @@ static void ll_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         fuse_reply_attr(req, &st, NO_CACHE);
 }
 
-static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
+static void ll_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+                       struct fuse_file_info *fi)
 {
         (void)fi;
         struct node *n = id_node(ino);
         struct stat st;
         if (n == &ctl_node) {
                 /* only the truncation of an open for writing ("> ctl") */
-                if (!is_root_uid(req) || (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_MTIME |
-                                                      FUSE_SET_ATTR_MTIME_NOW))) {
+                if (!is_root_uid(req) ||
+                    (to_set & ~(FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_CTIME | FUSE_SET_ATTR_MTIME |
+                                FUSE_SET_ATTR_MTIME_NOW))) {
                         fuse_reply_err(req, EPERM);
                         return;
                 }
@@ -1430,7 +1467,8 @@ static void ll_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
         reply_made(req, r, n);
 }
 
-static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, struct fuse_file_info *fi)
+static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+                      struct fuse_file_info *fi)
 {
         struct node *n = NULL;
         int r = make_node(req, parent, name, S_IFREG | (mode & 07777), 0, NULL, &n);
@@ -1438,7 +1476,8 @@ static void ll_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
                 fuse_reply_err(req, -r);
                 return;
         }
-        struct fuse_entry_param e = {.ino = node_id(n), .attr_timeout = NO_CACHE, .entry_timeout = NO_CACHE};
+        struct fuse_entry_param e = {
+            .ino = node_id(n), .attr_timeout = NO_CACHE, .entry_timeout = NO_CACHE};
         fill_attr(n, &e.attr);
         fi->fh = (uintptr_t)n;
         fi->keep_cache = 1;
@@ -1510,7 +1549,8 @@ static void ll_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 static int rename_check(struct node *d1, const char *name, struct node *d2, const char *newname,
                         unsigned int flags, struct node *src, struct node *dst)
 {
-        if ((d1 == fs.root && !strcmp(name, CTL_NAME)) || (d2 == fs.root && !strcmp(newname, CTL_NAME)))
+        if ((d1 == fs.root && !strcmp(name, CTL_NAME)) ||
+            (d2 == fs.root && !strcmp(newname, CTL_NAME)))
                 return -EPERM;
         if (flags & ~(unsigned int)(RENAME_NOREPLACE | RENAME_EXCHANGE))
                 return -EINVAL;
@@ -1563,7 +1603,11 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
                 return;
         }
         ssize_t i1 = dir_find(d1, name), i2 = dir_find(d2, newname);
-        struct node *src = i1 >= 0 ? d1->kids[i1].node : NULL;
+        if (i1 < 0) {
+                fuse_reply_err(req, ENOENT);
+                return;
+        }
+        struct node *src = d1->kids[i1].node;
         struct node *dst = i2 >= 0 ? d2->kids[i2].node : NULL;
         r = rename_check(d1, name, d2, newname, flags, src, dst);
         if (r == 0 && dst == src) {
@@ -1619,7 +1663,7 @@ static void ll_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 
 static void ll_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
 {
-        struct node *n = id_node(ino), *d;
+        struct node *n = id_node(ino), *d = NULL;
         int r = n == &ctl_node ? -EPERM : n->stale ? -ESTALE : is_dir(n) ? -EPERM : 0;
         if (r == 0)
                 r = get_dir(newparent, &d);
@@ -1665,6 +1709,16 @@ static void ll_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
                 fuse_reply_err(req, is_dir(n) ? EISDIR : EINVAL);
                 return;
         }
+        /* libfuse asks for atomic O_TRUNC: the truncation comes with the
+         * open, not as a setattr of its own (the kernel checked access) */
+        if (fi->flags & O_TRUNC) {
+                int r = file_truncate(n, 0);
+                if (r < 0) {
+                        fuse_reply_err(req, -r);
+                        return;
+                }
+                n->st.st_mtim = n->st.st_ctim = now();
+        }
         fi->fh = (uintptr_t)n;
         fi->keep_cache = 1;
         n->opens++;
@@ -1690,7 +1744,8 @@ static void ll_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
         fuse_reply_err(req, 0);
 }
 
-static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+static void ll_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                    struct fuse_file_info *fi)
 {
         (void)fi;
         struct node *n = id_node(ino);
@@ -1799,7 +1854,7 @@ struct dir_handle {
         struct dir_item {
                 char *name;
                 struct stat st; /* st_ino and the type bits */
-        } *items;
+        } * items;
         size_t n;
 };
 
@@ -1841,12 +1896,13 @@ static int dir_snapshot(struct dir_handle *h)
 static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
         struct node *d = id_node(ino);
-        int r = d == &ctl_node ? -ENOTDIR : d->stale ? -ESTALE : !is_dir(d) ? -ENOTDIR : dir_load(d);
+        int r = d == &ctl_node ? -ENOTDIR
+                : d->stale     ? -ESTALE
+                : !is_dir(d)   ? -ENOTDIR
+                               : dir_load(d);
         struct dir_handle *h = r == 0 ? calloc(1, sizeof(*h)) : NULL;
-        if (r == 0 && !h)
-                r = -ENOMEM;
-        if (r < 0) {
-                fuse_reply_err(req, -r);
+        if (!h) {
+                fuse_reply_err(req, r < 0 ? -r : ENOMEM);
                 return;
         }
         h->node = d;
@@ -1858,7 +1914,8 @@ static void ll_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
         }
 }
 
-static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+                       struct fuse_file_info *fi)
 {
         (void)ino;
         struct dir_handle *h = (struct dir_handle *)(uintptr_t)fi->fh;
@@ -1876,8 +1933,8 @@ static void ll_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
         }
         size_t pos = 0;
         for (size_t i = off < 0 ? 0 : (size_t)off; i < h->n; i++) {
-                size_t need = fuse_add_direntry(req, buf + pos, size - pos, h->items[i].name, &h->items[i].st,
-                                                (off_t)(i + 1));
+                size_t need = fuse_add_direntry(req, buf + pos, size - pos, h->items[i].name,
+                                                &h->items[i].st, (off_t)(i + 1));
                 if (need > size - pos)
                         break;
                 pos += need;
@@ -1921,51 +1978,52 @@ static void ll_statfs(fuse_req_t req, fuse_ino_t ino)
 }
 
 static const struct fuse_lowlevel_ops lazyfs_ops = {
-        .init = ll_init,
-        .destroy = ll_destroy,
-        .lookup = ll_lookup,
-        .forget = ll_forget,
-        .forget_multi = ll_forget_multi,
-        .getattr = ll_getattr,
-        .setattr = ll_setattr,
-        .readlink = ll_readlink,
-        .mknod = ll_mknod,
-        .mkdir = ll_mkdir,
-        .symlink = ll_symlink,
-        .unlink = ll_unlink,
-        .rmdir = ll_rmdir,
-        .rename = ll_rename,
-        .link = ll_link,
-        .open = ll_open,
-        .create = ll_create,
-        .read = ll_read,
-        .write = ll_write,
-        .flush = ll_flush,
-        .release = ll_release,
-        .fsync = ll_fsync,
-        .fallocate = ll_fallocate,
-        .opendir = ll_opendir,
-        .readdir = ll_readdir,
-        .releasedir = ll_releasedir,
-        .fsyncdir = ll_fsyncdir,
-        .statfs = ll_statfs,
-        /* no xattr operations: the kernel answers EOPNOTSUPP;
-         * no flock/getlk/setlk: the kernel keeps locks itself */
+    .init = ll_init,
+    .destroy = ll_destroy,
+    .lookup = ll_lookup,
+    .forget = ll_forget,
+    .forget_multi = ll_forget_multi,
+    .getattr = ll_getattr,
+    .setattr = ll_setattr,
+    .readlink = ll_readlink,
+    .mknod = ll_mknod,
+    .mkdir = ll_mkdir,
+    .symlink = ll_symlink,
+    .unlink = ll_unlink,
+    .rmdir = ll_rmdir,
+    .rename = ll_rename,
+    .link = ll_link,
+    .open = ll_open,
+    .create = ll_create,
+    .read = ll_read,
+    .write = ll_write,
+    .flush = ll_flush,
+    .release = ll_release,
+    .fsync = ll_fsync,
+    .fallocate = ll_fallocate,
+    .opendir = ll_opendir,
+    .readdir = ll_readdir,
+    .releasedir = ll_releasedir,
+    .fsyncdir = ll_fsyncdir,
+    .statfs = ll_statfs,
+    /* no xattr operations: the kernel answers EOPNOTSUPP;
+     * no flock/getlk/setlk: the kernel keeps locks itself */
 };
 
 /* ---- main ---- */
 
 static void usage(FILE *f, const char *prog)
 {
-        fprintf(f,
-                "usage: %s BACKING_DIR MOUNTPOINT [--meta=strict|journal] [-f] [-d] [-o OPT,...]\n"
-                "  Mounts BACKING_DIR on MOUNTPOINT, keeping every write that was not made durable\n"
-                "  in memory. Write \"crash\" to MOUNTPOINT/" CTL_NAME " to drop it all, \"sync\" to\n"
-                "  make it durable; SIGUSR1 prints counters to stderr.\n"
-                "  --meta=strict   a namespace operation is durable once its directory is fsynced\n"
-                "                  (a new inode's own fsync makes its entry durable) [default]\n"
-                "  --meta=journal  any fsync makes every earlier namespace operation durable\n",
-                prog);
+        fprintf(
+            f,
+            "usage: %s BACKING_DIR MOUNTPOINT [--meta=strict|journal] [-f] [-d] [-o OPT,...]\n"
+            "  Mounts BACKING_DIR on MOUNTPOINT, keeping every write that was not made durable\n"
+            "  in memory. Write \"crash\" to MOUNTPOINT/" CTL_NAME " to drop it all, \"sync\" to\n"
+            "  make it durable; SIGUSR1 prints counters to stderr.\n"
+            "  --meta=strict   a namespace operation is durable once its directory is fsynced\n"
+            "                  (a new inode's own fsync makes its entry durable) [default]\n"
+            "  --meta=journal  any fsync makes every earlier namespace operation durable\n",
+            prog);
 }
 
 static void raise_nofile(void)
@@ -2005,8 +2063,9 @@ int main(int argc, char *argv[])
                         return 1;
                 }
         }
-        const char *mount_opts = geteuid() == 0 ? "-odefault_permissions,allow_other,fsname=lazyfs,subtype=lazyfs"
-                                                : "-odefault_permissions,fsname=lazyfs,subtype=lazyfs";
+        const char *mount_opts =
+            geteuid() == 0 ? "-odefault_permissions,allow_other,fsname=lazyfs,subtype=lazyfs"
+                           : "-odefault_permissions,fsname=lazyfs,subtype=lazyfs";
         if (fuse_opt_add_arg(&args, mount_opts) < 0)
                 return 1;
         struct fuse_cmdline_opts opts;
@@ -2034,8 +2093,13 @@ int main(int argc, char *argv[])
                 goto out;
         }
         struct timespec t = now();
-        ctl_node.st = (struct stat){.st_ino = CTL_NUMBER, .st_mode = S_IFREG | 0200, .st_nlink = 1,
-                                    .st_blksize = PG, .st_atim = t, .st_mtim = t, .st_ctim = t};
+        ctl_node.st = (struct stat){.st_ino = CTL_NUMBER,
+                                    .st_mode = S_IFREG | 0200,
+                                    .st_nlink = 1,
+                                    .st_blksize = PG,
+                                    .st_atim = t,
+                                    .st_mtim = t,
+                                    .st_ctim = t};
         ctl_node.fd = -1;
 
         struct sigaction sa = {.sa_handler = on_sigusr1, .sa_flags = SA_RESTART};

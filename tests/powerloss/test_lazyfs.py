@@ -8,9 +8,11 @@ repository). A test that cannot mount lazyfs fails; none skips.
 Run as root: /usr/bin/python3 -m pytest tests/powerloss
 """
 
+import ctypes
 import errno
 import fcntl
 import os
+import random
 import re
 import shutil
 import signal
@@ -30,10 +32,19 @@ CTL = ".lazyfs-ctl"
 MOUNT_TIMEOUT = 10.0
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 NOBODY = 65534
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def _fail(reason):
     pytest.fail("cannot run: " + reason, pytrace=False)
+
+
+def _term_with_parent():
+    """In the child before exec: SIGTERM when pytest dies (lazyfs then unmounts itself)."""
+    try:
+        _libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _mounted(path):
@@ -55,8 +66,11 @@ class Lazyfs:
         os.mkdir(self.mnt, 0o755)
         self.log_path = os.path.join(self.base, "lazyfs.log")
         self.proc = None
+        self.children = []  # processes of the test that use the mount: killed before the unmount
 
     def start(self):
+        if not os.path.exists("/dev/fuse"):
+            pytest.skip("this kernel offers no FUSE (/dev/fuse is missing): no power-loss tests")
         if os.geteuid() != 0:
             _fail("lazyfs tests need root (allow_other, the backing directory's owners)")
         if not (os.path.isfile(LAZYFS) and os.access(LAZYFS, os.X_OK)):
@@ -66,7 +80,7 @@ class Lazyfs:
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen([LAZYFS, self.backing, self.mnt, "--meta=" + self.meta, "-f"],
-                                     stdout=log, stderr=log, env=env)
+                                     stdout=log, stderr=log, env=env, preexec_fn=_term_with_parent)
         log.close()
         deadline = time.monotonic() + MOUNT_TIMEOUT
         while not _mounted(self.mnt):
@@ -78,6 +92,10 @@ class Lazyfs:
 
     def stop(self):
         problems = []
+        for child in self.children:
+            if child.poll() is None:
+                child.kill()
+            child.wait()
         if self.proc is not None:
             if _mounted(self.mnt):
                 r = subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True, text=True)
@@ -276,6 +294,19 @@ def test_truncate_is_pending_until_fsync(lazy):
     fsync_path(f)
     lazy.crash()
     assert read(f) == b"x" * 100
+
+
+def test_open_with_o_trunc_truncates(lazy):
+    durable_dir(lazy, "p")
+    f = lazy.path("p", "f")
+    write(f, "a long first content", sync="fsync")
+    write(f, "ab")  # O_TRUNC
+    assert read(f) == b"ab"
+    lazy.crash()
+    assert read(f) == b"a long first content"
+    write(f, "ab", sync="fdatasync")
+    lazy.crash()
+    assert read(f) == b"ab"
 
 
 def test_fsync_of_one_file_leaves_others_pending(lazy):
@@ -487,6 +518,23 @@ def test_symlink_and_hard_link(lazy):
     assert os.path.samefile(lazy.bpath("p", "h"), lazy.bpath("p", "f"))
 
 
+def test_strict_new_link_is_applied_before_the_old_name_goes(strict):
+    """p/a is the only durable name of an inode; link p/a -> q/b (pending until q is fsynced);
+    rename p/c over p/a. Applying the rename alone would leave the backing inode without a
+    name, and q/b could never be linked: the rename depends on the link."""
+    durable_dir(strict, "p", "q")
+    _durable_file(strict, "p/a", "first")
+    os.link(strict.path("p", "a"), strict.path("q", "b"))
+    write(strict.path("p", "c"), "second", sync="fsync")
+    os.rename(strict.path("p", "c"), strict.path("p", "a"))
+    fsync_path(strict.path("p"))
+    fsync_path(strict.path("q"))
+    strict.crash()
+    assert read(strict.path("q", "b")) == b"first"
+    assert read(strict.path("p", "a")) == b"second"
+    assert strict.stats()["errors"] == 0
+
+
 def test_chmod_is_lazy(strict):
     durable_dir(strict, "p")
     _durable_file(strict, "p/f", "x")
@@ -587,6 +635,107 @@ def test_many_threads_writing_at_once(lazy):
             assert read(p) == b""
 
 
+def _tree(root):
+    """Every entry below root: type, content, link count, mode."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            p = os.path.join(dirpath, name)
+            st = os.lstat(p)
+            if os.path.islink(p):
+                out[os.path.relpath(p, root)] = ("link", os.readlink(p))
+            elif os.path.isdir(p):
+                out[os.path.relpath(p, root)] = ("dir", st.st_nlink, st.st_mode & 0o7777)
+            else:
+                out[os.path.relpath(p, root)] = ("file", read(p), st.st_nlink, st.st_mode & 0o7777)
+    return out
+
+
+RENAME_EXCHANGE = 2
+
+
+def _exchange(a, b):
+    if _libc.renameat2(-100, a.encode(), -100, b.encode(), RENAME_EXCHANGE) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e), a)
+
+
+def _random_ops(roots, seed, count):
+    """Runs the same random operations under every root; returns the ones whose outcomes differ."""
+    rnd = random.Random(seed)
+    names = ["a", "b", "c", "d"]
+
+    def rpath():
+        return os.path.join(*[rnd.choice(names) for _ in range(rnd.randint(1, 3))])
+
+    def pwrite(path, data, off):
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+        try:
+            os.pwrite(fd, data, off)
+        finally:
+            os.close(fd)
+
+    def sync(path, data_only):
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        try:
+            (os.fdatasync if data_only else os.fsync)(fd)
+        finally:
+            os.close(fd)
+
+    ops = {
+        "mkdir": lambda a, b, k: os.mkdir(a),
+        "write": lambda a, b, k: pwrite(a, k["data"], k["off"]),
+        "truncate": lambda a, b, k: os.truncate(a, k["size"]),
+        "rename": lambda a, b, k: os.rename(a, b),
+        "exchange": lambda a, b, k: _exchange(a, b),
+        "unlink": lambda a, b, k: os.unlink(a),
+        "rmdir": lambda a, b, k: os.rmdir(a),
+        "link": lambda a, b, k: os.link(a, b),
+        "symlink": lambda a, b, k: os.symlink(k["target"], a),
+        "chmod": lambda a, b, k: os.chmod(a, 0o600 | (k["size"] & 0o155)),
+        "sync": lambda a, b, k: sync(a, k["size"] % 2 == 1),
+    }
+    weights = {"mkdir": 3, "write": 4, "truncate": 1, "rename": 3, "exchange": 1, "unlink": 2, "rmdir": 2,
+               "link": 2, "symlink": 1, "chmod": 1, "sync": 3}
+    differ = []
+    for i in range(count):
+        op = rnd.choices(list(weights), weights=list(weights.values()))[0]
+        p1, p2 = rpath(), rpath()
+        k = {"data": rnd.randbytes(rnd.randint(0, 9000)), "off": rnd.randint(0, 12000),
+             "size": rnd.randint(0, 15000), "target": p2}
+        outcomes = []
+        for root in roots:
+            try:
+                ops[op](os.path.join(root, p1), os.path.join(root, p2), k)
+                outcomes.append(0)
+            except OSError as e:
+                outcomes.append(e.errno)
+        if len(set(outcomes)) != 1:
+            differ.append((i, op, p1, p2, outcomes))
+    return differ
+
+
+def test_behaves_like_a_plain_directory_across_crashes(lazy):
+    """Random operations, on the mount and on a plain directory: same outcomes, same trees.
+    After each crash the mount is the backing directory, whose copy becomes the reference;
+    every partial commit in between must apply cleanly (the log shows no failure)."""
+    ref = os.path.join(lazy.base, "reference")
+    os.mkdir(ref)
+    for rnd in range(4):
+        differ = _random_ops([lazy.mnt, ref], 900 + rnd, 250)  # 900: reaches a link/rename-over order
+        assert not differ, differ[:5]
+        live = _tree(lazy.mnt)
+        assert live == _tree(ref)
+        lazy.crash()
+        assert _tree(lazy.mnt) == _tree(lazy.backing)
+        shutil.rmtree(ref)
+        subprocess.run(["cp", "-a", lazy.backing, ref], check=True)
+    _random_ops([lazy.mnt, ref], 2000, 250)
+    lazy.ctl("sync")
+    assert _tree(lazy.backing) == _tree(ref)
+    assert lazy.stats()["errors"] == 0
+
+
 def test_sync_command_makes_everything_durable(lazy):
     os.makedirs(lazy.path("a", "b"))
     write(lazy.path("a", "b", "f"), "pending")
@@ -616,9 +765,10 @@ time.sleep(600)                      # killed here: no close, no checkpoint
 """
 
 
-def _sqlite_writer(path, sync, durable_rows, rows, who="w"):
+def _sqlite_writer(fs, path, sync, durable_rows, rows, who="w"):
     p = subprocess.Popen([sys.executable, "-c", SQLITE_WRITER, path, sync, str(durable_rows), str(rows), who],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    fs.children.append(p)
     line = p.stdout.readline()
     if line.strip() != "committed":
         p.kill()
@@ -648,7 +798,7 @@ def _count(path, who=None):
 def test_sqlite_wal_synchronous_full_keeps_every_committed_row(lazy):
     durable_dir(lazy, "db")
     path = lazy.path("db", "test.db")
-    w = _sqlite_writer(path, "FULL", 0, 200)
+    w = _sqlite_writer(lazy, path, "FULL", 0, 200)
     _kill(w)
     lazy.crash()
     assert _count(path) == 200
@@ -657,7 +807,7 @@ def test_sqlite_wal_synchronous_full_keeps_every_committed_row(lazy):
 def test_sqlite_wal_synchronous_off_loses_unsynced_rows(lazy):
     durable_dir(lazy, "db")
     path = lazy.path("db", "test.db")
-    w = _sqlite_writer(path, "OFF", 10, 200)
+    w = _sqlite_writer(lazy, path, "OFF", 10, 200)
     assert _count(path) == 210  # every row was committed and readable before the crash
     _kill(w)
     lazy.crash()
@@ -672,8 +822,8 @@ def test_sqlite_wal_two_processes_share_the_mmapped_index(lazy):
     init.execute("PRAGMA journal_mode=WAL")
     init.execute("CREATE TABLE t (i INTEGER PRIMARY KEY, who TEXT, v BLOB)")
     init.close()
-    a = _sqlite_writer(path, "FULL", 0, 150, who="a")
-    b = _sqlite_writer(path, "FULL", 0, 150, who="b")
+    a = _sqlite_writer(lazy, path, "FULL", 0, 150, who="a")
+    b = _sqlite_writer(lazy, path, "FULL", 0, 150, who="b")
     _kill(a)
     _kill(b)
     lazy.crash()
