@@ -198,7 +198,7 @@ int vol_http_dechunk(char *buf, size_t len, struct vol_http_dechunk *st, struct 
                                 st->done = true;
                         continue; /* trailers are read and dropped */
                 }
-                size_t size;
+                size_t size = 0;
                 int r = chunk_size_line(line, (size_t)n, &size, err);
                 if (r < 0)
                         return r;
@@ -323,7 +323,7 @@ static int read_failed(const struct vol_http_call *c, int r, struct vol_error *e
 static int read_answer(int fd, const struct vol_http_call *c, int64_t deadline, struct vol_strbuf *raw,
                        struct vol_http_answer *ret, size_t *ret_body_len, struct vol_error *err)
 {
-        struct vol_http_answer a;
+        struct vol_http_answer a = {0};
         bool eof = false;
         int r;
         for (;;) { /* the head, skipping interim 1xx answers */
@@ -406,7 +406,7 @@ int vol_http_call(const struct vol_http_call *c, struct vol_strbuf *ret_body, st
         struct vol_strbuf raw;
         /* room for the head, the body, trailers not read yet, and one read */
         vol_strbuf_init(&raw, VOL_HTTP_ANSWER_HEAD_MAX + c->answer_max + TRAILERS_MAX + READ_SIZE);
-        struct vol_http_answer a;
+        struct vol_http_answer a = {0};
         size_t body_len = 0;
         r = read_answer(fd, c, deadline, &raw, &a, &body_len, err);
         if (r == 0) {
