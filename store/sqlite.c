@@ -1,8 +1,9 @@
 /* The SQLite metadata store: one database file in WAL mode.
  *
  * Writes are committed in groups by whichever caller leads (commit_op): every
- * put or remove waiting when a transaction starts rides in it, so sixteen
- * clients creating at once pay for one fsync, not sixteen. A write returns only when
+ * put or remove waiting when a transaction starts rides in it, and the leader
+ * flushes the WAL once for all of them, so sixteen clients creating at once
+ * pay for one fsync, not sixteen. A write returns only when
  * its transaction has committed (and, for VOL_SYNC_FULL, reached the disk).
  * Reads use a small pool of read-only connections, which WAL lets run while
  * the writer commits.
@@ -84,9 +85,12 @@ struct write_op {
         const char *body;     /* W_DOC_PUT */
         int64_t expect_rev;
         enum vol_store_sync sync;
-        int result;
+        int result;      /* of the commit */
+        int sync_result; /* of the flush that made it durable (VOL_SYNC_FULL) */
         int64_t new_rev;
+        bool taken; /* in a batch: committed or being committed by a leader */
         bool done;
+        pthread_cond_t wake; /* its waiter sleeps here: woken alone */
         /* What a VOL_SYNC_FULL write replaced, to write back if the commit
          * cannot be made durable: the old volume row (or NULL: there was
          * none), the old document (had_doc, doc_body). */
@@ -123,9 +127,10 @@ struct sqlite_store {
         int wal_fd;
         struct vol_syncer wal_syncer;
         pthread_mutex_t wlock;
-        pthread_cond_t wcond_done; /* callers wait for their op, or to lead */
+        pthread_cond_t wcond_done; /* close waits here for the last batch */
         struct write_op *pending, **pending_tail;
         bool committing; /* a caller leads a batch now */
+        unsigned syncing; /* leaders flushing the WAL for their batch */
         bool stopping;
 
         /* checkpointer: copies the WAL back into the database off the commit
@@ -142,6 +147,13 @@ struct sqlite_store {
         pthread_cond_t rcond;
         struct reader *idle;
         size_t n_idle, n_open;
+        /* The reader of lists, which maps the database: a page of 10,000 is
+         * read from the mapping instead of page by page with pread. One
+         * only, and no other reader maps: a mapping is remapped whenever the
+         * file has grown since its last read, which on every small read
+         * would cost creates more than lists gain. */
+        pthread_mutex_t list_lock;
+        struct reader *list_rd;
 };
 
 static int db_error(sqlite3 *db, struct vol_error *err, const char *what)
@@ -164,7 +176,9 @@ static int exec(sqlite3 *db, const char *sql, struct vol_error *err)
 
 /* ---- connections ---- */
 
-static int open_db(const char *path, bool readonly, sqlite3 **ret, struct vol_error *err)
+#define LIST_MMAP_BYTES "1073741824"
+
+static int open_db(const char *path, bool readonly, bool mapped, sqlite3 **ret, struct vol_error *err)
 {
         sqlite3 *db = NULL;
         int flags = (readonly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
@@ -176,7 +190,10 @@ static int open_db(const char *path, bool readonly, sqlite3 **ret, struct vol_er
                 return r;
         }
         sqlite3_busy_timeout(db, 10000);
-        int r = exec(db, readonly ? "PRAGMA cache_size=-384; PRAGMA mmap_size=1073741824;" : "PRAGMA cache_size=-2048;", err);
+        int r = exec(db, !readonly ? "PRAGMA cache_size=-2048;"
+                         : mapped ? "PRAGMA cache_size=-384; PRAGMA mmap_size=" LIST_MMAP_BYTES ";"
+                                  : "PRAGMA cache_size=-384;",
+                     err);
         if (r < 0) {
                 sqlite3_close(db);
                 return r;
@@ -208,24 +225,11 @@ static void reader_free(struct reader *rd)
         free(rd);
 }
 
-static int reader_get(struct sqlite_store *s, struct reader **ret, struct vol_error *err)
+/* Opens a reader connection with its statements. */
+static int reader_open(struct sqlite_store *s, bool mapped, struct reader **ret, struct vol_error *err)
 {
-        pthread_mutex_lock(&s->rlock);
-        while (!s->idle && s->n_open >= READERS_MAX)
-                pthread_cond_wait(&s->rcond, &s->rlock);
-        struct reader *rd = s->idle;
-        if (rd) {
-                s->idle = rd->next;
-                s->n_idle--;
-                pthread_mutex_unlock(&s->rlock);
-                *ret = rd;
-                return 0;
-        }
-        s->n_open++;
-        pthread_mutex_unlock(&s->rlock);
-
-        rd = xcalloc(1, sizeof(*rd));
-        int r = open_db(s->path, true, &rd->db, err);
+        struct reader *rd = xcalloc(1, sizeof(*rd));
+        int r = open_db(s->path, true, mapped, &rd->db, err);
         if (r >= 0)
                 r = prepare(rd->db, "SELECT " COLUMNS " FROM volumes WHERE name = ?1", &rd->get, err);
         if (r >= 0)
@@ -254,6 +258,30 @@ static int reader_get(struct sqlite_store *s, struct reader **ret, struct vol_er
                 r = prepare(rd->db, "COMMIT", &rd->commit, err);
         if (r < 0) {
                 reader_free(rd);
+                return r;
+        }
+        *ret = rd;
+        return 0;
+}
+
+static int reader_get(struct sqlite_store *s, struct reader **ret, struct vol_error *err)
+{
+        pthread_mutex_lock(&s->rlock);
+        while (!s->idle && s->n_open >= READERS_MAX)
+                pthread_cond_wait(&s->rcond, &s->rlock);
+        struct reader *rd = s->idle;
+        if (rd) {
+                s->idle = rd->next;
+                s->n_idle--;
+                pthread_mutex_unlock(&s->rlock);
+                *ret = rd;
+                return 0;
+        }
+        s->n_open++;
+        pthread_mutex_unlock(&s->rlock);
+
+        int r = reader_open(s, false, &rd, err);
+        if (r < 0) {
                 pthread_mutex_lock(&s->rlock);
                 s->n_open--;
                 pthread_cond_signal(&s->rcond);
@@ -264,7 +292,7 @@ static int reader_get(struct sqlite_store *s, struct reader **ret, struct vol_er
         return 0;
 }
 
-static void reader_put(struct sqlite_store *s, struct reader *rd)
+static void reader_reset(struct reader *rd)
 {
         sqlite3_reset(rd->get);
         sqlite3_reset(rd->list);
@@ -274,6 +302,28 @@ static void reader_put(struct sqlite_store *s, struct reader *rd)
         sqlite3_clear_bindings(rd->get);
         sqlite3_clear_bindings(rd->list);
         sqlite3_clear_bindings(rd->list_all);
+}
+
+/* The reader for a list: the mapped one when it is free, else any. */
+static int list_reader_get(struct sqlite_store *s, struct reader **ret, struct vol_error *err)
+{
+        if (pthread_mutex_trylock(&s->list_lock) != 0)
+                return reader_get(s, ret, err);
+        if (!s->list_rd && reader_open(s, true, &s->list_rd, NULL) < 0) {
+                pthread_mutex_unlock(&s->list_lock);
+                return reader_get(s, ret, err);
+        }
+        *ret = s->list_rd;
+        return 0;
+}
+
+static void reader_put(struct sqlite_store *s, struct reader *rd)
+{
+        reader_reset(rd);
+        if (rd == s->list_rd) {
+                pthread_mutex_unlock(&s->list_lock);
+                return;
+        }
         pthread_mutex_lock(&s->rlock);
         if (s->n_idle < READERS_IDLE_MAX) {
                 rd->next = s->idle;
@@ -391,7 +441,7 @@ static int sqlite_list(struct vol_store *base, const struct vol_filter *f, const
 {
         struct sqlite_store *s = (struct sqlite_store *)base;
         struct reader *rd;
-        int r = reader_get(s, &rd, err);
+        int r = list_reader_get(s, &rd, err);
         if (r < 0)
                 return r;
         sqlite3_stmt *st = page_begin(rd, f, after, rd->list, rd->list_all);
@@ -415,7 +465,7 @@ static int sqlite_list_json(struct vol_store *base, const struct vol_filter *f, 
                 return vol_error_set(err, -EINVAL, "list_json takes only driver, tenant, env and app filters");
         struct sqlite_store *s = (struct sqlite_store *)base;
         struct reader *rd;
-        int r = reader_get(s, &rd, err);
+        int r = list_reader_get(s, &rd, err);
         if (r < 0)
                 return r;
         sqlite3_stmt *st = page_begin(rd, f, after, rd->list_json, rd->list_json_all);
@@ -723,31 +773,59 @@ static int fdatasync_fd(void *arg)
         return fdatasync(*(int *)arg) < 0 ? -errno : 0;
 }
 
-/* Queues op and waits for its commit. Group commit without a writer thread:
- * the first caller to find nobody committing becomes the leader and commits
- * every op waiting then (up to BATCH_MAX) in one transaction, on its own
- * thread; the others wait for their op to be done, and one of them leads
- * the next batch. A lone write pays no thread hand-off. */
+/* Marks o done and wakes its waiter (wlock held). */
+static void op_done(struct write_op *o)
+{
+        o->done = true;
+        pthread_cond_signal(&o->wake);
+}
+
+/* Queues op and waits until it is committed and, for VOL_SYNC_FULL, flushed.
+ * Group commit without a writer thread: the first caller to find nobody
+ * committing leads: it takes every op waiting then (up to BATCH_MAX) into one
+ * transaction and commits it on its own thread; then it hands the lead to
+ * the first op still waiting, and flushes the WAL once for the whole batch
+ * while the next leader commits the next one. Each waiter sleeps on its own
+ * condition and is woken once, when its op is done: no herd wakes for
+ * nothing, which matters where a context switch is dear (virtual machines).
+ * Returns the commit's result; op->sync_result says whether the flush held. */
 static int commit_op(struct sqlite_store *s, struct write_op *op)
 {
+        pthread_cond_init(&op->wake, NULL);
         pthread_mutex_lock(&s->wlock);
         if (s->stopping) {
                 pthread_mutex_unlock(&s->wlock);
+                pthread_cond_destroy(&op->wake);
                 return -ESHUTDOWN;
         }
         op->next = NULL;
+        op->done = op->taken = false;
+        op->sync_result = 0;
         *s->pending_tail = op;
         s->pending_tail = &op->next;
         while (!op->done) {
-                if (s->committing) {
-                        pthread_cond_wait(&s->wcond_done, &s->wlock);
+                /* a leader is at work, or op is in a batch being flushed */
+                if (s->committing || op->taken) {
+                        pthread_cond_wait(&op->wake, &s->wlock);
                         continue;
+                }
+                if (s->stopping) { /* close is under way: nothing more commits */
+                        for (struct write_op *o = s->pending, *next; o; o = next) {
+                                next = o->next;
+                                o->result = -ESHUTDOWN;
+                                op_done(o);
+                        }
+                        s->pending = NULL;
+                        s->pending_tail = &s->pending;
+                        break;
                 }
                 s->committing = true;
                 struct write_op *batch = s->pending, *last = batch;
                 size_t n = 1;
+                batch->taken = true;
                 while (last->next && n < BATCH_MAX) {
                         last = last->next;
+                        last->taken = true;
                         n++;
                 }
                 s->pending = last->next;
@@ -759,14 +837,38 @@ static int commit_op(struct sqlite_store *s, struct write_op *op)
                 run_batch(s, batch);
 
                 pthread_mutex_lock(&s->wlock);
+                /* an op marked done may be gone at once (it lives on its
+                 * waiter's stack): the ops to flush are kept aside first */
+                struct write_op *flushing[BATCH_MAX];
+                size_t n_flush = 0;
                 for (struct write_op *o = batch, *next; o; o = next) {
                         next = o->next;
-                        o->done = true;
+                        if (o->result == 0 && o->sync == VOL_SYNC_FULL)
+                                flushing[n_flush++] = o;
+                        else
+                                op_done(o);
                 }
                 s->committing = false;
+                if (s->pending) /* the next leader */
+                        pthread_cond_signal(&s->pending->wake);
+                pthread_cond_broadcast(&s->wcond_done);
+                if (!n_flush)
+                        continue;
+                s->syncing++;
+                pthread_mutex_unlock(&s->wlock);
+
+                int r = vol_syncer_sync(&s->wal_syncer, fdatasync_fd, &s->wal_fd);
+
+                pthread_mutex_lock(&s->wlock);
+                s->syncing--;
+                for (size_t i = 0; i < n_flush; i++) {
+                        flushing[i]->sync_result = r;
+                        op_done(flushing[i]);
+                }
                 pthread_cond_broadcast(&s->wcond_done);
         }
         pthread_mutex_unlock(&s->wlock);
+        pthread_cond_destroy(&op->wake);
         return op->result;
 }
 
@@ -811,8 +913,7 @@ static void undo(struct sqlite_store *s, const struct write_op *op)
 static int submit(struct sqlite_store *s, struct write_op *op)
 {
         int r = commit_op(s, op);
-        if (r == 0 && op->sync == VOL_SYNC_FULL &&
-            vol_syncer_sync(&s->wal_syncer, fdatasync_fd, &s->wal_fd) < 0) {
+        if (r == 0 && op->sync == VOL_SYNC_FULL && op->sync_result < 0) {
                 /* committed, but not known to be on disk: take it back */
                 undo(s, op);
                 r = -EIO;
@@ -1123,7 +1224,7 @@ static void sqlite_close(struct vol_store *base)
                 pthread_mutex_lock(&s->wlock);
                 s->stopping = true;
                 /* a batch under way finishes before the connection closes */
-                while (s->committing)
+                while (s->committing || s->syncing)
                         pthread_cond_wait(&s->wcond_done, &s->wlock);
                 pthread_cond_broadcast(&s->ccond);
                 pthread_mutex_unlock(&s->wlock);
@@ -1138,6 +1239,8 @@ static void sqlite_close(struct vol_store *base)
                 s->idle = rd->next;
                 reader_free(rd);
         }
+        reader_free(s->list_rd);
+        pthread_mutex_destroy(&s->list_lock);
         sqlite3_finalize(s->w_rev);
         sqlite3_finalize(s->w_insert);
         sqlite3_finalize(s->w_update);
@@ -1172,6 +1275,7 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
         vol_syncer_init(&s->wal_syncer);
         pthread_mutex_init(&s->wlock, NULL);
         pthread_mutex_init(&s->rlock, NULL);
+        pthread_mutex_init(&s->list_lock, NULL);
         pthread_cond_init(&s->wcond_done, NULL);
         pthread_cond_init(&s->ccond, NULL);
         pthread_cond_init(&s->rcond, NULL);
@@ -1179,7 +1283,7 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
         sqlite3_soft_heap_limit64(16 << 20);
 
         sqlite3 *db = NULL;
-        int r = open_db(location, false, &db, err);
+        int r = open_db(location, false, false, &db, err);
         if (r < 0)
                 goto fail;
         s->wdb = db;
@@ -1217,7 +1321,7 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
                          &s->w_tomb_put, err)) < 0 ||
             (r = prepare(db, "DELETE FROM tombstones WHERE id = ?1", &s->w_tomb_delete, err)) < 0)
                 goto fail_nowriter;
-        if ((r = open_db(location, false, &s->cdb, err)) < 0 ||
+        if ((r = open_db(location, false, false, &s->cdb, err)) < 0 ||
             (r = exec(s->cdb, "PRAGMA cache_size=-64;", err)) < 0) /* it copies pages, it never reads twice */
                 goto fail_nowriter;
         if ((r = exec(db, "PRAGMA wal_autocheckpoint=0;", err)) < 0)
