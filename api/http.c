@@ -330,7 +330,7 @@ struct vol_http_stream {
         bool broken;  /* the peer is gone or stalled */
         bool ended;
         size_t len;
-        char buf[STREAM_BUF];
+        char *buf; /* STREAM_BUF bytes, once started */
 };
 
 /* Writes all of data to the (non-blocking) socket, waiting for room. */
@@ -386,6 +386,7 @@ struct vol_http_stream *vol_http_stream_start(const struct vol_http_request *req
                 return NULL;
         struct conn *c = st->c;
         c->stream = st;
+        st->buf = xmalloc(STREAM_BUF);
         st->chunked = c->head.minor == 1;
         c->close_after = !st->chunked || !c->keep_alive || c->srv->stopping;
         char head[256];
@@ -444,12 +445,8 @@ static void run_request(struct conn *c, struct conn **graveyard)
         struct vol_http_server *s = c->srv;
         struct vol_http_response resp = {.status = 200};
         vol_strbuf_init(&resp.body, 0);
-        struct vol_http_stream *stream = graveyard ? NULL : xmalloc(sizeof(*stream));
-        if (stream) {
-                stream->c = c;
-                stream->chunked = stream->broken = stream->ended = false;
-                stream->len = 0;
-        }
+        /* what a handler needs to stream; the buffer comes only if it does */
+        struct vol_http_stream stream_state = {.c = c}, *stream = graveyard ? NULL : &stream_state;
         c->stream = NULL;
         struct vol_http_request req = {
                 .method = c->head.method,
@@ -531,14 +528,13 @@ static void run_request(struct conn *c, struct conn **graveyard)
                 vol_http_stream_end(c->stream, false); /* a handler that forgot to end cuts it */
                 c->close_after = c->close_after || !c->keep_alive || s->stopping;
                 c->stream = NULL;
-                free(stream);
+                free(stream_state.buf);
                 vol_strbuf_free(&resp.body);
                 c->out_head_len = c->out_body_len = c->out_off = 0;
                 answered(c, NULL);
                 return;
         }
 send:
-        free(stream);
         c->close_after = !c->keep_alive || s->stopping;
         size_t len;
         c->out_body = vol_strbuf_take(&resp.body, &len);
