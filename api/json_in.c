@@ -2,6 +2,9 @@
 
 #include <string.h>
 
+#include "core/volume.h"
+#include "core/xmalloc.h"
+
 int vol_json_parse_object(const char *body, size_t len, bool empty_ok, json_t **ret,
                           struct vol_error *err)
 {
@@ -88,5 +91,32 @@ int vol_json_string_map(json_t *obj, const char *key, size_t max, struct vol_kvs
                         return vol_error_set(err, -EINVAL, "%s.%.64s holds a NUL character", key, k);
                 vol_kvs_set(m, k, json_string_value(val));
         }
+        return 0;
+}
+
+int vol_json_scope(json_t *obj, const char *key, struct vol_scope **ret, struct vol_error *err)
+{
+        static const char *const fields[] = {"tenant", "env", "app", "path", NULL};
+        json_t *j = json_object_get(obj, key);
+        if (!j || json_is_null(j))
+                return 0;
+        if (!json_is_object(j))
+                return vol_error_set(err, -EINVAL, "field %s must be an object", key);
+        int r = vol_json_check_fields(j, fields, err);
+        if (r < 0)
+                return vol_error_wrap(err, "%s: ", key);
+        const char *parts[4];
+        for (int i = 0; i < 4; i++) {
+                if ((r = vol_json_string(j, fields[i], &parts[i], err)) < 0)
+                        return vol_error_wrap(err, "%s: ", key);
+                if (!parts[i])
+                        return vol_error_set(err, -EINVAL, "%s needs %s", key, fields[i]);
+        }
+        struct vol_scope *s = xcalloc(1, sizeof(*s));
+        s->tenant = xstrdup(parts[0]);
+        s->env = xstrdup(parts[1]);
+        s->app = xstrdup(parts[2]);
+        s->path = xstrdup(parts[3]);
+        *ret = s;
         return 0;
 }

@@ -30,3 +30,9 @@ int vol_json_bool(json_t *obj, const char *key, bool *ret, struct vol_error *err
 /* Field `key` as an object of strings into m, at most max entries (-E2BIG past it). */
 int vol_json_string_map(json_t *obj, const char *key, size_t max, struct vol_kvs *m,
                         struct vol_error *err);
+
+struct vol_scope;
+/* Field `key` as a scope object {"tenant","env","app","path"}, each a
+ * string, nothing else (absent or null: *ret stays NULL). The scope is the
+ * caller's (vol_scope_free). */
+int vol_json_scope(json_t *obj, const char *key, struct vol_scope **ret, struct vol_error *err);

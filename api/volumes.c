@@ -53,34 +53,6 @@ void vol_api_metrics(void *ctx, const struct vol_http_request *req, struct vol_h
 }
 
 static const char *const create_fields[] = {"name", "driver", "options", "labels", "scope", NULL};
-static const char *const scope_fields[] = {"tenant", "env", "app", "path", NULL};
-
-static int parse_scope(json_t *body, struct vol_scope **ret, struct vol_error *err)
-{
-        json_t *j = json_object_get(body, "scope");
-        if (!j || json_is_null(j))
-                return 0;
-        if (!json_is_object(j))
-                return vol_error_set(err, -EINVAL, "field scope must be an object");
-        int r = vol_json_check_fields(j, scope_fields, err);
-        if (r < 0)
-                return vol_error_wrap(err, "scope: ");
-        const char *parts[4];
-        for (int i = 0; i < 4; i++) {
-                if ((r = vol_json_string(j, scope_fields[i], &parts[i], err)) < 0)
-                        return vol_error_wrap(err, "scope: ");
-                if (!parts[i])
-                        return vol_error_set(err, -EINVAL, "scope needs %s", scope_fields[i]);
-        }
-        struct vol_scope *s = xcalloc(1, sizeof(*s));
-        s->tenant = xstrdup(parts[0]);
-        s->env = xstrdup(parts[1]);
-        s->app = xstrdup(parts[2]);
-        s->path = xstrdup(parts[3]);
-        *ret = s;
-        return 0;
-}
-
 void vol_api_create(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
         struct vol_error err = VOL_ERROR_INIT;
@@ -96,7 +68,7 @@ void vol_api_create(void *ctx, const struct vol_http_request *req, struct vol_ht
             (r = vol_json_string(body, "driver", &cr.driver, &err)) < 0 ||
             (r = vol_json_string_map(body, "options", VOL_OPTIONS_MAX, &cr.options, &err)) < 0 ||
             (r = vol_json_string_map(body, "labels", VOL_LABELS_MAX, &cr.labels, &err)) < 0 ||
-            (r = parse_scope(body, &cr.scope, &err)) < 0 ||
+            (r = vol_json_scope(body, "scope", &cr.scope, &err)) < 0 ||
             (r = vol_service_create(ctx, &caller, &cr, &v, &created, &err)) < 0) {
                 fail(resp, &err);
         } else {

@@ -41,7 +41,6 @@
 
 /* The field lists of api/volumes.c. */
 static const char *const create_fields[] = {"name", "driver", "options", "labels", "scope", NULL};
-static const char *const scope_fields[] = {"tenant", "env", "app", "path", NULL};
 static const char *const mount_fields[] = {"id", NULL};
 static const char *const prune_fields[] = {"filters", "all", "dry_run", NULL};
 
@@ -74,32 +73,18 @@ static void check_string(json_t *body, const char *key, const char *s)
         fuzz_check(!strcmp(s, json_string_value(j)));
 }
 
-/* api/volumes.c's parse_scope (static there), line for line. */
+/* The scope decoder the API uses, and what it kept matches the JSON. */
 static int parse_scope(json_t *body, struct vol_scope **ret, struct vol_error *err)
 {
-        json_t *j = json_object_get(body, "scope");
-        if (!j || json_is_null(j))
-                return 0;
-        if (!json_is_object(j))
-                return vol_error_set(err, -EINVAL, "field scope must be an object");
-        int r = vol_json_check_fields(j, scope_fields, err);
-        if (r < 0)
-                return vol_error_wrap(err, "scope: ");
-        const char *parts[4];
-        for (int i = 0; i < 4; i++) {
-                if ((r = vol_json_string(j, scope_fields[i], &parts[i], err)) < 0)
-                        return vol_error_wrap(err, "scope: ");
-                if (!parts[i])
-                        return vol_error_set(err, -EINVAL, "scope needs %s", scope_fields[i]);
-                check_string(j, scope_fields[i], parts[i]);
+        int r = vol_json_scope(body, "scope", ret, err);
+        if (r == 0 && *ret) {
+                json_t *j = json_object_get(body, "scope");
+                check_string(j, "tenant", (*ret)->tenant);
+                check_string(j, "env", (*ret)->env);
+                check_string(j, "app", (*ret)->app);
+                check_string(j, "path", (*ret)->path);
         }
-        struct vol_scope *s = xcalloc(1, sizeof(*s));
-        s->tenant = xstrdup(parts[0]);
-        s->env = xstrdup(parts[1]);
-        s->app = xstrdup(parts[2]);
-        s->path = xstrdup(parts[3]);
-        *ret = s;
-        return 0;
+        return r;
 }
 
 /* A validator gives the same answer with and without a place for the message. */

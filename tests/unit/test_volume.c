@@ -260,8 +260,8 @@ static void test_path_valid(void **state)
                             "/.hidden",
                             "/a/...",
                             "/a b/c",
-                            "/donn\xc3\xa9"
-                            "es",
+                            ("/donn\xc3\xa9"
+                             "es"),
                             "/a-/-b",
                             "/a_b",
                             "/..a",
