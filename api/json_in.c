@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "core/filter.h"
 #include "core/volume.h"
 #include "core/xmalloc.h"
 
@@ -118,5 +119,27 @@ int vol_json_scope(json_t *obj, const char *key, struct vol_scope **ret, struct 
         s->app = xstrdup(parts[2]);
         s->path = xstrdup(parts[3]);
         *ret = s;
+        return 0;
+}
+
+int vol_json_filters(json_t *obj, const char *key, struct vol_filter *f, struct vol_error *err)
+{
+        json_t *filters = json_object_get(obj, key);
+        if (!filters || json_is_null(filters))
+                return 0;
+        if (!json_is_array(filters))
+                return vol_error_set(err, -EINVAL, "field %s must be an array of \"key=value\" strings", key);
+        if (json_array_size(filters) > VOL_FILTERS_MAX)
+                return vol_error_set(err, -E2BIG, "more than %d filters", VOL_FILTERS_MAX);
+        size_t i;
+        json_t *it;
+        json_array_foreach(filters, i, it)
+        {
+                if (!json_is_string(it))
+                        return vol_error_set(err, -EINVAL, "%s[%zu] must be a string", key, i);
+                int r = vol_filter_add(f, json_string_value(it), err);
+                if (r < 0)
+                        return r;
+        }
         return 0;
 }

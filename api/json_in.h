@@ -36,3 +36,8 @@ struct vol_scope;
  * string, nothing else (absent or null: *ret stays NULL). The scope is the
  * caller's (vol_scope_free). */
 int vol_json_scope(json_t *obj, const char *key, struct vol_scope **ret, struct vol_error *err);
+
+struct vol_filter;
+/* Field `key` as an array of "key=value" filter strings added to f (absent
+ * or null: none), at most VOL_FILTERS_MAX. */
+int vol_json_filters(json_t *obj, const char *key, struct vol_filter *f, struct vol_error *err);

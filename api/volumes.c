@@ -305,28 +305,8 @@ void vol_api_prune(void *ctx, const struct vol_http_request *req, struct vol_htt
             (r = vol_json_bool(body, "all", &all, &err)) < 0 ||
             (r = vol_json_bool(body, "dry_run", &dry_run, &err)) < 0)
                 goto out;
-        json_t *filters = json_object_get(body, "filters");
-        if (filters && !json_is_null(filters)) {
-                if (!json_is_array(filters)) {
-                        r = vol_error_set(&err, -EINVAL, "field filters must be an array of \"key=value\" strings");
-                        goto out;
-                }
-                if (json_array_size(filters) > VOL_FILTERS_MAX) {
-                        r = vol_error_set(&err, -E2BIG, "more than %d filters", VOL_FILTERS_MAX);
-                        goto out;
-                }
-                size_t i;
-                json_t *it;
-                json_array_foreach(filters, i, it)
-                {
-                        if (!json_is_string(it)) {
-                                r = vol_error_set(&err, -EINVAL, "filters[%zu] must be a string", i);
-                                goto out;
-                        }
-                        if ((r = vol_filter_add(&f, json_string_value(it), &err)) < 0)
-                                goto out;
-                }
-        }
+        if ((r = vol_json_filters(body, "filters", &f, &err)) < 0)
+                goto out;
         if (vol_filter_is_empty(&f) && !all) {
                 r = vol_error_set(&err, -EINVAL,
                                   "prune needs at least one filter, or \"all\": true to remove every "

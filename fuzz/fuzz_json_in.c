@@ -294,30 +294,11 @@ static void prune(const uint8_t *data, size_t size, struct vol_volume *v)
                 goto out;
         fuzz_check(all == json_is_true(json_object_get(body, "all")));
         fuzz_check(dry_run == json_is_true(json_object_get(body, "dry_run")));
+        /* the API's own decoder; every string it took is a filter */
+        if ((r = vol_json_filters(body, "filters", &f, &err)) < 0)
+                goto out;
         json_t *filters = json_object_get(body, "filters");
-        if (filters && !json_is_null(filters)) {
-                if (!json_is_array(filters)) {
-                        r = vol_error_set(&err, -EINVAL, "field filters must be an array");
-                        goto out;
-                }
-                if (json_array_size(filters) > VOL_FILTERS_MAX) {
-                        r = vol_error_set(&err, -E2BIG, "more than %d filters", VOL_FILTERS_MAX);
-                        goto out;
-                }
-                size_t i;
-                json_t *it;
-                json_array_foreach(filters, i, it)
-                {
-                        if (!json_is_string(it)) {
-                                r = vol_error_set(&err, -EINVAL, "filters[%zu] must be a string",
-                                                  i);
-                                goto out;
-                        }
-                        if ((r = vol_filter_add(&f, json_string_value(it), &err)) < 0)
-                                goto out;
-                        fuzz_check(!vol_filter_is_empty(&f));
-                }
-        }
+        fuzz_check(vol_filter_is_empty(&f) == !(json_is_array(filters) && json_array_size(filters)));
         if (vol_filter_is_empty(&f) && !all) {
                 r = vol_error_set(&err, -EINVAL, "prune needs at least one filter, or \"all\"");
                 goto out;
