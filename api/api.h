@@ -5,9 +5,22 @@
 #include "core/caller.h"
 #include "service/service.h"
 
-/* Serves the REST API for svc on socket_path (mode 0660). */
-int vol_api_start(const char *socket_path, struct vol_service *svc, struct vol_http_server **ret,
+/* Serves the REST API for svc on socket_path (mode 0660, group gid unless
+ * 0): every caller on it is the admin. */
+int vol_api_start(const char *socket_path, unsigned gid, struct vol_service *svc, struct vol_http_server **ret,
                   struct vol_error *err);
+
+/* How the TLS listener is set up (daemon flags). */
+struct vol_api_listen {
+        const char *host, *port;  /* --listen HOST:PORT */
+        struct vol_tls *tls;      /* its certificate (api/http_tls.h); freed by the caller after stop */
+};
+
+/* Serves the REST API, /metrics, the console sessions and the console's
+ * files on l's address over TLS. Every route but a login and the console's
+ * files needs a bearer token or a console session (api/auth.c). */
+int vol_api_start_tls(const struct vol_api_listen *l, struct vol_service *svc, struct vol_http_server **ret,
+                      struct vol_error *err);
 
 /* Serves the Docker/Podman volume plugin protocol for svc on socket_path
  * (api/plugin.c; docs/engines.md). */
@@ -33,9 +46,28 @@ void vol_api_app_deploy(void *ctx, const struct vol_http_request *req, struct vo
 void vol_api_app_delete(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_apps_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 
+/* Token and session handlers, and the servers' authenticate hooks (api/auth.c). */
+void vol_api_token_create(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_token_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_token_remove(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_session_open(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_session_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_session_close(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+/* The unix socket's peer is the admin. */
+bool vol_api_auth_unix(void *ctx, const struct vol_http_request *req, void *auth, struct vol_http_response *resp);
+/* A bearer token, or a console session cookie (with its CSRF token for a
+ * change); 401 with WWW-Authenticate otherwise, 429 past the rate of failures. */
+bool vol_api_auth_tls(void *ctx, const struct vol_http_request *req, void *auth, struct vol_http_response *resp);
+
+/* The console's files (api/console.c), public routes of the TLS listener. */
+extern const struct vol_route vol_console_routes[];
+extern const size_t vol_console_n_routes;
+
 /* Fills resp with the API's error body for a negative errno and message. */
 void vol_api_error(struct vol_http_response *resp, int code, const char *message);
 
-/* Who is calling through the REST socket: the admin, with the peer's
- * credentials for the audit log. */
+/* Who is calling, as the server's authenticate hook found (api/auth.c):
+ * the admin on the unix socket, a token's or a session's admin or tenant on
+ * the TLS listener; nobody (who sees nothing) when no hook ran. Points into
+ * req: valid for the handler's time. */
 struct vol_caller vol_api_caller(const struct vol_http_request *req);

@@ -5,6 +5,7 @@
  * epoll with EPOLLONESHOT, so an event hands it to the event thread once. */
 #include "http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -13,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -25,6 +29,7 @@
 
 #include "core/cleanup.h"
 #include "core/xmalloc.h"
+#include "http_tls.h"
 
 #define WORKERS_MAX 256
 #define READ_CHUNK (64u << 10)
@@ -33,6 +38,7 @@
 #define SEG_BUF (VOL_HTTP_TARGET_MAX + VOL_HTTP_PARAMS_MAX + 1)
 
 enum conn_state {
+        C_TLS,   /* the TLS handshake */
         C_HEAD,  /* reading a head (or idle between requests) */
         C_BODY,  /* reading a body */
         C_BUSY,  /* a worker has it */
@@ -42,6 +48,7 @@ enum conn_state {
 
 struct conn {
         int fd;
+        struct vol_tls_conn *tls; /* NULL: plain */
         struct vol_http_server *srv;
         enum conn_state state;
         struct vol_http_peer peer;
@@ -76,7 +83,8 @@ struct vol_http_server {
         int listen_fd;
         int epoll_fd;
         int wake_fd;
-        char *path;
+        char *path; /* the unix socket's; NULL for TCP */
+        int port;
         const struct vol_route *routes;
         size_t n_routes;
         void *ctx;
@@ -125,6 +133,8 @@ static void reset_request(struct conn *c)
 
 static void conn_free(struct conn *c)
 {
+        vol_tls_conn_free(c->tls);
+        c->tls = NULL;
         reset_request(c);
         vol_strbuf_free(&c->body);
         free(c->in);
@@ -155,6 +165,8 @@ static void close_loop_conn(struct conn *c, struct conn **graveyard)
         c->state = C_DEAD;
         pthread_mutex_unlock(&s->lock);
         epoll_ctl(s->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
+        vol_tls_conn_free(c->tls); /* its close_notify goes before the close */
+        c->tls = NULL;
         close(c->fd);
         c->fd = -1;
         c->qnext = *graveyard;
@@ -169,36 +181,96 @@ static void close_worker_conn(struct conn *c)
         unlist(c);
         c->state = C_DEAD;
         pthread_mutex_unlock(&s->lock);
+        vol_tls_conn_free(c->tls);
+        c->tls = NULL;
         close(c->fd);
         conn_free(c);
 }
 
 static void arm(struct conn *c, uint32_t events)
 {
+        /* Plaintext TLS already decrypted is not the socket's to signal: wake
+         * at once, as for pipelined bytes. */
+        if ((events & EPOLLIN) && c->tls && vol_tls_pending(c->tls))
+                events |= EPOLLOUT;
         struct epoll_event ev = {.events = events | EPOLLONESHOT | EPOLLRDHUP, .data.ptr = c};
         epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* ---- the transport: plain or TLS ---- */
+
+/* Reads up to n bytes: > 0, 0 at the end, -EAGAIN, or another -errno. */
+static ssize_t conn_recv(struct conn *c, void *buf, size_t n)
+{
+        if (c->tls)
+                return vol_tls_recv(c->tls, buf, n);
+        for (;;) {
+                ssize_t r = recv(c->fd, buf, n, MSG_DONTWAIT);
+                if (r >= 0)
+                        return r;
+                if (errno == EINTR)
+                        continue;
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        }
+}
+
+/* Writes up to n bytes without blocking: > 0, -EAGAIN, or another -errno. */
+static ssize_t conn_send(struct conn *c, const void *buf, size_t n)
+{
+        if (c->tls)
+                return vol_tls_send(c->tls, buf, n);
+        for (;;) {
+                ssize_t r = send(c->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (r >= 0)
+                        return r;
+                if (errno == EINTR)
+                        continue;
+                return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+        }
+}
+
 /* ---- writing answers ---- */
 
-static void format_head(struct conn *c, int status, const char *content_type, size_t body_len)
+static void format_head(struct conn *c, int status, const char *content_type, size_t body_len,
+                        const char *headers)
 {
+        const char *extra = c->srv->opts.extra_headers;
         free(c->out_head);
         c->out_head = xasprintf("HTTP/1.1 %d %s\r\n"
                                 "Content-Type: %s\r\n"
                                 "Content-Length: %zu\r\n"
-                                "%s"
+                                "%s%s%s"
                                 "\r\n",
                                 status, vol_http_reason(status), content_type, body_len,
-                                c->close_after ? "Connection: close\r\n" : "");
+                                c->close_after ? "Connection: close\r\n" : "", extra ? extra : "",
+                                headers ? headers : "");
         c->out_head_len = strlen(c->out_head);
         c->out_off = 0;
+        if (c->tls && c->out_body_len) {
+                /* one record for a small answer instead of two */
+                c->out_head = xrealloc(c->out_head, c->out_head_len + c->out_body_len + 1);
+                memcpy(c->out_head + c->out_head_len, c->out_body, c->out_body_len);
+                c->out_head_len += c->out_body_len;
+                free(c->out_body);
+                c->out_body = NULL;
+                c->out_body_len = 0;
+        }
 }
 
 /* Writes what is left of the answer without blocking. Returns 1 when all is
  * written, 0 when the socket is full, -1 when the peer is gone. */
 static int write_some(struct conn *c)
 {
+        while (c->tls) { /* the head holds the whole answer (format_head) */
+                if (c->out_off >= c->out_head_len)
+                        return 1;
+                ssize_t w = conn_send(c, c->out_head + c->out_off, c->out_head_len - c->out_off);
+                if (w == -EAGAIN)
+                        return 0;
+                if (w < 0)
+                        return -1;
+                c->out_off += (size_t)w;
+        }
         for (;;) {
                 size_t total = c->out_head_len + c->out_body_len;
                 if (c->out_off >= total)
@@ -305,7 +377,9 @@ static int refuse_loop(struct conn *c, int status, const char *message, struct c
         size_t len;
         c->out_body = vol_strbuf_take(&resp.body, &len);
         c->out_body_len = len;
-        format_head(c, resp.status, resp.content_type ? resp.content_type : "application/json", len);
+        format_head(c, resp.status, resp.content_type ? resp.content_type : "application/json", len,
+                    resp.headers);
+        free(resp.headers);
         int w = write_some(c);
         if (w == 0) {
                 pthread_mutex_lock(&s->lock);
@@ -333,20 +407,18 @@ struct vol_http_stream {
         char *buf; /* STREAM_BUF bytes, once started */
 };
 
-/* Writes all of data to the (non-blocking) socket, waiting for room. */
-static int write_all(int fd, const char *data, size_t n)
+/* Writes all of data to the (non-blocking) connection, waiting for room. */
+static int write_all(struct conn *c, const char *data, size_t n)
 {
         while (n) {
-                ssize_t w = send(fd, data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+                ssize_t w = conn_send(c, data, n);
                 if (w > 0) {
                         data += w;
                         n -= (size_t)w;
                         continue;
                 }
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-                        struct pollfd p = {.fd = fd, .events = POLLOUT};
+                if (w == -EAGAIN) {
+                        struct pollfd p = {.fd = c->fd, .events = POLLOUT};
                         if (poll(&p, 1, STREAM_WAIT_MS) <= 0 || (p.revents & (POLLERR | POLLHUP)))
                                 return -EPIPE; /* a reader that stopped reading goes */
                         continue;
@@ -366,12 +438,12 @@ static int stream_flush(struct vol_http_stream *st)
         int r = 0;
         if (st->chunked) {
                 int n = snprintf(head, sizeof(head), "%zx\r\n", st->len);
-                r = write_all(st->c->fd, head, (size_t)n);
+                r = write_all(st->c, head, (size_t)n);
         }
         if (r == 0)
-                r = write_all(st->c->fd, st->buf, st->len);
+                r = write_all(st->c, st->buf, st->len);
         if (r == 0 && st->chunked)
-                r = write_all(st->c->fd, "\r\n", 2);
+                r = write_all(st->c, "\r\n", 2);
         st->len = 0;
         if (r < 0)
                 st->broken = true;
@@ -389,12 +461,13 @@ struct vol_http_stream *vol_http_stream_start(const struct vol_http_request *req
         st->buf = xmalloc(STREAM_BUF);
         st->chunked = c->head.minor == 1;
         c->close_after = !st->chunked || !c->keep_alive || c->srv->stopping;
-        char head[256];
-        int n = snprintf(head, sizeof(head), "HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s%s\r\n", status,
-                         vol_http_reason(status), content_type,
-                         st->chunked ? "Transfer-Encoding: chunked\r\n" : "",
-                         !st->chunked || c->close_after ? "Connection: close\r\n" : "");
-        if (write_all(c->fd, head, (size_t)n) < 0)
+        const char *extra = c->srv->opts.extra_headers;
+        _cleanup_free_ char *head = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s%s%s\r\n", status,
+                                              vol_http_reason(status), content_type,
+                                              st->chunked ? "Transfer-Encoding: chunked\r\n" : "",
+                                              !st->chunked || c->close_after ? "Connection: close\r\n" : "",
+                                              extra ? extra : "");
+        if (write_all(c, head, strlen(head)) < 0)
                 st->broken = true;
         return st;
 }
@@ -422,7 +495,7 @@ void vol_http_stream_end(struct vol_http_stream *st, bool ok)
         if (st->ended)
                 return;
         st->ended = true;
-        if (ok && stream_flush(st) == 0 && st->chunked && write_all(st->c->fd, "0\r\n\r\n", 5) < 0)
+        if (ok && stream_flush(st) == 0 && st->chunked && write_all(st->c, "0\r\n\r\n", 5) < 0)
                 st->broken = true;
         if (!ok || st->broken)
                 st->c->close_after = true; /* cut short: the client sees no end */
@@ -467,6 +540,7 @@ static void run_request(struct conn *c, struct conn **graveyard)
         const struct vol_route *route = NULL;
         char segbuf[SEG_BUF];
         bool path_known = false;
+        _Alignas(max_align_t) unsigned char auth[VOL_HTTP_AUTH_MAX];
         struct timespec t0, t1;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         if (nq < 0) {
@@ -518,6 +592,12 @@ static void run_request(struct conn *c, struct conn **graveyard)
                         vol_strbuf_free(&m);
                         goto send;
                 }
+        if (s->opts.authenticate && !(route->flags & VOL_ROUTE_PUBLIC)) {
+                memset(auth, 0, sizeof(auth));
+                if (!s->opts.authenticate(s->ctx, &req, auth, &resp))
+                        goto send;
+                req.auth = auth;
+        }
         route->handler(s->ctx, &req, &resp);
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (s->opts.on_done)
@@ -530,6 +610,7 @@ static void run_request(struct conn *c, struct conn **graveyard)
                 c->stream = NULL;
                 free(stream_state.buf);
                 vol_strbuf_free(&resp.body);
+                free(resp.headers);
                 c->out_head_len = c->out_body_len = c->out_off = 0;
                 answered(c, NULL);
                 return;
@@ -539,7 +620,9 @@ send:
         size_t len;
         c->out_body = vol_strbuf_take(&resp.body, &len);
         c->out_body_len = len;
-        format_head(c, resp.status, resp.content_type ? resp.content_type : "application/json", len);
+        format_head(c, resp.status, resp.content_type ? resp.content_type : "application/json", len,
+                    resp.headers);
+        free(resp.headers);
         if (!graveyard) {
                 send_from_worker(c);
                 return;
@@ -668,8 +751,7 @@ static int process(struct conn *c, struct conn **graveyard)
                 c->body_left = c->head.has_length ? c->head.content_length : 0;
                 if (c->head.expect_continue && (c->chunked || c->body_left)) {
                         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-                        if (send(c->fd, cont, sizeof(cont) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) !=
-                            (ssize_t)(sizeof(cont) - 1)) {
+                        if (conn_send(c, cont, sizeof(cont) - 1) != (ssize_t)(sizeof(cont) - 1)) {
                                 close_loop_conn(c, graveyard);
                                 return P_GONE;
                         }
@@ -731,7 +813,7 @@ static int read_some(struct conn *c)
                                 c->in_cap = IN_MAX;
                         c->in = xrealloc(c->in, c->in_cap);
                 }
-                ssize_t r = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+                ssize_t r = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
                 if (r > 0) {
                         c->in_len += (size_t)r;
                         got = true;
@@ -739,9 +821,7 @@ static int read_some(struct conn *c)
                 }
                 if (r == 0)
                         return got ? 1 : 0;
-                if (errno == EINTR)
-                        continue;
-                if (errno == EAGAIN || errno == EWOULDBLOCK)
+                if (r == -EAGAIN)
                         return 1;
                 return -1;
         }
@@ -751,6 +831,20 @@ static void on_conn_event(struct conn *c, uint32_t events, struct conn **graveya
 {
         if (c->state == C_DEAD)
                 return;
+        if (c->state == C_TLS) {
+                int h = vol_tls_handshake(c->tls);
+                if (h < 0) {
+                        close_loop_conn(c, graveyard);
+                        return;
+                }
+                if (h == 0) {
+                        arm(c, vol_tls_wants_write(c->tls) ? EPOLLOUT : EPOLLIN);
+                        return;
+                }
+                c->state = C_HEAD; /* a request may have come with the last flight */
+                c->deadline = 0;
+                c->last_active = now_ms();
+        }
         if (c->state == C_WRITE) {
                 int w = write_some(c);
                 if (w < 0) {
@@ -791,7 +885,7 @@ static struct conn *pick_victim(struct vol_http_server *s)
                 if (c->state == C_HEAD && c->in_len == 0) {
                         if (!idle || c->last_active < idle->last_active)
                                 idle = c;
-                } else if (c->state == C_HEAD || c->state == C_BODY) {
+                } else if (c->state == C_TLS || c->state == C_HEAD || c->state == C_BODY) {
                         if (!partial || c->last_active < partial->last_active)
                                 partial = c;
                 }
@@ -803,13 +897,17 @@ static size_t count_peer(struct vol_http_server *s, const struct vol_http_peer *
 {
         size_t n = 0;
         for (struct conn *c = s->conns; c; c = c->next)
-                if (c->peer.uid == p->uid && c->peer.pid == p->pid)
+                if (p->is_unix ? c->peer.uid == p->uid && c->peer.pid == p->pid : !strcmp(c->peer.addr, p->addr))
                         n++;
         return n;
 }
 
 static void reject_new(struct vol_http_server *s, int fd, const char *message)
 {
+        if (s->opts.tls) { /* no plaintext on a TLS port: the client sees the close */
+                close(fd);
+                return;
+        }
         struct vol_http_response resp = {.status = 503};
         vol_strbuf_init(&resp.body, 0);
         s->opts.on_error(&resp, 503, "unavailable", message);
@@ -825,21 +923,52 @@ static void reject_new(struct vol_http_server *s, int fd, const char *message)
         close(fd);
 }
 
+static void unix_peer(int fd, struct vol_http_peer *peer)
+{
+        struct ucred cred;
+        socklen_t cl = sizeof(cred);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
+                peer->uid = cred.uid;
+                peer->gid = cred.gid;
+                peer->pid = cred.pid;
+        }
+        snprintf(peer->desc, sizeof(peer->desc), "uid %u pid %d", (unsigned)peer->uid, (int)peer->pid);
+}
+
+static void tcp_peer(int fd, struct vol_http_peer *peer)
+{
+        struct sockaddr_storage sa;
+        socklen_t sl = sizeof(sa);
+        int port = 0;
+        if (getpeername(fd, (struct sockaddr *)&sa, &sl) == 0) {
+                if (sa.ss_family == AF_INET) {
+                        struct sockaddr_in *a = (struct sockaddr_in *)&sa;
+                        inet_ntop(AF_INET, &a->sin_addr, peer->addr, sizeof(peer->addr));
+                        port = ntohs(a->sin_port);
+                } else if (sa.ss_family == AF_INET6) {
+                        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&sa;
+                        inet_ntop(AF_INET6, &a->sin6_addr, peer->addr, sizeof(peer->addr));
+                        port = ntohs(a->sin6_port);
+                }
+        }
+        if (!peer->addr[0])
+                snprintf(peer->addr, sizeof(peer->addr), "unknown");
+        snprintf(peer->desc, sizeof(peer->desc), strchr(peer->addr, ':') ? "[%s]:%d" : "%s:%d", peer->addr, port);
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
 static void accept_all(struct vol_http_server *s, struct conn **graveyard)
 {
         for (;;) {
                 int fd = accept4(s->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
                 if (fd < 0)
                         return; /* EAGAIN, or an error accept will report again */
-                struct vol_http_peer peer = {.is_unix = true};
-                struct ucred cred;
-                socklen_t cl = sizeof(cred);
-                if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
-                        peer.uid = cred.uid;
-                        peer.gid = cred.gid;
-                        peer.pid = cred.pid;
-                }
-                snprintf(peer.desc, sizeof(peer.desc), "uid %u pid %d", (unsigned)peer.uid, (int)peer.pid);
+                struct vol_http_peer peer = {.is_unix = !s->port};
+                if (peer.is_unix)
+                        unix_peer(fd, &peer);
+                else
+                        tcp_peer(fd, &peer);
 
                 pthread_mutex_lock(&s->lock);
                 size_t mine = count_peer(s, &peer);
@@ -868,6 +997,16 @@ static void accept_all(struct vol_http_server *s, struct conn **graveyard)
                 c->srv = s;
                 c->peer = peer;
                 c->state = C_HEAD;
+                if (s->opts.tls) {
+                        c->tls = vol_tls_conn_new(s->opts.tls, fd);
+                        if (!c->tls) {
+                                close(fd);
+                                free(c);
+                                continue;
+                        }
+                        c->state = C_TLS;
+                        c->deadline = now_ms() + s->opts.head_timeout_ms;
+                }
                 c->last_active = now_ms();
                 vol_strbuf_init(&c->body, VOL_HTTP_BODY_MAX);
                 pthread_mutex_lock(&s->lock);
@@ -900,7 +1039,7 @@ static void expire(struct vol_http_server *s, struct conn **graveyard)
                         timed_out[n] = false;
                         doomed[n++] = c;
                 } else if (!idle && c->deadline && now >= c->deadline) {
-                        timed_out[n] = c->state != C_WRITE;
+                        timed_out[n] = c->state != C_WRITE && c->state != C_TLS;
                         doomed[n++] = c;
                 }
         }
@@ -967,7 +1106,7 @@ static int make_parents(const char *dir, struct vol_error *err)
         return 0;
 }
 
-static int bind_socket(const char *path, unsigned mode, struct vol_error *err)
+static int bind_socket(const char *path, unsigned mode, unsigned group, struct vol_error *err)
 {
         struct sockaddr_un sa = {.sun_family = AF_UNIX};
         if (strlen(path) >= sizeof(sa.sun_path))
@@ -1003,8 +1142,8 @@ static int bind_socket(const char *path, unsigned mode, struct vol_error *err)
         int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
         if (fd < 0)
                 return vol_error_set(err, -errno, "socket: %m");
-        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || chmod(path, mode) < 0 ||
-            listen(fd, 512) < 0) {
+        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || (group && chown(path, (uid_t)-1, group) < 0) ||
+            chmod(path, mode) < 0 || listen(fd, 512) < 0) {
                 int r = vol_error_set(err, -errno, "listening on %s: %m", path);
                 close(fd);
                 return r;
@@ -1012,16 +1151,77 @@ static int bind_socket(const char *path, unsigned mode, struct vol_error *err)
         return fd;
 }
 
+static int tcp_listen(const char *host, const char *port, int *ret_port, struct vol_error *err)
+{
+        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
+                        *res = NULL;
+        int g = getaddrinfo(*host ? host : NULL, port, &hints, &res);
+        if (g != 0)
+                return vol_error_set(err, -EINVAL, "listen address %s:%s: %s", host, port, gai_strerror(g));
+        int r = -EADDRNOTAVAIL, fd = -1;
+        for (struct addrinfo *a = res; a; a = a->ai_next) {
+                fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+                if (fd < 0) {
+                        r = -errno;
+                        continue;
+                }
+                int one = 1;
+                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+                if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 512) == 0) {
+                        struct sockaddr_storage sa;
+                        socklen_t sl = sizeof(sa);
+                        getsockname(fd, (struct sockaddr *)&sa, &sl);
+                        *ret_port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
+                                                                   : ((struct sockaddr_in *)&sa)->sin_port);
+                        freeaddrinfo(res);
+                        return fd;
+                }
+                r = -errno;
+                close(fd);
+        }
+        freeaddrinfo(res);
+        errno = -r;
+        return vol_error_set(err, r, "listening on %s:%s: %m", host, port);
+}
+
+static int serve(int fd, const char *path, int port, const struct vol_http_options *opts,
+                 const struct vol_route *routes, size_t n_routes, void *ctx,
+                 struct vol_http_server **ret, struct vol_error *err);
+
 int vol_http_start(const char *socket_path, const struct vol_http_options *opts,
                    const struct vol_route *routes, size_t n_routes, void *ctx,
                    struct vol_http_server **ret, struct vol_error *err)
 {
-        int fd = bind_socket(socket_path, opts->mode, err);
+        int fd = bind_socket(socket_path, opts->mode, opts->group, err);
         if (fd < 0)
                 return fd;
+        return serve(fd, socket_path, 0, opts, routes, n_routes, ctx, ret, err);
+}
+
+int vol_http_start_tcp(const char *host, const char *port, const struct vol_http_options *opts,
+                       const struct vol_route *routes, size_t n_routes, void *ctx,
+                       struct vol_http_server **ret, struct vol_error *err)
+{
+        int bound = 0;
+        int fd = tcp_listen(host, port, &bound, err);
+        if (fd < 0)
+                return fd;
+        return serve(fd, NULL, bound, opts, routes, n_routes, ctx, ret, err);
+}
+
+int vol_http_port(struct vol_http_server *s)
+{
+        return s->port;
+}
+
+static int serve(int fd, const char *path, int port, const struct vol_http_options *opts,
+                 const struct vol_route *routes, size_t n_routes, void *ctx,
+                 struct vol_http_server **ret, struct vol_error *err)
+{
         struct vol_http_server *s = xcalloc(1, sizeof(*s));
         s->listen_fd = fd;
-        s->path = xstrdup(socket_path);
+        s->path = path ? xstrdup(path) : NULL;
+        s->port = port;
         s->routes = routes;
         s->n_routes = n_routes;
         s->ctx = ctx;
@@ -1054,7 +1254,7 @@ int vol_http_start(const char *socket_path, const struct vol_http_options *opts,
                 goto fail;
         }
         if (pthread_create(&s->loop, NULL, loop_main, s) != 0) {
-                r = vol_error_set(err, -EAGAIN, "starting the HTTP thread on %s failed", socket_path);
+                r = vol_error_set(err, -EAGAIN, "starting the HTTP thread failed");
                 goto fail;
         }
         s->loop_started = true;
@@ -1085,6 +1285,8 @@ void vol_http_stop(struct vol_http_server *s)
         while (s->conns) {
                 struct conn *c = s->conns;
                 s->conns = c->next;
+                vol_tls_conn_free(c->tls);
+                c->tls = NULL;
                 close(c->fd);
                 conn_free(c);
         }
@@ -1093,7 +1295,8 @@ void vol_http_stop(struct vol_http_server *s)
         if (s->wake_fd >= 0)
                 close(s->wake_fd);
         close(s->listen_fd);
-        unlink(s->path);
+        if (s->path)
+                unlink(s->path);
         pthread_mutex_destroy(&s->lock);
         pthread_cond_destroy(&s->work_cond);
         free(s->path);

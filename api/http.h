@@ -29,8 +29,11 @@ struct vol_http_peer {
         uid_t uid; /* unix sockets: the peer's credentials (SO_PEERCRED) */
         gid_t gid;
         pid_t pid;
-        char desc[64]; /* for logs: "uid 0 pid 1234" */
+        char addr[48]; /* TCP: the peer's address, without the port */
+        char desc[64]; /* for logs: "uid 0 pid 1234", "10.0.0.7:51234" */
 };
+
+#define VOL_HTTP_AUTH_MAX 256 /* bytes an authenticate hook may keep per request */
 
 struct vol_http_request {
         const char *method;
@@ -44,12 +47,16 @@ struct vol_http_request {
         const struct vol_http_head *head;
         const struct vol_http_peer *peer;
         struct vol_http_stream *stream; /* for vol_http_stream_start; NULL inline */
+        void *auth; /* what the server's authenticate hook kept for the handler
+                       (VOL_HTTP_AUTH_MAX bytes), or NULL: the server has no hook
+                       or the route is VOL_ROUTE_PUBLIC */
 };
 
 struct vol_http_response {
         int status;
         const char *content_type; /* default application/json */
         struct vol_strbuf body;
+        char *headers; /* more header lines, each ending in \r\n (malloc'd; the server frees), or NULL */
 };
 
 typedef void (*vol_http_handler)(void *ctx, const struct vol_http_request *req,
@@ -61,6 +68,9 @@ enum {
          * for the store's writer: the event thread runs it (when the request
          * has no query), saving a thread hand-off. */
         VOL_ROUTE_FAST = 1u << 0,
+        /* Served without the server's authenticate hook (a login, the
+         * console's files). */
+        VOL_ROUTE_PUBLIC = 1u << 1,
 };
 
 struct vol_route {
@@ -81,8 +91,19 @@ typedef void (*vol_http_error_fn)(struct vol_http_response *resp, int status, co
 typedef void (*vol_http_done_fn)(void *ctx, const struct vol_http_request *req,
                                  const struct vol_http_response *resp, double seconds);
 
+/* Says who sent req, before its handler runs (on every route but a
+ * VOL_ROUTE_PUBLIC one): true with what the handler needs kept in auth
+ * (VOL_HTTP_AUTH_MAX bytes, zeroed), or false with the refusal in resp (which
+ * is sent instead of the handler's answer). May run on the event thread: it
+ * must not wait for the disk. */
+typedef bool (*vol_http_auth_fn)(void *ctx, const struct vol_http_request *req, void *auth,
+                                 struct vol_http_response *resp);
+
+struct vol_tls;
+
 struct vol_http_options {
         unsigned mode;             /* the socket file's mode */
+        unsigned group;            /* the socket file's group id, or 0 to leave it */
         unsigned max_connections;  /* 0: 512 */
         unsigned max_per_client;   /* connections one peer (uid+pid) may hold; 0: 64 */
         unsigned idle_timeout_ms;  /* between requests on a kept-alive connection; 0: 30 s */
@@ -90,6 +111,10 @@ struct vol_http_options {
         unsigned body_timeout_ms;  /* without progress while a body arrives; 0: 10 s */
         vol_http_error_fn on_error;
         vol_http_done_fn on_done; /* or NULL */
+        vol_http_auth_fn authenticate; /* or NULL: handlers see auth NULL */
+        const char *extra_headers; /* sent with every answer, lines ending in \r\n, or NULL */
+        struct vol_tls *tls; /* TCP listeners: serve TLS with it (the caller
+                                frees it after vol_http_stop), or NULL */
 };
 
 struct vol_http_server;
@@ -101,6 +126,14 @@ struct vol_http_server;
 int vol_http_start(const char *socket_path, const struct vol_http_options *opts,
                    const struct vol_route *routes, size_t n_routes, void *ctx,
                    struct vol_http_server **ret, struct vol_error *err);
+/* Listens on TCP address host:port ("0.0.0.0", "::", "127.0.0.1", a name)
+ * and serves routes as vol_http_start does, over TLS when opts->tls is set.
+ * Connections per client count by address. Returns 0 and *ret, or < 0. */
+int vol_http_start_tcp(const char *host, const char *port, const struct vol_http_options *opts,
+                       const struct vol_route *routes, size_t n_routes, void *ctx,
+                       struct vol_http_server **ret, struct vol_error *err);
+/* The port a TCP server listens on (for port 0: the one the kernel chose). */
+int vol_http_port(struct vol_http_server *s);
 /* Stops accepting, lets the requests under way finish, closes every
  * connection and unlinks the socket. Accepts NULL. */
 void vol_http_stop(struct vol_http_server *s);

@@ -3,6 +3,7 @@
 #include "api.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const char *const q_list[] = {"filter", "limit", "after", NULL};
 static const char *const q_inspect[] = {"usage", NULL};
@@ -29,7 +30,31 @@ static const struct vol_route routes[] = {
         {"POST", "/v1/tenants/{}/envs/{}/apps/{}/deploy", vol_api_app_deploy, NULL, 0},
         {"DELETE", "/v1/tenants/{}/envs/{}/apps/{}", vol_api_app_delete, NULL, 0},
         {"GET", "/v1/apps", vol_api_apps_list, q_apps, 0},
+        {"POST", "/v1/tokens", vol_api_token_create, NULL, 0},
+        {"GET", "/v1/tokens", vol_api_token_list, NULL, 0},
+        {"DELETE", "/v1/tokens/{}", vol_api_token_remove, NULL, 0},
 };
+#define N_ROUTES (sizeof(routes) / sizeof(routes[0]))
+
+/* The TLS listener's own: console sessions. */
+static const struct vol_route session_routes[] = {
+        {"POST", "/v1/session", vol_api_session_open, NULL, VOL_ROUTE_PUBLIC},
+        {"GET", "/v1/session", vol_api_session_get, NULL, 0},
+        {"DELETE", "/v1/session", vol_api_session_close, NULL, 0},
+};
+#define N_SESSION_ROUTES (sizeof(session_routes) / sizeof(session_routes[0]))
+
+/* Sent with every answer of the TLS listener: the console runs no inline
+ * script or style and loads nothing from elsewhere, is never framed, and no
+ * answer is cached or sniffed. */
+#define SECURITY_HEADERS                                                                                     \
+        "Content-Security-Policy: default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " \
+        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'\r\n"              \
+        "X-Frame-Options: DENY\r\n"                                                                         \
+        "X-Content-Type-Options: nosniff\r\n"                                                               \
+        "Referrer-Policy: no-referrer\r\n"                                                                  \
+        "Strict-Transport-Security: max-age=31536000\r\n"                                                   \
+        "Cache-Control: no-store\r\n"
 
 static void http_error(struct vol_http_response *resp, int status, const char *code,
                        const char *message)
@@ -49,11 +74,6 @@ void vol_api_error(struct vol_http_response *resp, int code, const char *message
         http_error(resp, vol_error_http_status(code), vol_error_code_name(code), message);
 }
 
-struct vol_caller vol_api_caller(const struct vol_http_request *req)
-{
-        return (struct vol_caller){VOL_FACE_ADMIN, NULL, req->peer ? req->peer->desc : "unknown"};
-}
-
 /* Every 5xx is logged with who asked what, and the answer's message. */
 static void done(void *ctx, const struct vol_http_request *req, const struct vol_http_response *resp,
                  double seconds)
@@ -66,10 +86,37 @@ static void done(void *ctx, const struct vol_http_request *req, const struct vol
                         resp->body.data ? resp->body.data : "");
 }
 
-int vol_api_start(const char *socket_path, struct vol_service *svc, struct vol_http_server **ret,
+int vol_api_start(const char *socket_path, unsigned gid, struct vol_service *svc, struct vol_http_server **ret,
                   struct vol_error *err)
 {
-        struct vol_http_options opts = {.mode = 0660, .on_error = http_error, .on_done = done};
-        return vol_http_start(socket_path, &opts, routes, sizeof(routes) / sizeof(routes[0]), svc, ret,
-                              err);
+        struct vol_http_options opts = {.mode = 0660,
+                                        .group = gid,
+                                        .on_error = http_error,
+                                        .on_done = done,
+                                        .authenticate = vol_api_auth_unix};
+        return vol_http_start(socket_path, &opts, routes, N_ROUTES, svc, ret, err);
+}
+
+int vol_api_start_tls(const struct vol_api_listen *l, struct vol_service *svc, struct vol_http_server **ret,
+                      struct vol_error *err)
+{
+        /* one table for the server's life: sessions, the REST routes, the console */
+        static struct vol_route all[N_SESSION_ROUTES + N_ROUTES + 16];
+        static size_t n_all;
+        if (!n_all) {
+                if (vol_console_n_routes > 16)
+                        return vol_error_set(err, -E2BIG, "the console has too many routes");
+                memcpy(all, session_routes, sizeof(session_routes));
+                memcpy(all + N_SESSION_ROUTES, routes, sizeof(routes));
+                memcpy(all + N_SESSION_ROUTES + N_ROUTES, vol_console_routes,
+                       vol_console_n_routes * sizeof(*vol_console_routes));
+                n_all = N_SESSION_ROUTES + N_ROUTES + vol_console_n_routes;
+        }
+        struct vol_http_options opts = {.on_error = http_error,
+                                        .on_done = done,
+                                        .authenticate = vol_api_auth_tls,
+                                        .extra_headers = SECURITY_HEADERS,
+                                        .tls = l->tls,
+                                        .max_per_client = 32};
+        return vol_http_start_tcp(l->host, l->port, &opts, all, n_all, svc, ret, err);
 }

@@ -47,7 +47,8 @@ void vol_api_health(void *ctx, const struct vol_http_request *req, struct vol_ht
 void vol_api_metrics(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
         struct vol_error err = VOL_ERROR_INIT;
-        if (vol_service_render_metrics(ctx, &resp->body, &err) < 0)
+        struct vol_caller caller = vol_api_caller(req);
+        if (vol_service_render_metrics(ctx, &caller, &resp->body, &err) < 0)
                 return fail(resp, &err);
         resp->content_type = "text/plain; version=0.0.4";
 }

@@ -84,6 +84,8 @@ int cli_app(struct cli_context *ctx, int argc, char **argv, struct vol_error *er
 
 /* The `config` command group (config.c): the global layer of the app config. */
 int cli_config(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+/* `volman token ...` (cli/token.c). */
+int cli_token(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 
 /* Runs the subcommand argv[1..] of group ("app config") from its table of n
  * commands; prints the group's help for --help. Returns what the command does. */

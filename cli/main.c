@@ -19,6 +19,7 @@ static const struct cli_command commands[] = {
     {"volume", NULL, cli_volume, "Manage volumes (create, ls, inspect, rm, prune, mount, unmount)"},
     {"app", NULL, cli_app, "Manage tenant apps (config set|get|resolve, deploy, ls, rm)"},
     {"config", NULL, cli_config, "Set or get the global app container config"},
+    {"token", NULL, cli_token, "Make, list and revoke API tokens (create, ls, rm)"},
     {"health", NULL, cmd_health, "Check that volmand answers"},
     {"version", NULL, cmd_version, "Show the versions of volman and volmand"},
 };

@@ -32,3 +32,12 @@ bool vol_caller_is_admin(const struct vol_caller *c)
 {
         return c->face == VOL_FACE_ADMIN || c->face == VOL_FACE_SYSTEM;
 }
+
+struct vol_caller vol_identity_caller(const struct vol_identity *id)
+{
+        if (!id->known)
+                return (struct vol_caller){VOL_FACE_TENANT, "", "nobody"};
+        if (id->face == VOL_FACE_ADMIN)
+                return (struct vol_caller){VOL_FACE_ADMIN, NULL, id->who[0] ? id->who : "admin"};
+        return (struct vol_caller){VOL_FACE_TENANT, id->tenant, id->who[0] ? id->who : "nobody"};
+}

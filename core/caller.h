@@ -20,6 +20,22 @@ struct vol_caller {
         const char *who;    /* for the audit log: "uid 0 pid 812", "token ci"; never NULL */
 };
 
+/* Who a credential (an admin's or a tenant's token, a session) stands for:
+ * what `service/` answers when `api/` presents one. Plain data, so it can be
+ * copied into a request and outlive the credential's table entry. A zeroed
+ * identity is nobody. */
+struct vol_identity {
+        bool known;           /* false (a zeroed identity): nobody */
+        enum vol_face face;   /* VOL_FACE_ADMIN or VOL_FACE_TENANT */
+        char tenant[64];      /* VOL_FACE_TENANT: the tenant (a DNS label) */
+        char who[96];         /* for the audit log: "token ci (3f2a9c01b7de) from 10.0.0.7" */
+};
+
+/* The caller an identity makes; it points into id. Nobody (an identity never
+ * filled in) sees nothing: a tenant caller with the empty tenant, which no
+ * tenant name equals. */
+struct vol_caller vol_identity_caller(const struct vol_identity *id);
+
 /* "admin", "tenant", "plugin" or "system". */
 const char *vol_face_name(enum vol_face face);
 

@@ -80,6 +80,10 @@ const char *vol_error_code_name(int code)
                 return "not_supported";
         case -EPERM:
                 return "forbidden";
+        case -EACCES:
+                return "unauthorized";
+        case -EUSERS:
+                return "too_many_requests";
         case -ENOSPC:
         case -EDQUOT:
                 return "no_space";
@@ -107,6 +111,10 @@ int vol_error_http_status(int code)
                 return 409;
         case -EPERM:
                 return 403;
+        case -EACCES:
+                return 401;
+        case -EUSERS:
+                return 429;
         case -E2BIG:
         case -EMSGSIZE:
                 return 413;

@@ -29,7 +29,9 @@ const char *vol_error_message(const struct vol_error *err);
 
 /* A stable machine-readable name for a negative errno, used in API errors:
  * invalid_argument, not_found, conflict, in_use, too_large, not_supported,
- * forbidden (-EPERM), no_space, unavailable, internal. */
+ * forbidden (-EPERM), unauthorized (-EACCES: no or a bad credential, 401),
+ * too_many_requests (-EUSERS: a client past its rate, 429), no_space,
+ * unavailable, internal. */
 const char *vol_error_code_name(int code);
 
 /* The HTTP status an API response uses for a negative errno. */

@@ -1,6 +1,8 @@
 /* volmand: the volume daemon. Owns volume metadata and data, serves the REST
  * API on a unix socket. The only place (with the CLI's main) that prints. */
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "api/http_tls.h"
 #include "core/failpoint.h"
 #include "core/size.h"
 #include "service/service.h"
@@ -65,6 +68,78 @@ static uint64_t size_flag(const char *flag, const char *text)
         return n;
 }
 
+/* The group id of name (or a number). Prints why not. */
+static int group_id(const char *name, unsigned *ret)
+{
+        struct group *g = getgrnam(name);
+        char *end;
+        unsigned long n = strtoul(name, &end, 10);
+        if (g) {
+                *ret = (unsigned)g->gr_gid;
+                return 0;
+        }
+        if (*name && !*end && n < 0xffffffffUL) {
+                *ret = (unsigned)n;
+                return 0;
+        }
+        fprintf(stderr, "volmand: --socket-group: no group called %s\n", name);
+        return -1;
+}
+
+/* HOST:PORT, [V6]:PORT or :PORT (every address) into host and port. Prints why not. */
+static int split_listen(const char *addr, char host[256], char port[16])
+{
+        const char *colon = strrchr(addr, ':');
+        size_t hl = colon ? (size_t)(colon - addr) : 0;
+        const char *h = addr;
+        if (colon && hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+                h++;
+                hl -= 2;
+        }
+        char *end;
+        unsigned long p = colon ? strtoul(colon + 1, &end, 10) : 0;
+        if (!colon || !colon[1] || *end || p > 65535 || hl >= 256 || memchr(h, '[', hl) || memchr(h, ']', hl)) {
+                fprintf(stderr, "volmand: --listen %s: give HOST:PORT, [IPV6]:PORT or :PORT\n", addr);
+                return -1;
+        }
+        memcpy(host, h, hl);
+        host[hl] = 0;
+        snprintf(port, 16, "%lu", p);
+        return 0;
+}
+
+/* Starts the TLS listener. Returns 0, or 1 with the reason printed. */
+static int start_listener(const char *root, const char *host, const char *port, const char *cert,
+                          const char *key, struct vol_service *svc, struct vol_tls **ret_tls,
+                          struct vol_http_server **ret)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        char fp[VOL_TLS_FINGERPRINT_MAX], msg[1024];
+        bool made = false;
+        int r;
+        if (cert) {
+                r = vol_tls_load(cert, key, ret_tls, fp, &err);
+        } else {
+                char dir[4096];
+                snprintf(dir, sizeof(dir), "%s/tls", root);
+                r = vol_tls_self_signed(dir, host, ret_tls, fp, &made, &err);
+        }
+        struct vol_api_listen l = {.host = host, .port = port, .tls = *ret_tls};
+        if (r >= 0)
+                r = vol_api_start_tls(&l, svc, ret, &err);
+        if (r < 0) {
+                fprintf(stderr, "volmand: --listen: %s\n", vol_error_message(&err));
+                vol_error_clear(&err);
+                return 1;
+        }
+        snprintf(msg, sizeof(msg), "serving HTTPS on %s%s%s:%d with %s certificate %s%s",
+                 strchr(host, ':') ? "[" : "", *host ? host : "*", strchr(host, ':') ? "]" : "",
+                 vol_http_port(*ret), cert ? "the" : made ? "a new self-signed" : "the self-signed", fp,
+                 cert ? "" : " (under ROOT/tls; give --tls-cert and --tls-key to use your own)");
+        log_line("info", msg);
+        return 0;
+}
+
 static void usage(FILE *f)
 {
         fprintf(f,
@@ -84,6 +159,13 @@ static void usage(FILE *f)
                 "  --memory-max-total SIZE  memory all memory-backed (tmpfs) volumes may hold\n"
                 "                        together (default: a quarter of the host's RAM)\n"
                 "  --memory-max-volume SIZE memory one such volume may hold (default 8g)\n"
+                "  --socket-group GROUP  group of the REST socket (mode 0660), for admins who\n"
+                "                        are not root (default: root's)\n"
+                "  --listen HOST:PORT    also serve the API, /metrics and the web console over\n"
+                "                        HTTPS there, to token holders ([::]:8443, 0.0.0.0:8443)\n"
+                "  --tls-cert FILE       the listener's PEM certificate (chain); with --tls-key\n"
+                "  --tls-key FILE        its key; without both, a self-signed certificate is made\n"
+                "                        under ROOT/tls at first start and its fingerprint logged\n"
                 "  --version             print the version and exit\n"
                 "  --help                print this help and exit\n"
                 "\n"
@@ -102,6 +184,7 @@ int main(int argc, char **argv)
         const char *engine = getenv("VOLMAN_ENGINE");
         const char *engine_driver = "volman";
         uint64_t memory_total = 0, memory_volume = 0;
+        const char *socket_group = NULL, *listen_addr = NULL, *tls_cert = NULL, *tls_key = NULL;
         if (!socket_path || !*socket_path)
                 socket_path = DEFAULT_SOCKET;
         const char *plugin_path = getenv("VOLMAN_PLUGIN_SOCKET");
@@ -118,6 +201,10 @@ int main(int argc, char **argv)
                 {"default-driver", required_argument, NULL, 'd'},
                 {"memory-max-total", required_argument, NULL, 'M'},
                 {"memory-max-volume", required_argument, NULL, 'm'},
+                {"socket-group", required_argument, NULL, 'g'},
+                {"listen", required_argument, NULL, 'l'},
+                {"tls-cert", required_argument, NULL, 'C'},
+                {"tls-key", required_argument, NULL, 'K'},
                 {"version", no_argument, NULL, 'V'},
                 {"help", no_argument, NULL, 'h'},
                 {0},
@@ -134,6 +221,10 @@ int main(int argc, char **argv)
                 case 'd': default_driver = optarg; break;
                 case 'M': memory_total = size_flag("--memory-max-total", optarg); break;
                 case 'm': memory_volume = size_flag("--memory-max-volume", optarg); break;
+                case 'g': socket_group = optarg; break;
+                case 'l': listen_addr = optarg; break;
+                case 'C': tls_cert = optarg; break;
+                case 'K': tls_key = optarg; break;
                 case 'V': puts("volmand " VOLMAN_VERSION); return 0;
                 case 'h': usage(stdout); return 0;
                 default: usage(stderr); return 2;
@@ -146,6 +237,20 @@ int main(int argc, char **argv)
         }
         if (root[0] != '/') {
                 fprintf(stderr, "volmand: --root must be an absolute path\n");
+                return 2;
+        }
+        unsigned gid = 0;
+        if (socket_group && group_id(socket_group, &gid) < 0)
+                return 2;
+        char host[256] = "", port[16] = "";
+        if (listen_addr && split_listen(listen_addr, host, port) < 0)
+                return 2;
+        if (!tls_cert != !tls_key) {
+                fprintf(stderr, "volmand: --tls-cert and --tls-key go together\n");
+                return 2;
+        }
+        if (tls_cert && !listen_addr) {
+                fprintf(stderr, "volmand: --tls-cert and --tls-key are for --listen\n");
                 return 2;
         }
 
@@ -196,7 +301,7 @@ int main(int argc, char **argv)
         }
         malloc_trim(0);
         struct vol_http_server *api = NULL;
-        if (vol_api_start(socket_path, svc, &api, &err) < 0) {
+        if (vol_api_start(socket_path, gid, svc, &api, &err) < 0) {
                 fprintf(stderr, "volmand: %s\n", vol_error_message(&err));
                 vol_error_clear(&err);
                 vol_service_close(svc);
@@ -223,16 +328,32 @@ int main(int argc, char **argv)
                 vol_error_clear(&err);
                 with_plugin = false;
         }
+        struct vol_tls *tls = NULL;
+        struct vol_http_server *listener = NULL;
+        if (listen_addr && start_listener(root, host, port, tls_cert, tls_key, svc, &tls, &listener)) {
+                vol_http_stop(plugin);
+                vol_http_stop(api);
+                vol_tls_free(tls);
+                vol_service_close(svc);
+                return 1;
+        }
         char msg[1024];
         snprintf(msg, sizeof(msg), "volmand %s serving the API on %s%s%s, data under %s", VOLMAN_VERSION,
                  socket_path, with_plugin ? " and the volume plugin on " : "",
                  with_plugin ? plugin_path : "", root);
         log_line("info", msg);
 
-        int sig = 0;
-        sigwait(&sigs, &sig);
+        int sig;
+        do {
+                struct timespec minute = {.tv_sec = 60};
+                sig = sigtimedwait(&sigs, NULL, &minute);
+                if (sig < 0 && errno == EAGAIN)
+                        vol_service_tick(svc);
+        } while (sig < 0);
         snprintf(msg, sizeof(msg), "signal %d: shutting down", sig);
         log_line("info", msg);
+        vol_http_stop(listener);
+        vol_tls_free(tls);
         vol_http_stop(plugin);
         vol_http_stop(api);
         vol_service_close(svc);

@@ -5,7 +5,7 @@
 #                              engine and app tests (tests/engines, tests/apps)
 set -euo pipefail
 base=(meson ninja-build pkg-config gcc libsqlite3-dev libjansson-dev
-      libcurl4-openssl-dev uuid-dev libcmocka-dev libfyaml-dev python3-pytest python3-requests
+      libcurl4-openssl-dev libgnutls28-dev uuid-dev libcmocka-dev libfyaml-dev python3-pytest python3-requests
       sqlite3 curl fuse3 libfuse3-dev)
 # Podman as shared/RECIPES.md installs it (with its recommended helpers);
 # docker.io without recommends (no containerd shims, no cgroupfs-mount).

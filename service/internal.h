@@ -11,6 +11,8 @@
 #include "store/store.h"
 
 struct vol_reaper;
+struct vol_tokens;
+struct vol_sessions;
 
 struct vol_service {
         struct vol_store *store;
@@ -26,6 +28,8 @@ struct vol_service {
         char boot_id[64];          /* this boot's id, recorded with mount references */
         int root_lock_fd;          /* flock'd {root}/volmand.lock */
         struct vol_reaper *reaper; /* destroys retired volumes' storage */
+        struct vol_tokens *tokens;     /* API tokens, held in memory (service/tokens.c) */
+        struct vol_sessions *sessions; /* console sessions (service/sessions.c) */
         _Atomic uint64_t last_write_us; /* when the last create, removal or mount began */
 
         /* the memory budget of memory-backed volumes */
@@ -58,3 +62,22 @@ size_t vol_reaper_pending(struct vol_reaper *r);
 /* Whether caller may see v at all: the admin, volmand and the engines see
  * every volume; a tenant only its own scoped ones. Others are "not found". */
 bool vol_auth_may_see(const struct vol_caller *caller, const struct vol_volume *v);
+
+/* Tokens (service/tokens.c): loaded from the store at open; last-used times
+ * written back and everything freed at close. */
+int vol_tokens_open(struct vol_service *s, struct vol_error *err);
+void vol_tokens_close(struct vol_service *s);
+/* Whether token id exists (is not revoked). */
+bool vol_tokens_exists(struct vol_service *s, const char *id);
+
+/* The rate of failed attempts per client address: check refuses a client
+ * past its allowance (-EUSERS with a message); failed counts one failure,
+ * logs it and returns -EACCES with why as the message. */
+int vol_auth_rate_check(struct vol_service *s, const char *client, struct vol_error *err);
+int vol_auth_failed(struct vol_service *s, const char *client, const char *why, struct vol_error *err);
+
+/* Console sessions (service/sessions.c), in memory only. */
+void vol_sessions_open(struct vol_service *s);
+void vol_sessions_close(struct vol_service *s);
+/* Ends every session made with token id. */
+void vol_sessions_drop_token(struct vol_service *s, const char *token_id);

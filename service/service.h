@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "core/caller.h"
+#include "core/token.h"
 #include "core/error.h"
 #include "core/filter.h"
 #include "core/strbuf.h"
@@ -67,8 +68,14 @@ int vol_service_health(struct vol_service *s, struct vol_error *err);
 size_t vol_service_removals_pending(struct vol_service *s);
 
 /* Appends every metric in Prometheus text format: volumes by driver and status
- * (read from the store) and the operation counters and latencies. */
-int vol_service_render_metrics(struct vol_service *s, struct vol_strbuf *out, struct vol_error *err);
+ * (read from the store) and the operation counters and latencies. The
+ * figures span every tenant: admin only (-EPERM). */
+int vol_service_render_metrics(struct vol_service *s, const struct vol_caller *caller, struct vol_strbuf *out,
+                               struct vol_error *err);
+
+/* Housekeeping the daemon calls about once a minute: writes back when tokens
+ * were last used. */
+void vol_service_tick(struct vol_service *s);
 
 /* Creates a volume, or returns the existing one when name, driver, options,
  * labels and scope all match (then *ret_created is false). Different
@@ -157,6 +164,55 @@ int vol_service_unmount(struct vol_service *s, const struct vol_caller *caller, 
                         const char *ref_id, struct vol_error *err);
 
 /* What start-up reconciliation did. */
+/* ---- tokens and console sessions (service/tokens.c, service/sessions.c) ---- */
+
+struct vol_token_info {
+        char id[VOL_TOKEN_ID_LEN + 1];
+        const char *tenant; /* NULL: an admin token */
+        const char *name;   /* "" when none was given */
+        int64_t created;    /* unix seconds */
+        int64_t last_used;  /* unix seconds; 0: never */
+};
+typedef int (*vol_token_cb)(const struct vol_token_info *t, void *userdata);
+
+/* Makes a token for tenant (NULL: an admin token) called name (NULL or ""
+ * for none) and writes it, durably, before it returns it in token: the only
+ * time its text exists outside the caller's hands. Admin only (-EPERM). *ret
+ * (or NULL) gets its details; its strings are tenant and name. */
+int vol_service_token_create(struct vol_service *s, const struct vol_caller *caller, const char *tenant,
+                             const char *name, char token[VOL_TOKEN_LEN + 1], struct vol_token_info *ret,
+                             struct vol_error *err);
+/* Every token, through cb (never its secret). Admin only. */
+int vol_service_token_list(struct vol_service *s, const struct vol_caller *caller, vol_token_cb cb,
+                           void *userdata, struct vol_error *err);
+/* Revokes token id: it fails from the next request on, and its console
+ * sessions end. -ENOENT if there is none. Admin only. */
+int vol_service_token_remove(struct vol_service *s, const struct vol_caller *caller, const char *id,
+                             struct vol_error *err);
+/* Who token stands for, presented by client (an address, for the rate of
+ * failures and the logs): 0 and *ret; -EACCES (a malformed, unknown or
+ * revoked token; logged and counted against client) or -EUSERS (client made
+ * too many failed attempts lately), each with a message. */
+int vol_service_authenticate(struct vol_service *s, const char *token, const char *client,
+                             struct vol_identity *ret, struct vol_error *err);
+
+#define VOL_SESSION_LEN 64 /* hex digits of a session ID and of its CSRF token */
+
+/* Exchanges token for a console session: as vol_service_authenticate, then
+ * a new session ID and CSRF token (256 random bits each) in sid and csrf. */
+int vol_service_session_open(struct vol_service *s, const char *token, const char *client,
+                             char sid[VOL_SESSION_LEN + 1], char csrf[VOL_SESSION_LEN + 1],
+                             struct vol_identity *ret, struct vol_error *err);
+/* Who session sid stands for. A change (any request but a read) must carry
+ * the session's CSRF token in csrf (-EPERM otherwise). -EACCES for an
+ * unknown, expired or revoked session; -EUSERS as above. ret_csrf (or NULL)
+ * gets the session's CSRF token. */
+int vol_service_session_check(struct vol_service *s, const char *sid, bool change, const char *csrf,
+                              const char *client, char ret_csrf[VOL_SESSION_LEN + 1],
+                              struct vol_identity *ret, struct vol_error *err);
+/* Ends session sid (log out). Unknown ones are no error. */
+void vol_service_session_close(struct vol_service *s, const char *sid);
+
 struct vol_reconcile_report {
         size_t rolled_back;    /* `creating` records undone */
         size_t rolled_forward; /* `deleting` records (of an older volmand) retired */

@@ -20,8 +20,11 @@ static void count_one(const char *driver, enum vol_status status, uint64_t n, vo
                           vol_status_name(status), (unsigned long long)n);
 }
 
-int vol_service_render_metrics(struct vol_service *s, struct vol_strbuf *out, struct vol_error *err)
+int vol_service_render_metrics(struct vol_service *s, const struct vol_caller *caller, struct vol_strbuf *out,
+                               struct vol_error *err)
 {
+        if (!vol_caller_is_admin(caller))
+                return vol_error_set(err, -EPERM, "metrics span every tenant: only an admin may read them");
         vol_strbuf_puts(out, "# HELP volman_volumes Volumes by driver and status.\n"
                              "# TYPE volman_volumes gauge\n");
         /* every driver shows up, with 0 when it has no volume */
