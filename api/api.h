@@ -44,6 +44,8 @@ void vol_api_config_put(void *ctx, const struct vol_http_request *req, struct vo
 void vol_api_app_resolve(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_app_deploy(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_app_delete(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_app_check(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_app_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_apps_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 
 /* Token and session handlers, and the servers' authenticate hooks (api/auth.c). */

@@ -1,4 +1,5 @@
 /* REST handlers for tenant apps (docs/apps.md). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "api.h"
@@ -60,7 +61,10 @@ static void render_resolved(struct vol_strbuf *b, const struct vol_app_ref *ref,
         vol_strbuf_json_string(b, ref->app);
         vol_strbuf_puts(b, ",\"config\":");
         vol_app_config_to_json(&r->config, b);
-        vol_strbuf_puts(b, ",\"volumes\":[");
+        vol_strbuf_puts(b, ",\"sources\":{");
+        for (int i = 0; i < VOL_APP_FIELDS; i++)
+                vol_strbuf_printf(b, "%s\"%s\":\"%s\"", i ? "," : "", vol_app_config_fields[i], r->sources[i]);
+        vol_strbuf_puts(b, "},\"volumes\":[");
         for (size_t i = 0; i < r->config.n_paths; i++) {
                 vol_strbuf_puts(b, i ? ",{\"path\":" : "{\"path\":");
                 vol_strbuf_json_string(b, r->config.paths[i]);
@@ -82,6 +86,70 @@ void vol_api_app_resolve(void *ctx, const struct vol_http_request *req, struct v
                 return fail(resp, &err);
         render_resolved(&resp->body, &ref, &r);
         vol_app_resolved_free(&r);
+}
+
+void vol_api_app_check(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_caller caller = vol_api_caller(req);
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_app_ref ref;
+        layer_of(req, &ref);
+        _cleanup_json_ json_t *body = NULL;
+        struct vol_app_resolved r;
+        if (vol_json_parse_object(req->body, req->body_len, false, &body, &err) < 0 ||
+            vol_apps_check(ctx, &caller, &ref, body, &r, &err) < 0)
+                return fail(resp, &err);
+        render_resolved(&resp->body, &ref, &r);
+        vol_app_resolved_free(&r);
+}
+
+void vol_api_app_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_caller caller = vol_api_caller(req);
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_app_ref ref;
+        layer_of(req, &ref);
+        struct vol_app_view *v = xcalloc(1, sizeof(*v));
+        if (vol_apps_get(ctx, &caller, &ref, v, &err) < 0) {
+                free(v);
+                return fail(resp, &err);
+        }
+        struct vol_strbuf *b = &resp->body;
+        vol_strbuf_puts(b, "{\"tenant\":");
+        vol_strbuf_json_string(b, ref.tenant);
+        vol_strbuf_puts(b, ",\"env\":");
+        vol_strbuf_json_string(b, ref.env);
+        vol_strbuf_puts(b, ",\"app\":");
+        vol_strbuf_json_string(b, ref.app);
+        vol_strbuf_printf(b, ",\"config\":%s,\"deployed\":%s,\"engine\":%s,\"engine_error\":%s,\"containers\":[",
+                          v->config, v->state ? v->state : "null", v->engine ? "true" : "false",
+                          v->engine_error ? "true" : "false");
+        for (size_t i = 0; i < v->n_containers; i++) {
+                vol_strbuf_puts(b, i ? ",{\"id\":" : "{\"id\":");
+                vol_strbuf_json_string(b, v->containers[i].id);
+                vol_strbuf_puts(b, ",\"name\":");
+                vol_strbuf_json_string(b, v->containers[i].name);
+                vol_strbuf_puts(b, ",\"state\":");
+                vol_strbuf_json_string(b, v->containers[i].state);
+                vol_strbuf_printf(b, ",\"generation\":%lu}", v->containers[i].generation);
+        }
+        vol_strbuf_puts(b, "],\"volumes\":[");
+        for (size_t i = 0; v->resolved_ok && i < v->resolved.config.n_paths; i++) {
+                vol_strbuf_puts(b, i ? ",{\"path\":" : "{\"path\":");
+                vol_strbuf_json_string(b, v->resolved.config.paths[i]);
+                vol_strbuf_puts(b, ",\"name\":");
+                vol_strbuf_json_string(b, v->resolved.volume_names[i]);
+                vol_strbuf_printf(b, ",\"exists\":%s,\"in_use\":%s}", v->exists[i] ? "true" : "false",
+                                  v->in_use[i] ? "true" : "false");
+        }
+        vol_strbuf_puts(b, "],\"resolve_error\":");
+        if (v->resolve_error)
+                vol_strbuf_json_string(b, v->resolve_error);
+        else
+                vol_strbuf_puts(b, "null");
+        vol_strbuf_putc(b, '}');
+        vol_app_view_free(v);
+        free(v);
 }
 
 static const char *const deploy_fields[] = {"image", "cmd", "strategy", NULL};

@@ -27,6 +27,8 @@ static const struct vol_route routes[] = {
         {"GET", "/v1/tenants/{}/envs/{}/apps/{}/config", vol_api_config_get, NULL, 0},
         {"PUT", "/v1/tenants/{}/envs/{}/apps/{}/config", vol_api_config_put, NULL, 0},
         {"GET", "/v1/tenants/{}/envs/{}/apps/{}/resolved", vol_api_app_resolve, NULL, 0},
+        {"POST", "/v1/tenants/{}/envs/{}/apps/{}/config/check", vol_api_app_check, NULL, 0},
+        {"GET", "/v1/tenants/{}/envs/{}/apps/{}", vol_api_app_get, NULL, 0},
         {"POST", "/v1/tenants/{}/envs/{}/apps/{}/deploy", vol_api_app_deploy, NULL, 0},
         {"DELETE", "/v1/tenants/{}/envs/{}/apps/{}", vol_api_app_delete, NULL, 0},
         {"GET", "/v1/apps", vol_api_apps_list, q_apps, 0},

@@ -438,3 +438,26 @@ int vol_app_config_merge(const struct vol_app_config *global, const struct vol_a
         return 0;
 }
 #undef PICK
+
+const char *const vol_app_config_fields[VOL_APP_FIELDS] = {
+        "writeableVolumes", "readOnlyRootfs", "tmpSize",  "volumeDriver", "volumeSize",
+        "networkMode",      "capAdd",         "pidsLimit", "memory",
+};
+
+/* Whether c sets field i of vol_app_config_fields. */
+static bool sets(const struct vol_app_config *c, int i)
+{
+        if (!c)
+                return false;
+        const bool has[VOL_APP_FIELDS] = {c->has_writeable_volumes, c->has_read_only_rootfs, c->has_tmp_size,
+                                          c->has_volume_driver,     c->has_volume_size,     c->has_network_mode,
+                                          c->has_cap_add,           c->has_pids_limit,      c->has_memory};
+        return has[i];
+}
+
+void vol_app_config_sources(const struct vol_app_config *global, const struct vol_app_config *env,
+                            const struct vol_app_config *app, const char *out[VOL_APP_FIELDS])
+{
+        for (int i = 0; i < VOL_APP_FIELDS; i++)
+                out[i] = sets(app, i) ? "app" : sets(env, i) ? "env" : sets(global, i) ? "global" : "default";
+}

@@ -55,6 +55,16 @@ struct vol_app_config {
         char *memory; /* as written: "1g" */
 };
 
+/* The fields, in the order the API writes them. */
+#define VOL_APP_FIELDS 9
+extern const char *const vol_app_config_fields[VOL_APP_FIELDS];
+
+/* Where each field of the merge of these layers (any may be NULL) comes
+ * from: out[i] is "app", "env", "global" or "default" for
+ * vol_app_config_fields[i] (static strings). */
+void vol_app_config_sources(const struct vol_app_config *global, const struct vol_app_config *env,
+                            const struct vol_app_config *app, const char *out[VOL_APP_FIELDS]);
+
 /* Defaults, used where no layer sets a field. */
 #define VOL_APP_DEFAULT_TMP_SIZE "256m"
 #define VOL_APP_DEFAULT_VOLUME_DRIVER "local"

@@ -1,4 +1,5 @@
-/* Tenant apps: config layers, resolve, deploy, delete, list. */
+/* Tenant apps: deploy, delete, list, and one app's whole state. The config
+ * layers and their merge are in service/app_config.c. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,214 +13,6 @@
 #include "core/xmalloc.h"
 #include "internal.h"
 
-#define DOC_CONFIG "config"
-#define DOC_APP "app"
-#define LABEL_TENANT "volman.tenant"
-#define LABEL_ENV "volman.env"
-#define LABEL_APP "volman.app"
-#define LABEL_GENERATION "volman.generation"
-#define LABEL_MANAGED "volman.managed-by"
-
-static int check_ref(enum vol_layer layer, const struct vol_app_ref *ref, struct vol_error *err)
-{
-        int r = 0;
-        if (layer >= VOL_LAYER_ENV &&
-            ((r = vol_validate_scope_part("tenant", ref->tenant, err)) < 0 ||
-             (r = vol_validate_scope_part("env", ref->env, err)) < 0))
-                return r;
-        if (layer == VOL_LAYER_APP && (r = vol_validate_scope_part("app", ref->app, err)) < 0)
-                return r;
-        return 0;
-}
-
-/* Whether caller may read (or, with write, change) the layer of ref. A
- * tenant works in its own tenant only, and reads the global layer; another
- * tenant's env or app does not exist for it. */
-static int may_touch(const struct vol_caller *caller, enum vol_layer layer, const struct vol_app_ref *ref,
-                     bool write, struct vol_error *err)
-{
-        if (caller->face != VOL_FACE_TENANT)
-                return 0;
-        if (layer == VOL_LAYER_GLOBAL)
-                return write ? vol_error_set(err, -EPERM,
-                                             "the global config layer belongs to the platform's operator")
-                             : 0;
-        if (!caller->tenant || strcmp(ref->tenant, caller->tenant))
-                return vol_error_set(err, -ENOENT, "%s %s/%s%s%s not found", layer == VOL_LAYER_ENV ? "env" : "app",
-                                     ref->tenant, ref->env, layer == VOL_LAYER_APP ? "/" : "",
-                                     layer == VOL_LAYER_APP ? ref->app : "");
-        return 0;
-}
-
-static char *config_key(enum vol_layer layer, const struct vol_app_ref *ref)
-{
-        switch (layer) {
-        case VOL_LAYER_GLOBAL:
-                return xstrdup("global");
-        case VOL_LAYER_ENV:
-                return xasprintf("env/%s/%s", ref->tenant, ref->env);
-        default:
-                return xasprintf("app/%s/%s/%s", ref->tenant, ref->env, ref->app);
-        }
-}
-
-static char *state_key(const struct vol_app_ref *ref)
-{
-        return xasprintf("%s/%s/%s", ref->tenant, ref->env, ref->app);
-}
-
-static pthread_mutex_t *lock_app(struct vol_service *s, const struct vol_app_ref *ref)
-{
-        _cleanup_free_ char *key = state_key(ref);
-        return vol_name_lock(&s->app_locks, key);
-}
-
-static int load_layer(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
-                      struct vol_app_config *ret, struct vol_error *err);
-
-/* Checks a new env or app layer against the layers above it, as they are now
- * (vol_app_config_merge's rules): a tenant layer may only tighten. */
-static int check_against_above(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
-                               const struct vol_app_config *c, struct vol_error *err)
-{
-        if (layer == VOL_LAYER_GLOBAL)
-                return 0;
-        struct vol_app_config global, env, merged;
-        int r = load_layer(s, VOL_LAYER_GLOBAL, ref, &global, err);
-        if (r < 0)
-                return r;
-        memset(&env, 0, sizeof(env));
-        if (layer == VOL_LAYER_APP && (r = load_layer(s, VOL_LAYER_ENV, ref, &env, err)) < 0) {
-                vol_app_config_free(&global);
-                return r;
-        }
-        r = vol_app_config_merge(&global, layer == VOL_LAYER_ENV ? c : &env, layer == VOL_LAYER_APP ? c : NULL,
-                                 &merged, err);
-        if (r == 0)
-                vol_app_config_free(&merged);
-        vol_app_config_free(&global);
-        vol_app_config_free(&env);
-        return r;
-}
-
-int vol_apps_config_set(struct vol_service *s, const struct vol_caller *caller, enum vol_layer layer,
-                        const struct vol_app_ref *ref, json_t *cfg, struct vol_error *err)
-{
-        int r = check_ref(layer, ref, err);
-        if (r < 0 || (r = may_touch(caller, layer, ref, true, err)) < 0)
-                return r;
-        struct vol_app_config c;
-        if ((r = vol_app_config_from_json(cfg, &c, err)) < 0)
-                return r;
-        if (c.volume_driver && !vol_drivers_find(&s->drivers, c.volume_driver))
-                r = vol_error_set(err, -EINVAL, "volumeDriver %s is not a driver of this volmand",
-                                  c.volume_driver);
-        if (r == 0)
-                r = check_against_above(s, layer, ref, &c, err);
-        struct vol_strbuf b;
-        vol_strbuf_init(&b, 0);
-        if (r == 0)
-                vol_app_config_to_json(&c, &b);
-        vol_app_config_free(&c);
-        if (r < 0) {
-                vol_strbuf_free(&b);
-                return r;
-        }
-        _cleanup_free_ char *key = config_key(layer, ref);
-        r = vol_store_put_doc(s->store, DOC_CONFIG, key, b.data, VOL_REV_ANY, VOL_SYNC_FULL, NULL, err);
-        vol_strbuf_free(&b);
-        return r;
-}
-
-/* The stored text of one layer, "{}" when never set. */
-static int layer_text(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
-                      char **ret_json, struct vol_error *err)
-{
-        _cleanup_free_ char *key = config_key(layer, ref);
-        int r = vol_store_get_doc(s->store, DOC_CONFIG, key, ret_json, NULL, err);
-        if (r == -ENOENT) {
-                vol_error_clear(err);
-                *ret_json = xstrdup("{}");
-                return 0;
-        }
-        return r;
-}
-
-int vol_apps_config_get(struct vol_service *s, const struct vol_caller *caller, enum vol_layer layer,
-                        const struct vol_app_ref *ref, char **ret_json, struct vol_error *err)
-{
-        int r = check_ref(layer, ref, err);
-        if (r < 0 || (r = may_touch(caller, layer, ref, false, err)) < 0)
-                return r;
-        return layer_text(s, layer, ref, ret_json, err);
-}
-
-/* Loads one stored layer into *ret (zeroed when never set). */
-static int load_layer(struct vol_service *s, enum vol_layer layer, const struct vol_app_ref *ref,
-                      struct vol_app_config *ret, struct vol_error *err)
-{
-        memset(ret, 0, sizeof(*ret));
-        _cleanup_free_ char *text = NULL;
-        int r = layer_text(s, layer, ref, &text, err);
-        if (r < 0)
-                return r;
-        json_auto_t *j = json_loads(text, 0, NULL);
-        if (!j)
-                return vol_error_set(err, -EIO, "stored config layer is not JSON");
-        return vol_app_config_from_json(j, ret, err);
-}
-
-void vol_app_resolved_free(struct vol_app_resolved *r)
-{
-        for (size_t i = 0; r->volume_names && i < r->config.n_paths; i++)
-                free(r->volume_names[i]);
-        free(r->volume_names);
-        vol_app_config_free(&r->config);
-        memset(r, 0, sizeof(*r));
-}
-
-int vol_apps_resolve(struct vol_service *s, const struct vol_caller *caller,
-                     const struct vol_app_ref *ref, struct vol_app_resolved *ret,
-                     struct vol_error *err)
-{
-        int r = check_ref(VOL_LAYER_APP, ref, err);
-        if (r < 0 || (r = may_touch(caller, VOL_LAYER_APP, ref, false, err)) < 0)
-                return r;
-        struct vol_app_config layers[3];
-        memset(layers, 0, sizeof(layers));
-        struct vol_app_resolved res;
-        memset(&res, 0, sizeof(res));
-        for (int i = 0; i < 3 && r >= 0; i++)
-                r = load_layer(s, (enum vol_layer)i, ref, &layers[i], err);
-        if (r >= 0)
-                r = vol_app_config_merge(&layers[0], &layers[1], &layers[2], &res.config, err);
-        for (int i = 0; i < 3; i++)
-                vol_app_config_free(&layers[i]);
-        if (r < 0)
-                return r;
-
-        struct vol_driver *d = vol_drivers_find(&s->drivers, res.config.volume_driver);
-        if (!d)
-                r = vol_error_set(err, -EINVAL, "volumeDriver %s is not a driver of this volmand",
-                                  res.config.volume_driver);
-        else if (res.config.volume_size && !(d->ops->caps & VOL_CAP_SIZE_LIMIT))
-                r = vol_error_set(err, -EINVAL,
-                                  "volumeSize %s needs a driver that enforces a size limit; volumeDriver "
-                                  "%s does not (tmpfs does)",
-                                  res.config.volume_size, d->ops->name);
-        res.volume_names = xcalloc(res.config.n_paths ? res.config.n_paths : 1, sizeof(char *));
-        for (size_t i = 0; r >= 0 && i < res.config.n_paths; i++) {
-                struct vol_scope scope = {(char *)ref->tenant, (char *)ref->env, (char *)ref->app,
-                                          res.config.paths[i]};
-                r = vol_name_for_scope(s->prefix, &scope, &res.volume_names[i], err);
-        }
-        if (r < 0) {
-                vol_app_resolved_free(&res);
-                return r;
-        }
-        *ret = res;
-        return 0;
-}
 
 /* ---- deploy ---- */
 
@@ -228,6 +21,12 @@ struct found_containers {
         char **ids;
         unsigned long max_generation;
 };
+
+static pthread_mutex_t *lock_app(struct vol_service *s, const struct vol_app_ref *ref)
+{
+        _cleanup_free_ char *key = vol_app_state_key(ref);
+        return vol_name_lock(&s->app_locks, key);
+}
 
 static void found_container(const char *id, const char *name, const char *state,
                             const char *generation, void *userdata)
@@ -251,7 +50,7 @@ static void found_free(struct found_containers *f)
         memset(f, 0, sizeof(*f));
 }
 
-static void app_labels(const struct vol_app_ref *ref, struct vol_kvs *labels)
+void vol_app_labels(const struct vol_app_ref *ref, struct vol_kvs *labels)
 {
         vol_kvs_set(labels, LABEL_TENANT, ref->tenant);
         vol_kvs_set(labels, LABEL_ENV, ref->env);
@@ -262,7 +61,7 @@ static int find_containers(struct vol_service *s, const struct vol_app_ref *ref,
                            struct found_containers *ret, struct vol_error *err)
 {
         struct vol_kvs match = VOL_KVS_INIT;
-        app_labels(ref, &match);
+        vol_app_labels(ref, &match);
         int r = vol_engine_container_list(s->engine, &match, found_container, ret, err);
         vol_kvs_free(&match);
         return r;
@@ -365,7 +164,7 @@ static int save_state(struct vol_service *s, const struct vol_app_ref *ref,
                                     "deployed_at", (json_int_t)time(NULL), "strategy",
                                     req->blue_green ? "blue-green" : "recreate");
         _cleanup_free_ char *text = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS);
-        _cleanup_free_ char *key = state_key(ref);
+        _cleanup_free_ char *key = vol_app_state_key(ref);
         return vol_store_put_doc(s->store, DOC_APP, key, text, VOL_REV_ANY, VOL_SYNC_FULL, NULL, err);
 }
 
@@ -411,7 +210,7 @@ static int deploy_locked(struct vol_service *s, const struct vol_caller *caller,
         if ((r = find_containers(s, ref, &old, err)) < 0)
                 return r;
         _cleanup_free_ char *state_text = NULL;
-        _cleanup_free_ char *skey = state_key(ref);
+        _cleanup_free_ char *skey = vol_app_state_key(ref);
         if (vol_store_get_doc(s->store, DOC_APP, skey, &state_text, NULL, NULL) == 0) {
                 json_auto_t *st = json_loads(state_text, 0, NULL);
                 json_t *g = json_object_get(st, "generation");
@@ -429,7 +228,7 @@ static int deploy_locked(struct vol_service *s, const struct vol_caller *caller,
         for (size_t i = 0; i < cfg->n_paths; i++)
                 mounts[i] = (struct vol_engine_mount){res->resolved.volume_names[i], cfg->paths[i]};
         struct vol_kvs labels = VOL_KVS_INIT;
-        app_labels(ref, &labels);
+        vol_app_labels(ref, &labels);
         char gen[32];
         snprintf(gen, sizeof(gen), "%lu", res->generation);
         vol_kvs_set(&labels, LABEL_GENERATION, gen);
@@ -477,8 +276,8 @@ int vol_apps_deploy(struct vol_service *s, const struct vol_caller *caller, cons
                     const struct vol_deploy_request *req, struct vol_deploy_result *ret,
                     struct vol_error *err)
 {
-        int r = check_ref(VOL_LAYER_APP, ref, err);
-        if (r < 0 || (r = may_touch(caller, VOL_LAYER_APP, ref, true, err)) < 0 ||
+        int r = vol_app_check_ref(VOL_LAYER_APP, ref, err);
+        if (r < 0 || (r = vol_app_may_touch(caller, VOL_LAYER_APP, ref, true, err)) < 0 ||
             (r = check_deploy_request(req, err)) < 0)
                 return r;
         if (!s->engine)
@@ -567,8 +366,8 @@ static int delete_locked(struct vol_service *s, const struct vol_caller *caller,
         free(names.names);
         if (r < 0)
                 return r;
-        _cleanup_free_ char *ckey = config_key(VOL_LAYER_APP, ref);
-        _cleanup_free_ char *skey = state_key(ref);
+        _cleanup_free_ char *ckey = vol_app_config_key(VOL_LAYER_APP, ref);
+        _cleanup_free_ char *skey = vol_app_state_key(ref);
         r = vol_store_remove_doc(s->store, DOC_CONFIG, ckey, VOL_REV_ANY, VOL_SYNC_FULL, err);
         if (r == 0)
                 res->config = true;
@@ -585,8 +384,8 @@ static int delete_locked(struct vol_service *s, const struct vol_caller *caller,
 int vol_apps_delete(struct vol_service *s, const struct vol_caller *caller, const struct vol_app_ref *ref,
                     struct vol_app_delete_result *ret, struct vol_error *err)
 {
-        int r = check_ref(VOL_LAYER_APP, ref, err);
-        if (r < 0 || (r = may_touch(caller, VOL_LAYER_APP, ref, true, err)) < 0)
+        int r = vol_app_check_ref(VOL_LAYER_APP, ref, err);
+        if (r < 0 || (r = vol_app_may_touch(caller, VOL_LAYER_APP, ref, true, err)) < 0)
                 return r;
         struct vol_app_delete_result res = {0};
         pthread_mutex_t *lock = lock_app(s, ref);

@@ -33,6 +33,9 @@ int vol_apps_config_get(struct vol_service *s, const struct vol_caller *caller, 
 struct vol_app_resolved {
         struct vol_app_config config; /* the merge: every field set */
         char **volume_names;          /* one per config.paths[i] */
+        /* where each field comes from ("app", "env", "global", "default"),
+         * for vol_app_config_fields[i] */
+        const char *sources[VOL_APP_FIELDS];
 };
 
 /* Merges the layers for ref and names each writeable volume. Checks the
@@ -43,6 +46,12 @@ int vol_apps_resolve(struct vol_service *s, const struct vol_caller *caller,
                      struct vol_error *err);
 /* Frees what r owns. */
 void vol_app_resolved_free(struct vol_app_resolved *r);
+
+/* What vol_apps_resolve would give if layer (a JSON object) were ref's app
+ * layer: the same checks and errors vol_apps_config_set gives for it, and
+ * nothing saved. The caller must be allowed to set ref's app layer. */
+int vol_apps_check(struct vol_service *s, const struct vol_caller *caller, const struct vol_app_ref *ref,
+                   json_t *layer, struct vol_app_resolved *ret, struct vol_error *err);
 
 struct vol_deploy_request {
         const char *image;
@@ -83,6 +92,37 @@ struct vol_app_delete_result {
  * again after an interruption finishes the job. */
 int vol_apps_delete(struct vol_service *s, const struct vol_caller *caller, const struct vol_app_ref *ref,
                     struct vol_app_delete_result *ret, struct vol_error *err);
+
+/* ---- one app's whole state (service/app_view.c) ---- */
+
+#define VOL_APP_VIEW_CONTAINERS_MAX 64
+
+struct vol_app_container {
+        char *id, *name, *state; /* state as the engine says: "running", "exited", ... */
+        unsigned long generation;
+};
+
+struct vol_app_view {
+        char *config; /* the app layer's JSON, "{}" when it has none */
+        char *state;  /* the last deploy's record (JSON), or NULL */
+        bool engine;  /* volmand has an engine */
+        bool engine_error; /* ... which did not answer: containers is empty for that */
+        size_t n_containers;
+        struct vol_app_container containers[VOL_APP_VIEW_CONTAINERS_MAX];
+        bool resolved_ok;
+        struct vol_app_resolved resolved; /* when resolved_ok */
+        char *resolve_error;              /* else why the config does not resolve */
+        bool *exists, *in_use;            /* per resolved.config.paths[i] */
+};
+
+/* The app ref: its app layer, last deploy, containers (from the engine, by
+ * their labels) and writeable volumes (resolved names, whether each exists
+ * and has mount references). -ENOENT when it has neither an app layer nor a
+ * deploy record, and for another tenant's app. */
+int vol_apps_get(struct vol_service *s, const struct vol_caller *caller, const struct vol_app_ref *ref,
+                 struct vol_app_view *ret, struct vol_error *err);
+/* Frees what v owns. */
+void vol_app_view_free(struct vol_app_view *v);
 
 /* One known app: it has an app-layer config, or has been deployed. state is
  * the JSON of its last deploy, or NULL. */

@@ -7,6 +7,7 @@
 #include "engine/engine.h"
 #include "locks.h"
 #include "metrics.h"
+#include "apps.h"
 #include "service.h"
 #include "store/store.h"
 
@@ -81,3 +82,25 @@ void vol_sessions_open(struct vol_service *s);
 void vol_sessions_close(struct vol_service *s);
 /* Ends every session made with token id. */
 void vol_sessions_drop_token(struct vol_service *s, const char *token_id);
+
+/* Apps (service/app_config.c), shared with service/apps.c. */
+#define DOC_CONFIG "config" /* config layers, keyed by vol_app_config_key */
+#define DOC_APP "app"       /* deploy records, keyed by vol_app_state_key */
+/* Checks the parts of ref that layer names (tenant and env; app too). */
+int vol_app_check_ref(enum vol_layer layer, const struct vol_app_ref *ref, struct vol_error *err);
+/* Whether caller may read (or, with write, change) the layer of ref: a tenant
+ * works in its own tenant only (another's is -ENOENT) and only reads the
+ * global layer (-EPERM to change it). */
+int vol_app_may_touch(const struct vol_caller *caller, enum vol_layer layer, const struct vol_app_ref *ref,
+                      bool write, struct vol_error *err);
+/* The store keys of a layer and of an app's deploy record (caller frees). */
+char *vol_app_config_key(enum vol_layer layer, const struct vol_app_ref *ref);
+char *vol_app_state_key(const struct vol_app_ref *ref);
+/* The labels of an app's containers. */
+#define LABEL_TENANT "volman.tenant"
+#define LABEL_ENV "volman.env"
+#define LABEL_APP "volman.app"
+#define LABEL_GENERATION "volman.generation"
+#define LABEL_MANAGED "volman.managed-by"
+/* Sets in labels the tenant, env and app labels of ref's containers. */
+void vol_app_labels(const struct vol_app_ref *ref, struct vol_kvs *labels);

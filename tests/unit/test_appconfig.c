@@ -413,6 +413,36 @@ static void test_to_json_round_trip(void **state)
         vol_app_config_free(&c);
 }
 
+
+/* Where each field of a merge comes from: the most specific layer setting it. */
+static void test_sources(void **state)
+{
+        struct vol_app_config g, e, a;
+        parse_ok("{\"tmpSize\":\"64m\",\"memory\":\"2g\"}", &g);
+        parse_ok("{\"memory\":\"1g\",\"networkMode\":\"none\"}", &e);
+        parse_ok("{\"writeableVolumes\":[\"/data\"],\"networkMode\":\"none\"}", &a);
+        const char *src[VOL_APP_FIELDS];
+        vol_app_config_sources(&g, &e, &a, src);
+        const char *want[VOL_APP_FIELDS] = {"app",     "default", "global",  "default", "default",
+                                            "app",     "default", "default", "env"};
+        for (int i = 0; i < VOL_APP_FIELDS; i++)
+                if (strcmp(src[i], want[i]))
+                        fail_msg("%s comes from %s, not %s", vol_app_config_fields[i], src[i], want[i]);
+        vol_app_config_sources(NULL, NULL, NULL, src);
+        for (int i = 0; i < VOL_APP_FIELDS; i++)
+                assert_string_equal(src[i], "default");
+        /* an app layer saying "no volumes" is a value, not an inheritance */
+        vol_app_config_free(&a);
+        parse_ok("{\"writeableVolumes\":[]}", &a);
+        vol_app_config_sources(&g, NULL, &a, src);
+        assert_string_equal(src[0], "app");
+        assert_string_equal(vol_app_config_fields[0], "writeableVolumes");
+        assert_string_equal(vol_app_config_fields[8], "memory");
+        vol_app_config_free(&g);
+        vol_app_config_free(&e);
+        vol_app_config_free(&a);
+}
+
 /* ---- merge ---- */
 
 /* Merges three layers given as JSON text (NULL: no layer at all) and returns
@@ -724,6 +754,7 @@ int main(void)
                 cmocka_unit_test(test_merge_empty_list_overrides),
                 cmocka_unit_test(test_merge_read_only_false),
                 cmocka_unit_test(test_merge_struct),
+                cmocka_unit_test(test_sources),
                 cmocka_unit_test(test_tenant_layers_only_tighten),
                 cmocka_unit_test(test_caps_and_limits_parse),
         };
