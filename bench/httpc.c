@@ -1,7 +1,11 @@
 /* httpc: the benchmarks' HTTP/1.1 client over a unix socket. See httpc.h. */
 #include "httpc.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,14 +27,83 @@ void hc_conn_init(struct hc_conn *c, const struct hc_options *opt)
         c->fd = -1;
         c->off = c->len = 0;
         c->connects = 0;
+        c->tls = c->creds = NULL;
 }
 
 void hc_conn_close(struct hc_conn *c)
 {
+        if (c->tls) {
+                gnutls_deinit(c->tls);
+                c->tls = NULL;
+        }
         if (c->fd >= 0)
                 close(c->fd);
         c->fd = -1;
         c->off = c->len = 0;
+}
+
+/* A TLS session on c's connected fd, verifying the server against ca_file. */
+static int tls_open(struct hc_conn *c)
+{
+        if (!c->creds) {
+                gnutls_certificate_credentials_t cr;
+                if (gnutls_certificate_allocate_credentials(&cr) < 0)
+                        return -ENOMEM;
+                if (gnutls_certificate_set_x509_trust_file(cr, c->opt.ca_file, GNUTLS_X509_FMT_PEM) <= 0) {
+                        gnutls_certificate_free_credentials(cr);
+                        return -ENOENT;
+                }
+                c->creds = cr;
+        }
+        gnutls_session_t s;
+        if (gnutls_init(&s, GNUTLS_CLIENT) < 0)
+                return -ENOMEM;
+        gnutls_set_default_priority(s);
+        gnutls_credentials_set(s, GNUTLS_CRD_CERTIFICATE, c->creds);
+        gnutls_session_set_verify_cert(s, c->opt.tcp_host, 0);
+        gnutls_transport_set_int(s, c->fd);
+        int g;
+        do
+                g = gnutls_handshake(s);
+        while (g < 0 && !gnutls_error_is_fatal(g));
+        if (g < 0) {
+                gnutls_deinit(s);
+                return -EPROTO;
+        }
+        c->tls = s;
+        return 0;
+}
+
+static int tcp_open(struct hc_conn *c)
+{
+        struct sockaddr_in addr = {.sin_family = AF_INET, .sin_port = htons((uint16_t)c->opt.tcp_port)};
+        struct timeval tv = {.tv_sec = c->opt.io_timeout_sec};
+        if (inet_pton(AF_INET, c->opt.tcp_host, &addr.sin_addr) != 1)
+                return -EINVAL;
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+        if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+                int r = -errno;
+                close(fd);
+                return r;
+        }
+        c->fd = fd;
+        c->off = c->len = 0;
+        if (c->opt.ca_file) {
+                int r = tls_open(c);
+                if (r < 0) {
+                        close(fd);
+                        c->fd = -1;
+                        return r;
+                }
+        }
+        c->connects++;
+        return 0;
 }
 
 int hc_conn_open(struct hc_conn *c)
@@ -39,6 +112,8 @@ int hc_conn_open(struct hc_conn *c)
         struct timeval tv = {.tv_sec = c->opt.io_timeout_sec};
         int fd;
 
+        if (!c->opt.socket_path)
+                return tcp_open(c);
         if (strlen(c->opt.socket_path) >= sizeof(addr.sun_path))
                 return -ENAMETOOLONG;
         strcpy(addr.sun_path, c->opt.socket_path);
@@ -73,9 +148,19 @@ static int conn_fill(struct hc_conn *c)
                 c->len -= c->off;
                 c->off = 0;
         }
-        do
-                n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
-        while (n < 0 && errno == EINTR);
+        if (c->tls) {
+                do
+                        n = gnutls_record_recv(c->tls, c->buf + c->len, sizeof(c->buf) - c->len);
+                while (n == GNUTLS_E_INTERRUPTED || n == GNUTLS_E_AGAIN);
+                if (n == GNUTLS_E_PREMATURE_TERMINATION)
+                        n = 0;
+                if (n < 0)
+                        return -EPROTO;
+        } else {
+                do
+                        n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+                while (n < 0 && errno == EINTR);
+        }
         if (n < 0)
                 return errno == EAGAIN ? -ETIMEDOUT : -errno;
         if (n == 0)
@@ -280,6 +365,15 @@ static int conn_send_all(struct hc_conn *c, const char *req, size_t n)
         size_t sent = 0;
 
         while (sent < n) {
+                if (c->tls) {
+                        ssize_t w = gnutls_record_send(c->tls, req + sent, n - sent);
+                        if (w == GNUTLS_E_INTERRUPTED || w == GNUTLS_E_AGAIN)
+                                continue;
+                        if (w < 0)
+                                return -EPIPE;
+                        sent += (size_t)w;
+                        continue;
+                }
                 ssize_t w = send(c->fd, req + sent, n - sent, MSG_NOSIGNAL);
                 if (w < 0) {
                         if (errno == EINTR)
@@ -299,14 +393,14 @@ int hc_request(struct hc_conn *c, const char *method, const char *path, const ch
 
         if (body)
                 n = snprintf(req, sizeof(req),
-                             "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n"
+                             "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%s"
                              "Content-Type: %s\r\nContent-Length: %zu\r\n\r\n%s",
-                             method, path, c->opt.host, c->opt.user_agent, content_type,
-                             strlen(body), body);
+                             method, path, c->opt.host, c->opt.user_agent,
+                             c->opt.extra_headers ? c->opt.extra_headers : "", content_type, strlen(body), body);
         else
                 n = snprintf(req, sizeof(req),
-                             "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n\r\n", method, path,
-                             c->opt.host, c->opt.user_agent);
+                             "%s %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: %s\r\n%s\r\n", method, path,
+                             c->opt.host, c->opt.user_agent, c->opt.extra_headers ? c->opt.extra_headers : "");
         if (n < 0 || (size_t)n >= sizeof(req))
                 return -E2BIG;
 

@@ -13,7 +13,11 @@
 /* What a connection is and how it talks; set once by hc_conn_init. The strings are
  * borrowed and must outlive the connection. */
 struct hc_options {
-        const char *socket_path;
+        const char *socket_path; /* or NULL for TCP: */
+        const char *tcp_host;    /* an address, with tcp_port */
+        int tcp_port;
+        const char *ca_file;     /* TCP: speak TLS, trusting this PEM certificate (NULL: plain) */
+        const char *extra_headers; /* sent with every request, lines ending in \r\n, or NULL */
         const char *host;       /* the Host header */
         const char *user_agent; /* the User-Agent header */
         int io_timeout_sec;     /* per read and per send; a stall becomes -ETIMEDOUT */
@@ -28,6 +32,8 @@ struct hc_options {
 struct hc_conn {
         struct hc_options opt;
         int fd;          /* -1 while closed */
+        void *tls;       /* the TLS session while open over TLS */
+        void *creds;     /* its trust store, kept across reconnects */
         size_t off, len; /* unread bytes are buf[off..len) */
         long connects;   /* successful connects so far */
         char buf[HC_READ_BUF_SIZE];
