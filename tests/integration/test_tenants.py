@@ -363,8 +363,11 @@ def test_another_tenants_things_are_404_on_every_route_and_nothing_changes(two_t
         text = json.dumps(got)
         assert "acme-ref" not in text and "/data" not in text, (path, got)
     # lists show nothing of acme's (or the unscoped volume), whatever the filter
+    # (both list paths: stored JSON copied for simple filters, decoded rows for the others)
     for path in ("/v1/volumes", "/v1/volumes?filter=tenant=acme", "/v1/volumes?filter=app=web",
-                 "/v1/volumes?filter=name=plain"):
+                 "/v1/volumes?filter=name=plain", "/v1/volumes?filter=dangling=true",
+                 "/v1/volumes?filter=dangling=false", "/v1/volumes?filter=tenant=acme&filter=dangling=true",
+                 "/v1/volumes?limit=1", "/v1/volumes?after=a"):
         st, got, _ = g.get(path)
         assert st == 200 and got["volumes"] == [], (path, got)
     for path in ("/v1/apps", "/v1/apps?tenant=acme"):
@@ -417,6 +420,10 @@ def test_a_tenant_sees_its_own_and_the_admin_token_sees_all(two_tenants):
     a = TLSClient(d, token=t["acme"])
     st, got, _ = a.get("/v1/volumes")
     assert sorted(x["name"] for x in got["volumes"]) == sorted([t["vol"], t["mounted"]])
+    st, got, _ = a.get("/v1/volumes?filter=dangling=false")
+    assert [x["name"] for x in got["volumes"]] == [t["mounted"]]
+    st, got, _ = a.get("/v1/volumes?filter=dangling=true")
+    assert [x["name"] for x in got["volumes"]] == [t["vol"]]  # not "plain", which is dangling too
     st, got, _ = a.get("/v1/volumes/plain")
     assert st == 404
     st, got, _ = a.get("/v1/tenants/acme/envs/prod/apps/web")
