@@ -300,10 +300,20 @@ int main(int argc, char **argv)
                 return 1;
         }
         malloc_trim(0);
+        /* The HTTPS listener first: once the unix socket answers, every face is up. */
+        struct vol_tls *tls = NULL;
+        struct vol_http_server *listener = NULL;
+        if (listen_addr && start_listener(root, host, port, tls_cert, tls_key, svc, &tls, &listener)) {
+                vol_tls_free(tls);
+                vol_service_close(svc);
+                return 1;
+        }
         struct vol_http_server *api = NULL;
         if (vol_api_start(socket_path, gid, svc, &api, &err) < 0) {
                 fprintf(stderr, "volmand: %s\n", vol_error_message(&err));
                 vol_error_clear(&err);
+                vol_http_stop(listener);
+                vol_tls_free(tls);
                 vol_service_close(svc);
                 return 1;
         }
@@ -314,6 +324,8 @@ int main(int argc, char **argv)
                         fprintf(stderr, "volmand: plugin socket: %s\n", vol_error_message(&err));
                         vol_error_clear(&err);
                         vol_http_stop(api);
+                        vol_http_stop(listener);
+                        vol_tls_free(tls);
                         vol_service_close(svc);
                         return 1;
                 }
@@ -327,15 +339,6 @@ int main(int argc, char **argv)
                 log_line("warning", msg);
                 vol_error_clear(&err);
                 with_plugin = false;
-        }
-        struct vol_tls *tls = NULL;
-        struct vol_http_server *listener = NULL;
-        if (listen_addr && start_listener(root, host, port, tls_cert, tls_key, svc, &tls, &listener)) {
-                vol_http_stop(plugin);
-                vol_http_stop(api);
-                vol_tls_free(tls);
-                vol_service_close(svc);
-                return 1;
         }
         char msg[1024];
         snprintf(msg, sizeof(msg), "volmand %s serving the API on %s%s%s, data under %s", VOLMAN_VERSION,
