@@ -159,6 +159,8 @@ static void usage(FILE *f)
                 "  --memory-max-total SIZE  memory all memory-backed (tmpfs) volumes may hold\n"
                 "                        together (default: a quarter of the host's RAM)\n"
                 "  --memory-max-volume SIZE memory one such volume may hold (default 8g)\n"
+                "  --btrfs-root DIR      a directory on a btrfs filesystem: the btrfs driver keeps\n"
+                "                        a subvolume per volume there (quotas are enabled on it)\n"
                 "  --socket-group GROUP  group of the REST socket (mode 0660), for admins who\n"
                 "                        are not root (default: root's)\n"
                 "  --listen HOST:PORT    also serve the API, /metrics and the web console over\n"
@@ -185,6 +187,7 @@ int main(int argc, char **argv)
         const char *engine_driver = "volman";
         uint64_t memory_total = 0, memory_volume = 0;
         const char *socket_group = NULL, *listen_addr = NULL, *tls_cert = NULL, *tls_key = NULL;
+        const char *btrfs_root = NULL;
         if (!socket_path || !*socket_path)
                 socket_path = DEFAULT_SOCKET;
         const char *plugin_path = getenv("VOLMAN_PLUGIN_SOCKET");
@@ -202,6 +205,7 @@ int main(int argc, char **argv)
                 {"memory-max-total", required_argument, NULL, 'M'},
                 {"memory-max-volume", required_argument, NULL, 'm'},
                 {"socket-group", required_argument, NULL, 'g'},
+                {"btrfs-root", required_argument, NULL, 'B'},
                 {"listen", required_argument, NULL, 'l'},
                 {"tls-cert", required_argument, NULL, 'C'},
                 {"tls-key", required_argument, NULL, 'K'},
@@ -222,6 +226,7 @@ int main(int argc, char **argv)
                 case 'M': memory_total = size_flag("--memory-max-total", optarg); break;
                 case 'm': memory_volume = size_flag("--memory-max-volume", optarg); break;
                 case 'g': socket_group = optarg; break;
+                case 'B': btrfs_root = optarg; break;
                 case 'l': listen_addr = optarg; break;
                 case 'C': tls_cert = optarg; break;
                 case 'K': tls_key = optarg; break;
@@ -292,6 +297,7 @@ int main(int argc, char **argv)
                 .memory_max_total = memory_total,
                 .memory_max_volume = memory_volume,
                 .boot_id = getenv("VOLMAN_BOOT_ID"),
+                .btrfs_root = btrfs_root,
         };
         struct vol_service *svc = NULL;
         if (vol_service_open(&cfg, &svc, &err) < 0) {

@@ -41,6 +41,7 @@ struct vol_service_config {
         uint64_t memory_max_total;
         uint64_t memory_max_volume;
         const char *boot_id; /* NULL: the kernel's (/proc/sys/kernel/random/boot_id) */
+        const char *btrfs_root; /* a btrfs filesystem's directory for the btrfs driver, or NULL */
 };
 
 struct vol_create_request {
