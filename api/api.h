@@ -38,6 +38,15 @@ void vol_api_mount(void *ctx, const struct vol_http_request *req, struct vol_htt
 void vol_api_unmount(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_prune(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 
+/* Storage handlers (api/volume_ops.c). */
+void vol_api_drivers(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_snapshot_create(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_snapshot_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_snapshot_remove(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_snapshot_restore(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_clone(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_resize(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+
 /* App handlers (api/apps.c). */
 void vol_api_config_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_config_put(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);

@@ -20,6 +20,13 @@ static const struct vol_route routes[] = {
         {"DELETE", "/v1/volumes/{}", vol_api_remove, q_remove, 0},
         {"POST", "/v1/volumes/{}/mount", vol_api_mount, NULL, 0},
         {"POST", "/v1/volumes/{}/unmount", vol_api_unmount, NULL, 0},
+        {"POST", "/v1/volumes/{}/snapshots", vol_api_snapshot_create, NULL, 0},
+        {"GET", "/v1/volumes/{}/snapshots", vol_api_snapshot_list, NULL, 0},
+        {"DELETE", "/v1/volumes/{}/snapshots/{}", vol_api_snapshot_remove, NULL, 0},
+        {"POST", "/v1/volumes/{}/snapshots/{}/restore", vol_api_snapshot_restore, NULL, 0},
+        {"POST", "/v1/volumes/{}/clone", vol_api_clone, NULL, 0},
+        {"POST", "/v1/volumes/{}/resize", vol_api_resize, NULL, 0},
+        {"GET", "/v1/drivers", vol_api_drivers, NULL, VOL_ROUTE_FAST},
         {"GET", "/v1/config", vol_api_config_get, NULL, 0},
         {"PUT", "/v1/config", vol_api_config_put, NULL, 0},
         {"GET", "/v1/tenants/{}/envs/{}/config", vol_api_config_get, NULL, 0},
@@ -76,12 +83,28 @@ void vol_api_error(struct vol_http_response *resp, int code, const char *message
         http_error(resp, vol_error_http_status(code), vol_error_code_name(code), message);
 }
 
-/* Every 5xx is logged with who asked what, and the answer's message. */
+/* Every 5xx is logged, at error, with who asked what and the answer's
+ * message; at debug, every answer is, with who asked and how long it took. */
 static void done(void *ctx, const struct vol_http_request *req, const struct vol_http_response *resp,
                  double seconds)
 {
-        if (resp->status < 500)
+        if (resp->status < 500) {
+                if (!vol_service_log_enabled("debug"))
+                        return;
+                char query[512];
+                size_t n = 0;
+                query[0] = 0;
+                for (size_t i = 0; i < req->n_query && n < sizeof(query); i++)
+                        n += (size_t)snprintf(query + n, sizeof(query) - n, "%c%s=%s", i ? '&' : '?',
+                                              req->query[i].key, req->query[i].value);
+                struct vol_caller caller = vol_api_caller(req);
+                const char *peer = req->peer ? req->peer->desc : "unknown";
+                bool who = req->auth && strcmp(caller.who, peer) != 0;
+                vol_service_log("debug", "%s %s%s from %s (%s%s%s) answered %d in %.3f s", req->method, req->path,
+                                query, peer, req->auth ? vol_face_name(caller.face) : "unauthenticated",
+                                who ? ", " : "", who ? caller.who : "", resp->status, seconds);
                 return;
+        }
         vol_service_log("error", "%s %s from %s answered %d in %.3f s: %.*s", req->method, req->path,
                         req->peer ? req->peer->desc : "unknown", resp->status, seconds,
                         (int)(resp->body.len < 512 ? resp->body.len : 512),

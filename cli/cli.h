@@ -84,6 +84,11 @@ int cli_app(struct cli_context *ctx, int argc, char **argv, struct vol_error *er
 
 /* The `config` command group (config.c): the global layer of the app config. */
 int cli_config(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+/* `volman volume snapshot ...`, `volume clone`, `volume update`, `driver ...` (cli/storage.c). */
+int cli_volume_snapshot(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+int cli_volume_clone(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+int cli_volume_update(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+int cli_driver(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 /* `volman token ...` (cli/token.c). */
 int cli_token(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 

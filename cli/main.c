@@ -16,9 +16,10 @@ static int cmd_health(struct cli_context *ctx, int argc, char **argv, struct vol
 static int cmd_version(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 
 static const struct cli_command commands[] = {
-    {"volume", NULL, cli_volume, "Manage volumes (create, ls, inspect, rm, prune, mount, unmount)"},
+    {"volume", NULL, cli_volume, "Manage volumes (create, ls, inspect, rm, prune, mount, unmount, snapshot, clone, update)"},
     {"app", NULL, cli_app, "Manage tenant apps (config set|get|resolve, deploy, ls, rm)"},
     {"config", NULL, cli_config, "Set or get the global app container config"},
+    {"driver", NULL, cli_driver, "List the volume drivers and what each can do here"},
     {"token", NULL, cli_token, "Make, list and revoke API tokens (create, ls, rm)"},
     {"health", NULL, cmd_health, "Check that volmand answers"},
     {"version", NULL, cmd_version, "Show the versions of volman and volmand"},

@@ -765,6 +765,9 @@ static const struct cli_command volume_commands[] = {
     {"prune", NULL, volume_prune, "Remove unused volumes"},
     {"mount", NULL, volume_mount, "Add a mount reference and print the mountpoint"},
     {"unmount", NULL, volume_unmount, "Drop a mount reference"},
+    {"snapshot", NULL, cli_volume_snapshot, "Snapshots of a volume (create, ls, restore, rm)"},
+    {"clone", NULL, cli_volume_clone, "Make a new volume with another's content"},
+    {"update", NULL, cli_volume_update, "Change a volume's size limit"},
 };
 
 int cli_volume(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)

@@ -384,3 +384,19 @@ int vol_validate_mount_id(const char *id, struct vol_error *err)
                                              "mount id must be printable ASCII without spaces");
         return 0;
 }
+
+int vol_validate_snapshot_name(const char *name, struct vol_error *err)
+{
+        size_t n = name ? strlen(name) : 0;
+        if (n == 0 || n > VOL_SNAPSHOT_NAME_MAX)
+                return vol_error_set(err, -EINVAL, "a snapshot name is 1 to %d characters", VOL_SNAPSHOT_NAME_MAX);
+        for (size_t i = 0; i < n; i++) {
+                char c = name[i];
+                bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                          (i > 0 && (c == '.' || c == '_' || c == '-'));
+                if (!ok)
+                        return vol_error_set(err, -EINVAL,
+                                             "snapshot name %s: use letters, digits and . _ - (not first)", name);
+        }
+        return 0;
+}

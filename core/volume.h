@@ -75,6 +75,18 @@ const char *vol_status_name(enum vol_status s);
 /* Parses a status name; returns 0 or -EINVAL. */
 int vol_status_parse(const char *s, enum vol_status *ret);
 
+/* A snapshot of a volume: a named, read-only copy of its content. */
+#define VOL_SNAPSHOT_NAME_MAX 64
+struct vol_snapshot {
+        char id[37]; /* the driver's name for it (a UUID) */
+        char name[VOL_SNAPSHOT_NAME_MAX + 1];
+        int64_t created; /* unix seconds */
+        bool ready;      /* false while being made or removed */
+};
+
+/* Checks a snapshot name: 1-64 of letters, digits, . _ - (not first). */
+int vol_validate_snapshot_name(const char *name, struct vol_error *err);
+
 /* The index of the mount reference (owner, id) in v, or -1. A reference with
  * an owner of "" (written before owners were recorded) matches any owner. */
 long vol_volume_find_mount(const struct vol_volume *v, const char *owner, const char *id);

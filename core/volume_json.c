@@ -134,6 +134,20 @@ int vol_volume_info_to_json(struct vol_strbuf *b, const struct vol_volume_info *
                 r |= vol_strbuf_puts(b, ",\"note\":");
                 r |= vol_strbuf_json_string(b, info->note);
         }
+        if (info->has_limit)
+                r |= vol_strbuf_printf(b, ",\"size_limit_bytes\":%llu", (unsigned long long)info->limit_bytes);
+        if (info->has_snapshots) {
+                r |= vol_strbuf_puts(b, ",\"snapshots\":[");
+                for (size_t i = 0; i < info->n_snapshots; i++) {
+                        char t[32];
+                        vol_format_time(info->snapshots[i].created, t);
+                        r |= vol_strbuf_puts(b, i ? ",{\"name\":" : "{\"name\":");
+                        r |= vol_strbuf_json_string(b, info->snapshots[i].name);
+                        r |= vol_strbuf_printf(b, ",\"created_at\":\"%s\",\"ready\":%s}", t,
+                                               info->snapshots[i].ready ? "true" : "false");
+                }
+                r |= vol_strbuf_putc(b, ']');
+        }
         if (info->has_usage)
                 r |= vol_strbuf_printf(b, ",\"usage\":{\"bytes\":%llu,\"inodes\":%llu}",
                                        (unsigned long long)info->usage_bytes,

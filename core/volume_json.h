@@ -15,6 +15,11 @@ struct vol_volume_info {
         bool has_usage;
         uint64_t usage_bytes;
         uint64_t usage_inodes;
+        bool has_limit;       /* the driver enforces a size limit: */
+        uint64_t limit_bytes; /* ... this one */
+        bool has_snapshots;   /* the driver snapshots: */
+        const struct vol_snapshot *snapshots; /* ... these (oldest first) */
+        size_t n_snapshots;
 };
 
 /* Writes v as one JSON object: id, name, driver, mountpoint, status, labels,

@@ -26,6 +26,14 @@ enum {
          * took before anything inside it was synced is made again, empty
          * (with the recorded options), for a ready volume at start-up */
         VOL_CAP_REMAKE_EMPTY = 1u << 4,
+        VOL_CAP_SNAPSHOT = 1u << 5, /* snapshot, snapshot_remove, snapshot_restore, clone */
+        VOL_CAP_RESIZE = 1u << 6,   /* resize: the size limit can change */
+};
+
+/* What the drivers are given about the host. */
+struct vol_drivers_config {
+        const char *root;       /* the data root: {root}/{driver name} for each */
+        const char *btrfs_root; /* a directory on a btrfs filesystem, or NULL */
 };
 
 struct vol_driver;
@@ -73,14 +81,53 @@ struct vol_driver_ops {
         /* Bytes of the host's memory a volume with these (valid) options may
          * hold, for the daemon's memory budget; NULL: none (disk-backed). */
         uint64_t (*memory_bytes)(const struct vol_kvs *options);
+
+        /* Optional. Sets d up on this host, after the registry made and opened
+         * {root}/{name} as d->dir_fd (a driver keeping its data elsewhere
+         * replaces it). -ENOTSUP with the reason: the driver is listed as
+         * unavailable and nothing can be made on it; another error stops
+         * volmand. */
+        int (*setup)(struct vol_driver *d, const struct vol_drivers_config *cfg, struct vol_error *err);
+        /* Optional. Frees what setup made (d->priv). */
+        void (*teardown)(struct vol_driver *d);
+        /* Optional. At start-up, before reconciliation: finishes or undoes the
+         * driver's own half-done work (a restore's or clone's temporary
+         * storage), so each volume is as it was or as asked, never half. */
+        int (*recover)(struct vol_driver *d, struct vol_error *err);
+
+        /* VOL_CAP_SNAPSHOT: snapshot snap (a UUID) of v: a read-only copy of
+         * its content now, consistent (a mounted filesystem is frozen for
+         * it). Idempotent. Durable when it returns. */
+        int (*snapshot)(struct vol_driver *d, const struct vol_volume *v, const char *snap,
+                        struct vol_error *err);
+        /* Destroys snapshot snap of v. Idempotent. */
+        int (*snapshot_remove)(struct vol_driver *d, const struct vol_volume *v, const char *snap,
+                               struct vol_error *err);
+        /* Makes v's content snapshot snap's (v has no mount reference). Atomic:
+         * a crash leaves the old content or the new one (recover cleans up). */
+        int (*snapshot_restore)(struct vol_driver *d, const struct vol_volume *v, const char *snap,
+                                struct vol_error *err);
+        /* Makes dst's storage (instead of create) with src's content, from
+         * then on independent of src. Idempotent for a dst half made. */
+        int (*clone)(struct vol_driver *d, const struct vol_volume *src, const struct vol_volume *dst,
+                     struct vol_error *err);
+        /* VOL_CAP_RESIZE: makes v's size limit size bytes (v's options still
+         * hold the old one). in_use: v has mount references (a driver that
+         * can only resize unmounted says so). -ENOSPC when size is below what
+         * v holds. */
+        int (*resize)(struct vol_driver *d, const struct vol_volume *v, uint64_t size, bool in_use,
+                      struct vol_error *err);
 };
 
 /* One driver instance: its ops and the directory it owns under the data root. */
 struct vol_driver {
         const struct vol_driver_ops *ops;
-        int dir_fd;     /* {root}/{driver name}, opened O_DIRECTORY */
+        int dir_fd;     /* {root}/{driver name} (or where setup says), opened O_DIRECTORY */
         char *dir_path; /* its path, for mountpoints */
         struct vol_syncer *syncer; /* shared fsyncs of dir_fd */
+        bool available;     /* setup found what the driver needs on this host */
+        char *unavailable;  /* else why not (a sentence) */
+        void *priv;         /* the driver's own state */
 };
 
 /* A set of drivers opened below one data root. */
@@ -89,13 +136,16 @@ struct vol_drivers {
         struct vol_driver *items;
 };
 
-/* Opens every registered driver below root_path, creating {root}/{name}
- * directories (mode 0700). Returns 0 or < 0 with a message. */
-int vol_drivers_open(const char *root_path, struct vol_drivers *ret, struct vol_error *err);
+/* Opens every registered driver below cfg->root, creating {root}/{name}
+ * directories (mode 0700), and sets each up: one that cannot work on this
+ * host is kept, unavailable, with the reason. Returns 0 or < 0 with a message. */
+int vol_drivers_open(const struct vol_drivers_config *cfg, struct vol_drivers *ret, struct vol_error *err);
 /* Closes every driver. Accepts a zeroed set. */
 void vol_drivers_close(struct vol_drivers *set);
-/* The driver called name, or NULL. */
+/* The available driver called name, or NULL. */
 struct vol_driver *vol_drivers_find(struct vol_drivers *set, const char *name);
+/* The driver called name, available or not, or NULL. */
+struct vol_driver *vol_drivers_find_any(struct vol_drivers *set, const char *name);
 
 /* Checks options against d: unknown keys are named in the error, then
  * d->ops->validate judges the values. */

@@ -1,6 +1,14 @@
 /* The local driver: a directory per volume, {root}/local/{id}, mode 0700
  * unless the `mode` option says otherwise, owned by `uid`:`gid` if given.
- * No size limit (the kernel here has no quotas for plain directories). */
+ * No size limit (the kernel here has no quotas for plain directories).
+ *
+ * Snapshots ({root}/local/snapshots/{snap}) and clones are tree copies
+ * (drivers/treecopy.c: no symlink followed, no other filesystem entered).
+ * A plain directory cannot be frozen: a snapshot of a volume being written
+ * to copies each file as it is when the walk reaches it. Restores and clones
+ * copy into {id}.tmp and rename it into place (a restore swaps the two with
+ * RENAME_EXCHANGE, then removes the old tree): a crash leaves the old
+ * content or the new; recover() removes what is left under .tmp names. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,6 +20,9 @@
 #include "core/xmalloc.h"
 #include "driver.h"
 #include "fsutil.h"
+#include "treecopy.h"
+
+#define SNAP_DIR "snapshots"
 
 static const char *const local_options[] = {"uid", "gid", "mode", NULL};
 
@@ -128,9 +139,116 @@ int vol_driver_scan_uuid_dirs(struct vol_driver *d, vol_driver_id_cb cb, void *u
         return 0;
 }
 
+static int local_setup(struct vol_driver *d, const struct vol_drivers_config *cfg, struct vol_error *err)
+{
+        if (mkdirat(d->dir_fd, SNAP_DIR, 0700) < 0 && errno != EEXIST)
+                return vol_error_set(err, -errno, "creating %s/%s: %m", d->dir_path, SNAP_DIR);
+        return 0;
+}
+
+/* Copies the tree of the directory name below from_dir into a new directory
+ * to below to_dir (removed again on failure). */
+static int copy_into(int from_dir, const char *name, int to_dir, const char *to, const char *what,
+                     struct vol_error *err)
+{
+        _cleanup_close_ int src = vol_fs_open_dir(from_dir, name);
+        if (src < 0)
+                return vol_error_set(err, src, "opening %s: %s", what, strerror(-src));
+        if (vol_fs_remove_tree(to_dir, to, what, err) < 0)
+                return -EIO;
+        if (mkdirat(to_dir, to, 0700) < 0)
+                return vol_error_set(err, -errno, "creating the copy of %s: %m", what);
+        _cleanup_close_ int dst = vol_fs_open_dir(to_dir, to);
+        if (dst < 0)
+                return vol_error_set(err, dst, "opening the copy of %s: %s", what, strerror(-dst));
+        int r = vol_copy_tree(src, dst, NULL, err);
+        if (r < 0) {
+                struct vol_error e = VOL_ERROR_INIT;
+                vol_fs_remove_tree(to_dir, to, what, &e);
+                vol_error_clear(&e);
+                return vol_error_wrap(err, "copying %s: ", what);
+        }
+        return fsync(to_dir) < 0 ? vol_error_set(err, -errno, "syncing: %m") : 0;
+}
+
+static int snap_dir(struct vol_driver *d)
+{
+        return openat(d->dir_fd, SNAP_DIR, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+static int local_snapshot(struct vol_driver *d, const struct vol_volume *v, const char *snap, struct vol_error *err)
+{
+        _cleanup_close_ int sd = snap_dir(d);
+        if (sd < 0)
+                return vol_error_set(err, -errno, "opening %s/%s: %m", d->dir_path, SNAP_DIR);
+        return copy_into(d->dir_fd, v->id, sd, snap, v->name, err);
+}
+
+static int local_snapshot_remove(struct vol_driver *d, const struct vol_volume *v, const char *snap,
+                                 struct vol_error *err)
+{
+        _cleanup_close_ int sd = snap_dir(d);
+        if (sd < 0)
+                return vol_error_set(err, -errno, "opening %s/%s: %m", d->dir_path, SNAP_DIR);
+        return vol_fs_remove_tree(sd, snap, v->name, err);
+}
+
+static int local_snapshot_restore(struct vol_driver *d, const struct vol_volume *v, const char *snap,
+                                  struct vol_error *err)
+{
+        _cleanup_close_ int sd = snap_dir(d);
+        if (sd < 0)
+                return vol_error_set(err, -errno, "opening %s/%s: %m", d->dir_path, SNAP_DIR);
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", v->id);
+        int r = copy_into(sd, snap, d->dir_fd, tmp, v->name, err);
+        if (r < 0)
+                return r;
+        if (renameat2(d->dir_fd, tmp, d->dir_fd, v->id, RENAME_EXCHANGE) < 0)
+                return vol_error_set(err, -errno, "putting the restored content of volume %s in place: %m", v->name);
+        if ((r = vol_driver_sync_dir(d, err)) < 0)
+                return r;
+        return vol_fs_remove_tree(d->dir_fd, tmp, v->name, err); /* the old content */
+}
+
+static int local_clone(struct vol_driver *d, const struct vol_volume *src, const struct vol_volume *dst,
+                       struct vol_error *err)
+{
+        if (local_exists(d, dst, NULL) == 1)
+                return 0;
+        char tmp[64];
+        snprintf(tmp, sizeof(tmp), "%s.tmp", dst->id);
+        int r = copy_into(d->dir_fd, src->id, d->dir_fd, tmp, src->name, err);
+        if (r < 0)
+                return r;
+        if (renameat(d->dir_fd, tmp, d->dir_fd, dst->id) < 0)
+                return vol_error_set(err, -errno, "naming the clone %s: %m", dst->name);
+        return vol_driver_sync_dir(d, err);
+}
+
+static int local_recover(struct vol_driver *d, struct vol_error *err)
+{
+        int dfd = dup(d->dir_fd);
+        if (dfd < 0)
+                return vol_error_set(err, -errno, "dup: %m");
+        _cleanup_closedir_ DIR *dir = fdopendir(dfd);
+        if (!dir) {
+                close(dfd);
+                return vol_error_set(err, -errno, "reading %s: %m", d->dir_path);
+        }
+        struct dirent *de;
+        while ((de = readdir(dir)))
+                if (strlen(de->d_name) == 36 + 4 && !strcmp(de->d_name + 36, ".tmp")) {
+                        struct vol_error e = VOL_ERROR_INIT;
+                        vol_fs_remove_tree(d->dir_fd, de->d_name, de->d_name, &e); /* cut short by a crash */
+                        vol_error_clear(&e);
+                }
+        return 0;
+}
+
 const struct vol_driver_ops vol_driver_local_ops = {
         .name = "local",
-        .caps = VOL_CAP_OWNERSHIP | VOL_CAP_USAGE | VOL_CAP_REMAKE_EMPTY,
+        .caps = VOL_CAP_OWNERSHIP | VOL_CAP_USAGE | VOL_CAP_REMAKE_EMPTY | VOL_CAP_SNAPSHOT,
         .options = local_options,
         .validate = local_validate,
         .path = local_path,
@@ -143,4 +261,10 @@ const struct vol_driver_ops vol_driver_local_ops = {
         .exists = local_exists,
         .info = local_info,
         .scan = vol_driver_scan_uuid_dirs,
+        .setup = local_setup,
+        .recover = local_recover,
+        .snapshot = local_snapshot,
+        .snapshot_remove = local_snapshot_remove,
+        .snapshot_restore = local_snapshot_restore,
+        .clone = local_clone,
 };

@@ -10,14 +10,19 @@
 
 extern const struct vol_driver_ops vol_driver_local_ops;
 extern const struct vol_driver_ops vol_driver_tmpfs_ops;
+extern const struct vol_driver_ops vol_driver_loop_ops;
+extern const struct vol_driver_ops vol_driver_btrfs_ops;
 
 static const struct vol_driver_ops *const registered[] = {
         &vol_driver_local_ops,
         &vol_driver_tmpfs_ops,
+        &vol_driver_loop_ops,
+        &vol_driver_btrfs_ops,
 };
 
-int vol_drivers_open(const char *root_path, struct vol_drivers *ret, struct vol_error *err)
+int vol_drivers_open(const struct vol_drivers_config *cfg, struct vol_drivers *ret, struct vol_error *err)
 {
+        const char *root_path = cfg->root;
         if (mkdir(root_path, 0700) < 0 && errno != EEXIST)
                 return vol_error_set(err, -errno, "creating data root %s: %m", root_path);
         int root = open(root_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -38,8 +43,17 @@ int vol_drivers_open(const char *root_path, struct vol_drivers *ret, struct vol_
                 }
                 struct vol_syncer *syncer = xcalloc(1, sizeof(*syncer));
                 vol_syncer_init(syncer);
-                set.items[set.n++] =
-                        (struct vol_driver){ops, fd, xasprintf("%s/%s", root_path, ops->name), syncer};
+                struct vol_driver *d = &set.items[set.n++];
+                *d = (struct vol_driver){ops, fd, xasprintf("%s/%s", root_path, ops->name), syncer, true, NULL,
+                                         NULL};
+                if (ops->setup && (r = ops->setup(d, cfg, err)) < 0) {
+                        if (r != -ENOTSUP)
+                                break;
+                        d->available = false;
+                        d->unavailable = xstrdup(vol_error_message(err));
+                        vol_error_clear(err);
+                        r = 0;
+                }
         }
         close(root);
         if (r < 0) {
@@ -53,7 +67,11 @@ int vol_drivers_open(const char *root_path, struct vol_drivers *ret, struct vol_
 void vol_drivers_close(struct vol_drivers *set)
 {
         for (size_t i = 0; i < set->n; i++) {
-                close(set->items[i].dir_fd);
+                if (set->items[i].ops->teardown)
+                        set->items[i].ops->teardown(&set->items[i]);
+                free(set->items[i].unavailable);
+                if (set->items[i].dir_fd >= 0)
+                        close(set->items[i].dir_fd);
                 free(set->items[i].dir_path);
                 vol_syncer_destroy(set->items[i].syncer);
                 free(set->items[i].syncer);
@@ -63,12 +81,18 @@ void vol_drivers_close(struct vol_drivers *set)
         set->n = 0;
 }
 
-struct vol_driver *vol_drivers_find(struct vol_drivers *set, const char *name)
+struct vol_driver *vol_drivers_find_any(struct vol_drivers *set, const char *name)
 {
         for (size_t i = 0; i < set->n; i++)
                 if (!strcmp(set->items[i].ops->name, name))
                         return &set->items[i];
         return NULL;
+}
+
+struct vol_driver *vol_drivers_find(struct vol_drivers *set, const char *name)
+{
+        struct vol_driver *d = vol_drivers_find_any(set, name);
+        return d && d->available ? d : NULL;
 }
 
 int vol_driver_check_options(const struct vol_driver *d, const struct vol_kvs *options,

@@ -192,11 +192,14 @@ static int resolve_layers(struct vol_service *s, const struct vol_app_ref *ref,
         if (!d)
                 r = vol_error_set(err, -EINVAL, "volumeDriver %s is not a driver of this volmand",
                                   res.config.volume_driver);
-        else if (res.config.volume_size && !(d->ops->caps & VOL_CAP_SIZE_LIMIT))
+        else if (res.config.volume_size && !(d->ops->caps & VOL_CAP_SIZE_LIMIT)) {
+                char list[256];
+                vol_drivers_with_cap(s, VOL_CAP_SIZE_LIMIT, list, sizeof(list));
                 r = vol_error_set(err, -EINVAL,
                                   "volumeSize %s needs a driver that enforces a size limit; volumeDriver "
-                                  "%s does not (tmpfs does)",
-                                  res.config.volume_size, d->ops->name);
+                                  "%s does not (these do: %s)",
+                                  res.config.volume_size, d->ops->name, list);
+        }
         res.volume_names = xcalloc(res.config.n_paths ? res.config.n_paths : 1, sizeof(char *));
         for (size_t i = 0; r >= 0 && i < res.config.n_paths; i++) {
                 struct vol_scope scope = {(char *)ref->tenant, (char *)ref->env, (char *)ref->app,

@@ -104,3 +104,19 @@ char *vol_app_state_key(const struct vol_app_ref *ref);
 #define LABEL_MANAGED "volman.managed-by"
 /* Sets in labels the tenant, env and app labels of ref's containers. */
 void vol_app_labels(const struct vol_app_ref *ref, struct vol_kvs *labels);
+
+/* The names of the drivers declaring cap, available or not (said so), joined
+ * by ", " into out (n bytes), for messages. */
+void vol_drivers_with_cap(struct vol_service *s, unsigned cap, char *out, size_t n);
+
+/* Snapshots with their volume (service/snapshots.c): the snapshots of volume
+ * id vid (oldest first; caller frees); destroying every snapshot of the
+ * volume stub (id, name) with its storage; and at start-up undoing or
+ * finishing half-done snapshots, and dropping those whose volume no id in
+ * live names (volumes and tombstones). */
+int vol_snapshots_of(struct vol_service *s, const char *vid, struct vol_snapshot **ret, size_t *ret_n,
+                     struct vol_error *err);
+int vol_snapshots_destroy_all(struct vol_service *s, const struct vol_volume *stub, struct vol_error *err);
+int vol_snapshots_reconcile(struct vol_service *s, const char (*live_ids)[37], size_t n_live, size_t *ret_fixed);
+/* Finishes resizes a crash interrupted (service/volume_ops.c). */
+int vol_resizes_reconcile(struct vol_service *s, size_t *ret_fixed);

@@ -1,19 +1,43 @@
 /* The service's log and audit trail, through the callback the daemon sets. */
+#include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "internal.h"
 
 static vol_log_fn log_fn;
+static int log_min = VOL_LOG_INFO;
 
 void vol_service_set_log(vol_log_fn fn)
 {
         log_fn = fn;
 }
 
+int vol_log_level_from_name(const char *name)
+{
+        static const char *const names[] = {"debug", "info", "warning", "error"};
+        for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+                if (strcmp(name, names[i]) == 0)
+                        return (int)i;
+        return -EINVAL;
+}
+
+void vol_service_set_log_level(enum vol_log_level min)
+{
+        __atomic_store_n(&log_min, (int)min, __ATOMIC_RELAXED);
+}
+
+bool vol_service_log_enabled(const char *level)
+{
+        int l = vol_log_level_from_name(level);
+        return (l < 0 ? VOL_LOG_INFO : l) >= __atomic_load_n(&log_min, __ATOMIC_RELAXED);
+}
+
 void vol_service_log(const char *level, const char *fmt, ...)
 {
-        if (!log_fn)
+        if (!log_fn || !vol_service_log_enabled(level))
                 return;
         char msg[2048];
         va_list ap;

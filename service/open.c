@@ -101,8 +101,18 @@ int vol_service_open(const struct vol_service_config *cfg, struct vol_service **
         s->engine_driver = xstrdup(cfg->engine_driver ? cfg->engine_driver : "volman");
         if (cfg->engine && (r = vol_engine_open(cfg->engine, &s->engine, err)) < 0)
                 goto fail;
-        if ((r = vol_drivers_open(cfg->root, &s->drivers, err)) < 0)
+        struct vol_drivers_config dcfg = {.root = cfg->root, .btrfs_root = cfg->btrfs_root};
+        if ((r = vol_drivers_open(&dcfg, &s->drivers, err)) < 0)
                 goto fail;
+        for (size_t i = 0; i < s->drivers.n; i++) {
+                struct vol_driver *d = &s->drivers.items[i];
+                if (!d->available)
+                        vol_service_log("info", "driver %s is not available: %s", d->ops->name, d->unavailable);
+                else if (d->ops->recover && (r = d->ops->recover(d, err)) < 0) {
+                        vol_error_wrap(err, "driver %s recovering: ", d->ops->name);
+                        goto fail;
+                }
+        }
         if (!vol_drivers_find(&s->drivers, s->default_driver)) {
                 r = vol_error_set(err, -EINVAL, "default driver %s is not a known driver",
                                   s->default_driver);

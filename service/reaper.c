@@ -110,7 +110,11 @@ static int destroy(struct vol_service *s, struct job *j)
                                 v->name, v->id, v->driver);
                 return -ENODEV;
         }
-        int r = d->ops->remove(d, v, &err);
+        int r = 0;
+        if ((d->ops->caps & VOL_CAP_SNAPSHOT) && (r = vol_snapshots_destroy_all(s, v, &err)) < 0)
+                vol_error_wrap(&err, "its snapshots: "); /* they go with the volume */
+        if (r == 0)
+                r = d->ops->remove(d, v, &err);
         if (r < 0)
                 vol_service_log("warning", "destroying the data of removed volume %s (%s): %s; retried in %d s",
                                 v->name, v->id, vol_error_message(&err), RETRY_SECONDS);

@@ -269,6 +269,11 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
                 goto out;
         for (size_t i = 0; i < sn.n; i++)
                 settle(s, sn.items[i], &rep);
+        size_t fixed = 0;
+        if (vol_resizes_reconcile(s, &fixed) == 0)
+                rep.rolled_forward += fixed;
+        if (vol_snapshots_reconcile(s, (const char(*)[37])sn.ids, sn.n_ids, &fixed) == 0)
+                rep.rolled_back += fixed;
         struct check_ctx cc = {s, &rep};
         if ((r = vol_store_list(s->store, NULL, NULL, 0, check_present, &cc, err)) < 0)
                 goto out;
@@ -277,6 +282,8 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
                 qsort(sn.ids, sn.n_ids, sizeof(*sn.ids), cmp_id);
         for (size_t i = 0; i < s->drivers.n; i++) {
                 struct vol_driver *d = &s->drivers.items[i];
+                if (!d->available)
+                        continue;
                 struct orphan_ctx c = {sn.ids, sn.n_ids, d->ops->name, 0, 0, NULL};
                 struct vol_error e = VOL_ERROR_INIT;
                 if (d->ops->scan(d, check_orphan, &c, &e) < 0)

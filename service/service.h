@@ -44,12 +44,21 @@ struct vol_service_config {
         const char *btrfs_root; /* a btrfs filesystem's directory for the btrfs driver, or NULL */
 };
 
+struct vol_service;
+
 struct vol_create_request {
         const char *name; /* NULL: derived from scope (then scope is required) */
         const char *driver; /* NULL: the default driver */
         struct vol_kvs options;
         struct vol_kvs labels;
         struct vol_scope *scope; /* NULL: unscoped */
+        /* Instead of empty storage (each makes the create a new volume only:
+         * -EEXIST when the name is taken): the content of this volume, copied
+         * by the driver (a clone; the same driver), or what fill writes into
+         * the new volume before it is ready (an import). */
+        const struct vol_volume *clone_from;
+        int (*fill)(struct vol_service *s, const struct vol_volume *v, void *userdata, struct vol_error *err);
+        void *fill_userdata;
 };
 
 /* Takes an exclusive lock on cfg->root (a second volmand on one root exits
@@ -165,6 +174,52 @@ int vol_service_unmount(struct vol_service *s, const struct vol_caller *caller, 
                         const char *ref_id, struct vol_error *err);
 
 /* What start-up reconciliation did. */
+/* ---- snapshots (service/snapshots.c) ---- */
+
+#define VOL_SNAPSHOTS_MAX 64 /* per volume */
+
+/* Snapshots volume's content now as name (NULL or "": the time, e.g.
+ * 2026-12-01T03-18-00Z), durably, through its driver. -ENOTSUP for a driver
+ * without snapshots (the message names those with), -EEXIST for a name the
+ * volume has, -E2BIG past VOL_SNAPSHOTS_MAX. */
+int vol_service_snapshot_create(struct vol_service *s, const struct vol_caller *caller, const char *volume,
+                                const char *name, struct vol_snapshot *ret, struct vol_error *err);
+/* The snapshots of volume, oldest first (*ret: caller frees). */
+int vol_service_snapshot_list(struct vol_service *s, const struct vol_caller *caller, const char *volume,
+                              struct vol_snapshot **ret, size_t *ret_n, struct vol_error *err);
+/* Destroys snapshot name of volume. */
+int vol_service_snapshot_remove(struct vol_service *s, const struct vol_caller *caller, const char *volume,
+                                const char *name, struct vol_error *err);
+/* Makes volume's content snapshot name's. -EBUSY while the volume has mount
+ * references (the message says whose). The switch is atomic. */
+int vol_service_snapshot_restore(struct vol_service *s, const struct vol_caller *caller, const char *volume,
+                                 const char *name, struct vol_error *err);
+
+/* ---- clone, resize, drivers (service/volume_ops.c) ---- */
+
+/* A new volume with source's content (its driver and options; req gives
+ * name or scope, and labels), independent of it from then on. A tenant
+ * clones only into its own scope. */
+int vol_service_clone(struct vol_service *s, const struct vol_caller *caller, const char *source,
+                      const struct vol_create_request *req, struct vol_volume **ret, struct vol_error *err);
+/* Changes volume's size limit to size (text, "20g"). -ENOTSUP for a driver
+ * that cannot, -ENOSPC below what it holds, -EBUSY when its driver resizes
+ * only unused volumes and it is in use. Crash-safe: an intent is recorded
+ * first and start-up finishes it. *ret: the volume as it is now. */
+int vol_service_resize(struct vol_service *s, const struct vol_caller *caller, const char *volume,
+                       const char *size, struct vol_volume **ret, struct vol_error *err);
+
+struct vol_driver_desc {
+        const char *name;
+        bool available;
+        const char *reason; /* why not, or NULL */
+        unsigned caps;      /* VOL_CAP_* of drivers/driver.h */
+        const char *const *options;
+};
+typedef int (*vol_driver_desc_cb)(const struct vol_driver_desc *d, void *userdata);
+/* Every driver volmand has, available on this host or not. */
+int vol_service_drivers(struct vol_service *s, vol_driver_desc_cb cb, void *userdata);
+
 /* ---- tokens and console sessions (service/tokens.c, service/sessions.c) ---- */
 
 struct vol_token_info {
@@ -235,8 +290,23 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
 typedef void (*vol_log_fn)(const char *level, const char *msg);
 void vol_service_set_log(vol_log_fn fn);
 
-/* Writes one line through the log callback (the daemon's log). */
+/* Writes one line through the log callback (the daemon's log), when level
+ * ("debug", "info", "warning", "error") is at or above the threshold. */
 void vol_service_log(const char *level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Log levels, least severe first. */
+enum vol_log_level { VOL_LOG_DEBUG, VOL_LOG_INFO, VOL_LOG_WARNING, VOL_LOG_ERROR };
+
+/* The level called name ("debug", "info", "warning", "error"), or -EINVAL. */
+int vol_log_level_from_name(const char *name);
+
+/* Sets the threshold: lines below min are dropped before they are formatted
+ * (default: VOL_LOG_INFO). */
+void vol_service_set_log_level(enum vol_log_level min);
+
+/* Whether a line of level (a name, as vol_service_log takes; an unknown
+ * name counts as info) would be written: lets a caller skip building one. */
+bool vol_service_log_enabled(const char *level);
 
 /* The audit trail: one line per destructive operation and per failure of the
  * daemon, with who (the caller), what and the outcome (r: 0 or < 0 with err). */

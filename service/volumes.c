@@ -70,7 +70,11 @@ int vol_service_render_metrics(struct vol_service *s, const struct vol_caller *c
 
 static struct vol_driver *find_driver(struct vol_service *s, const char *name, struct vol_error *err)
 {
-        struct vol_driver *d = vol_drivers_find(&s->drivers, name);
+        struct vol_driver *d = vol_drivers_find_any(&s->drivers, name);
+        if (d && !d->available) {
+                vol_error_set(err, -ENOTSUP, "driver %s is not available on this host: %s", name, d->unavailable);
+                return NULL;
+        }
         if (!d) {
                 char list[256] = "";
                 for (size_t i = 0; i < s->drivers.n; i++) {
@@ -81,6 +85,37 @@ static struct vol_driver *find_driver(struct vol_service *s, const char *name, s
                 vol_error_set(err, -EINVAL, "unknown driver \"%s\" (known: %s)", name, list);
         }
         return d;
+}
+
+void vol_drivers_with_cap(struct vol_service *s, unsigned cap, char *out, size_t n)
+{
+        out[0] = 0;
+        size_t len = 0;
+        for (size_t i = 0; i < s->drivers.n; i++) {
+                const struct vol_driver *d = &s->drivers.items[i];
+                if (!(d->ops->caps & cap))
+                        continue;
+                int w = snprintf(out + len, n - len, "%s%s%s", len ? ", " : "", d->ops->name,
+                                 d->available ? "" : " (not available here)");
+                if (w < 0 || (size_t)w >= n - len)
+                        break;
+                len += (size_t)w;
+        }
+}
+
+/* The size option given to a driver that cannot enforce it: refused, naming
+ * the drivers that can. */
+static int check_size_option(struct vol_service *s, const struct vol_driver *d, const struct vol_kvs *options,
+                             struct vol_error *err)
+{
+        if (!vol_kvs_get(options, "size") || (d->ops->caps & VOL_CAP_SIZE_LIMIT))
+                return 0;
+        char list[256];
+        vol_drivers_with_cap(s, VOL_CAP_SIZE_LIMIT, list, sizeof(list));
+        return vol_error_set(err, -EINVAL,
+                             "driver %s cannot enforce a size limit (this kernel gives plain directories no "
+                             "quota); drivers that can: %s",
+                             d->ops->name, list);
 }
 
 /* The stored volume called name, as caller may see it: another tenant's
@@ -121,6 +156,10 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
 {
         _cleanup_(vol_volume_freep) struct vol_volume *cur = NULL;
         int r = vol_store_get(s->store, name, &cur, err);
+        bool makes_content = req->clone_from || req->fill;
+        if (r == 0 && makes_content)
+                return vol_error_set(err, -EEXIST, "volume %s exists; a clone or an import makes a new volume",
+                                     name);
         if (r == 0) {
                 if (!vol_auth_may_see(caller, cur))
                         return vol_error_set(err, -EEXIST, "the name %s is taken", name);
@@ -138,6 +177,14 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
         if (r != -ENOENT)
                 return r;
         vol_error_clear(err);
+        if (req->clone_from) { /* still there, under its lock now? */
+                _cleanup_(vol_volume_freep) struct vol_volume *src = NULL;
+                if ((r = vol_store_get(s->store, req->clone_from->name, &src, err)) < 0)
+                        return r;
+                if (strcmp(src->id, req->clone_from->id) || src->status != VOL_STATUS_READY)
+                        return vol_error_set(err, -EBUSY, "volume %s changed while its clone began; retry",
+                                             src->name);
+        }
 
         if ((r = vol_memory_reserve(s, d, &req->options, name, err)) < 0)
                 return r;
@@ -159,7 +206,7 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
          *    crash of the daemon, and start-up undoes what it names. A driver
          *    whose create leaves an empty directory needs none: start-up
          *    removes empty storage that no record names. */
-        bool intent = !(d->ops->caps & VOL_CAP_REMAKE_EMPTY);
+        bool intent = !(d->ops->caps & VOL_CAP_REMAKE_EMPTY) || makes_content;
         if (intent) {
                 if ((r = vol_store_put(s->store, v, 0, VOL_SYNC_ORDERED, err)) < 0) {
                         vol_memory_release(s, d, &req->options);
@@ -169,7 +216,10 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
         }
 
         /* 2. the bytes */
-        if ((r = d->ops->create(d, v, err)) < 0) {
+        r = req->clone_from ? d->ops->clone(d, req->clone_from, v, err) : d->ops->create(d, v, err);
+        if (r == 0 && req->fill)
+                r = req->fill(s, v, req->fill_userdata, err);
+        if (r < 0) {
                 vol_error_wrap(err, "creating volume %s: ", name);
                 goto undo;
         }
@@ -216,6 +266,7 @@ static int create_checked(struct vol_service *s, const struct vol_caller *caller
         if (!d)
                 return -EINVAL;
         if ((r = vol_validate_options(&req->options, err)) < 0 ||
+            (r = check_size_option(s, d, &req->options, err)) < 0 ||
             (r = vol_driver_check_options(d, &req->options, err)) < 0 ||
             (r = vol_validate_labels(&req->labels, err)) < 0)
                 return r;
@@ -251,9 +302,18 @@ static int create_checked(struct vol_service *s, const struct vol_caller *caller
                                      name, s->prefix);
         }
 
-        pthread_mutex_t *lock = vol_name_lock(&s->locks, name);
+        /* a clone holds its source too (no removal under the copy) */
+        const char *other = req->clone_from ? req->clone_from->name : NULL;
+        if (other && !strcmp(other, name))
+                return vol_error_set(err, -EEXIST, "a volume cannot be cloned onto itself");
+        pthread_mutex_t *locks[2] = {NULL, NULL};
+        if (other)
+                vol_name_lock2(&s->locks, name, other, locks);
+        else
+                locks[0] = vol_name_lock(&s->locks, name);
         r = create_locked(s, caller, d, name, req, ret, ret_created, err);
-        vol_name_unlock(lock);
+        vol_name_unlock(locks[1]);
+        vol_name_unlock(locks[0]);
         return r;
 }
 
@@ -325,7 +385,16 @@ static int view_one(const struct vol_volume *v, void *userdata)
         struct vol_driver *d = vol_drivers_find(&c->s->drivers, v->driver);
         if (d)
                 d->ops->info(d, v, c->with_usage, &info, NULL);
-        return c->cb(v, &info, c->userdata);
+        /* inspect shows the snapshots: one more read, on the same reader */
+        struct vol_snapshot *snaps = NULL;
+        if (d && (d->ops->caps & VOL_CAP_SNAPSHOT) &&
+            vol_snapshots_of(c->s, v->id, &snaps, &info.n_snapshots, NULL) == 0) {
+                info.has_snapshots = true;
+                info.snapshots = snaps;
+        }
+        int r = c->cb(v, &info, c->userdata);
+        free(snaps);
+        return r;
 }
 
 int vol_service_view(struct vol_service *s, const struct vol_caller *caller, const char *name,
