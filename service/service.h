@@ -178,7 +178,7 @@ int vol_service_unmount(struct vol_service *s, const struct vol_caller *caller, 
 
 #define VOL_SNAPSHOTS_MAX 64 /* per volume */
 
-/* Snapshots volume's content now as name (NULL or "": the time, e.g.
+/* Snapshots volume's content now as name (NULL: the time, e.g.
  * 2026-12-01T03-18-00Z), durably, through its driver. -ENOTSUP for a driver
  * without snapshots (the message names those with), -EEXIST for a name the
  * volume has, -E2BIG past VOL_SNAPSHOTS_MAX. */

@@ -191,7 +191,7 @@ int vol_service_snapshot_create(struct vol_service *s, const struct vol_caller *
                                 const char *name, struct vol_snapshot *ret, struct vol_error *err)
 {
         char deflt[VOL_SNAPSHOT_NAME_MAX + 1];
-        if (!name || !*name) { /* a name from the time: 2026-12-01T03-18-00Z */
+        if (!name) { /* a name from the time: 2026-12-01T03-18-00Z */
                 time_t t = time(NULL);
                 struct tm tm;
                 gmtime_r(&t, &tm);

@@ -302,6 +302,7 @@ def snapshot(daemon):
     st, vols = c.get("/v1/volumes")
     assert st == 200
     state = {"volumes": sorted((v["name"], json.dumps(v["mounts"], sort_keys=True)) for v in vols["volumes"])}
+    state["snapshots"] = {v["name"]: c.get("/v1/volumes/%s/snapshots" % q(v["name"]))[1] for v in vols["volumes"]}
     for path in ("/v1/config", "/v1/tenants/acme/envs/prod/config", "/v1/tenants/acme/envs/prod/apps/web/config",
                  "/v1/apps", "/v1/tokens"):
         st, body = c.get(path)
@@ -332,6 +333,7 @@ def two_tenants(tls):
     assert st == 201, vol2
     st, _, _ = a.request("POST", "/v1/volumes/%s/mount" % q(vol2["name"]), {"id": "acme-ref"})
     assert st == 200
+    assert a.request("POST", "/v1/volumes/%s/snapshots" % q(vol["name"]), {"name": "s1"})[0] == 201
     assert tls.api("POST", "/v1/volumes", {"name": "plain"})[0] == 201
     return {"acme": acme, "globex": globex, "admin": admin, "vol": vol["name"], "mounted": vol2["name"],
             "daemon": tls}
@@ -349,6 +351,11 @@ def test_another_tenants_things_are_404_on_every_route_and_nothing_changes(two_t
         ("GET", "/v1/volumes/" + v, None), ("GET", "/v1/volumes/" + v + "?usage=true", None),
         ("DELETE", "/v1/volumes/" + v, None), ("DELETE", "/v1/volumes/" + m, None),
         ("POST", "/v1/volumes/%s/mount" % v, {"id": "x"}), ("POST", "/v1/volumes/%s/unmount" % m, {"id": "acme-ref"}),
+        ("POST", "/v1/volumes/%s/snapshots" % v, {"name": "x"}), ("GET", "/v1/volumes/%s/snapshots" % v, None),
+        ("DELETE", "/v1/volumes/%s/snapshots/s1" % v, None), ("POST", "/v1/volumes/%s/snapshots/s1/restore" % v, None),
+        ("POST", "/v1/volumes/%s/clone" % v, {"name": "stolen"}),
+        ("POST", "/v1/volumes/%s/clone" % v, {"scope": {"tenant": "globex", "env": "e", "app": "a", "path": "/d"}}),
+        ("POST", "/v1/volumes/%s/resize" % v, {"size": "1g"}),
         ("GET", "/v1/volumes/plain", None), ("DELETE", "/v1/volumes/plain", None),
         ("POST", "/v1/volumes/plain/mount", {"id": "x"}),
         ("GET", env + "/config", None), ("PUT", env + "/config", {"memory": "128m"}),

@@ -1,0 +1,443 @@
+"""Storage drivers with hard limits (loop, btrfs), snapshots, clones and resizes,
+on real filesystems the tests make (docs/api.md, "Storage").
+
+btrfs runs on an image the fixture formats and loop-mounts; the loop driver uses
+the host's loop devices. A host whose kernel lacks btrfs or loop devices skips
+what needs them, saying so."""
+
+import json
+import os
+import stat
+import subprocess
+import time
+
+import pytest
+
+from conftest import Client, q, wait_removals_done, wait_until
+
+
+def have_btrfs():
+    with open("/proc/filesystems") as f:
+        return any(line.split()[-1] == "btrfs" for line in f)
+
+
+needs_loop = pytest.mark.skipif(not os.path.exists("/dev/loop-control"),
+                                reason="this kernel has no loop devices (/dev/loop-control)")
+needs_btrfs = pytest.mark.skipif(not have_btrfs() or not os.path.exists("/dev/loop-control"),
+                                 reason="this kernel has no btrfs (or no loop device to hold one)")
+
+
+@pytest.fixture
+def btrfs_dir(tmp_path_factory):
+    """A fresh 1 GiB btrfs filesystem, loop-mounted; unmounted at teardown."""
+    if not have_btrfs():
+        pytest.skip("this kernel has no btrfs")
+    d = tmp_path_factory.mktemp("btrfs")
+    img, mnt = d / "fs.img", d / "mnt"
+    mnt.mkdir()
+    subprocess.run(["truncate", "-s", "1G", str(img)], check=True)
+    subprocess.run(["mkfs.btrfs", "-q", "-f", str(img)], check=True, capture_output=True)
+    subprocess.run(["mount", "-o", "loop", str(img), str(mnt)], check=True)
+    yield str(mnt)
+    subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.fixture
+def sd(btrfs_dir, make_daemon):
+    """volmand with every driver available."""
+    return make_daemon(args=["--btrfs-root", btrfs_dir])
+
+
+def create(c, name, driver, **opts):
+    st, body = c.post("/v1/volumes", {"name": name, "driver": driver, "options": opts})
+    assert st == 201, body
+    return body
+
+
+def inspect(c, name, usage=False):
+    st, body = c.get("/v1/volumes/%s%s" % (q(name), "?usage=true" if usage else ""))
+    assert st == 200, body
+    return body
+
+
+def tree(path):
+    """Everything a volume holds: per relative path, type, mode, owner, content or target."""
+    out = {}
+    for root, dirs, files in os.walk(path, followlinks=False):
+        for n in dirs + files:
+            p = os.path.join(root, n)
+            st = os.lstat(p)
+            rel = os.path.relpath(p, path)
+            if rel == "lost+found":
+                continue
+            if stat.S_ISLNK(st.st_mode):
+                what = ("link", os.readlink(p))
+            elif stat.S_ISREG(st.st_mode):
+                with open(p, "rb") as f:
+                    what = ("file", f.read())
+            else:
+                what = ("dir", None)
+            out[rel] = (what, stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid)
+    return out
+
+
+def fill(path):
+    """Files, a hard link, a symlink out of the volume, modes and owners."""
+    os.makedirs(os.path.join(path, "a/b"))
+    with open(os.path.join(path, "a/b/data.bin"), "wb") as f:
+        f.write(os.urandom(300_000))
+    with open(os.path.join(path, "note.txt"), "w") as f:
+        f.write("first\n")
+    os.chmod(os.path.join(path, "note.txt"), 0o640)
+    os.chown(os.path.join(path, "note.txt"), 1234, 5678)
+    os.link(os.path.join(path, "note.txt"), os.path.join(path, "a/hard"))
+    os.symlink("/etc/shadow", os.path.join(path, "escape"))
+
+
+def assert_err(st, body, want, code):
+    assert st == want, (st, body)
+    assert body["error"]["code"] == code and body["error"]["message"], body
+
+
+# ---- drivers ---------------------------------------------------------------------
+
+
+def test_driver_list_says_what_works_and_why_not(daemon, cli_bin):
+    c = daemon.client()
+    st, body = c.get("/v1/drivers")
+    assert st == 200
+    by = {d["name"]: d for d in body["drivers"]}
+    assert set(by) == {"local", "tmpfs", "loop", "btrfs"}
+    assert by["btrfs"]["available"] is False and "--btrfs-root" in by["btrfs"]["reason"]
+    assert by["local"]["available"] and "size_limit" not in by["local"]["capabilities"]
+    assert "snapshot" in by["local"]["capabilities"] and "size_limit" in by["tmpfs"]["capabilities"]
+    st, body = c.post("/v1/volumes", {"name": "x", "driver": "btrfs", "options": {"size": "10m"}})
+    assert_err(st, body, 400, "not_supported")
+    assert "btrfs is not available on this host: no --btrfs-root" in body["error"]["message"]
+    p = subprocess.run([cli_bin, "--socket", daemon.socket, "driver", "ls"], capture_output=True, text=True)
+    assert p.returncode == 0 and "btrfs" in p.stdout and "no --btrfs-root" in p.stdout
+
+
+def test_local_refuses_a_size_naming_the_drivers_that_can(daemon):
+    st, body = daemon.client().post("/v1/volumes", {"name": "x", "options": {"size": "1g"}})
+    assert_err(st, body, 400, "invalid_argument")
+    msg = body["error"]["message"]
+    assert "local cannot enforce a size limit" in msg and "tmpfs" in msg and "loop" in msg and "btrfs" in msg
+    assert daemon.client().get("/v1/volumes")[1]["volumes"] == []
+
+
+def test_btrfs_root_that_is_not_btrfs_is_unavailable(make_daemon, tmp_path):
+    d = make_daemon(args=["--btrfs-root", str(tmp_path)])
+    by = {x["name"]: x for x in d.client().get("/v1/drivers")[1]["drivers"]}
+    assert by["btrfs"]["available"] is False and "not on a btrfs filesystem" in by["btrfs"]["reason"]
+
+
+# ---- hard limits -----------------------------------------------------------------
+
+
+def write_until_full(path, limit):
+    """Writes 1 MiB blocks until the filesystem refuses; returns (bytes written, errno)."""
+    n = 0
+    block = b"\xa5" * (1 << 20)
+    try:
+        with open(os.path.join(path, "fill"), "wb") as f:
+            while n < limit * 4:
+                f.write(block)
+                f.flush()
+                os.fsync(f.fileno())
+                n += len(block)
+    except OSError as e:
+        return n, e.errno
+    return n, None
+
+
+@needs_loop
+def test_loop_volume_is_hard_limited(sd):
+    c = sd.client()
+    st, body = c.post("/v1/volumes", {"name": "nosize", "driver": "loop"})
+    assert_err(st, body, 400, "invalid_argument")
+    assert "needs the size option" in body["error"]["message"]
+    v = create(c, "lv", "loop", size="48m", uid="1000", mode="0750")
+    mp = v["mountpoint"]
+    st_ = os.stat(mp)
+    assert st_.st_uid == 1000 and stat.S_IMODE(st_.st_mode) == 0o750
+    assert os.listdir(mp) == []  # no lost+found: a volume starts empty
+    info = inspect(c, "lv", usage=True)
+    assert info["size_limit_bytes"] == 48 << 20 and "usage" in info
+    written, err = write_until_full(mp, 48 << 20)
+    import errno
+    assert err == errno.ENOSPC and written <= 48 << 20, (written, err)
+    # a full volume breaks nothing else
+    assert inspect(c, "lv", usage=True)["usage"]["bytes"] > 32 << 20
+    create(c, "other", "local")
+
+
+@needs_btrfs
+def test_btrfs_volume_is_hard_limited_by_its_qgroup(sd):
+    c = sd.client()
+    v = create(c, "bv", "btrfs", size="32m")
+    written, err = write_until_full(v["mountpoint"], 32 << 20)
+    import errno
+    assert err == errno.EDQUOT and written <= 32 << 20, (written, err)
+    info = inspect(c, "bv")
+    assert info["size_limit_bytes"] == 32 << 20
+    assert info["usage"]["bytes"] >= 16 << 20  # from the qgroup, without a walk
+
+
+# ---- snapshots -------------------------------------------------------------------
+
+DRIVERS = [pytest.param("local", {}, id="local"),
+           pytest.param("loop", {"size": "64m"}, id="loop", marks=needs_loop),
+           pytest.param("btrfs", {"size": "64m"}, id="btrfs", marks=needs_btrfs)]
+
+
+@pytest.mark.parametrize("driver,opts", DRIVERS)
+def test_snapshot_write_restore_gives_the_tree_back(sd, driver, opts):
+    c = sd.client()
+    v = create(c, "sv", driver, **opts)
+    mp = v["mountpoint"]
+    fill(mp)
+    before = tree(mp)
+    st, snap = c.post("/v1/volumes/sv/snapshots", {"name": "s1"})
+    assert st == 201 and snap["name"] == "s1" and snap["ready"], snap
+    # change everything
+    with open(os.path.join(mp, "note.txt"), "w") as f:
+        f.write("second\n")
+    os.unlink(os.path.join(mp, "escape"))
+    os.makedirs(os.path.join(mp, "new"))
+    assert tree(mp) != before
+    assert [s["name"] for s in inspect(c, "sv")["snapshots"]] == ["s1"]
+    st, body = c.post("/v1/volumes/sv/snapshots/s1/restore")
+    assert st == 200, body
+    assert tree(mp) == before
+    assert os.readlink(os.path.join(mp, "escape")) == "/etc/shadow"  # a link, not what it points to
+    assert os.stat(os.path.join(mp, "a/hard")).st_ino == os.stat(os.path.join(mp, "note.txt")).st_ino
+
+
+@pytest.mark.parametrize("driver,opts", DRIVERS)
+def test_snapshot_rules(sd, driver, opts):
+    c = sd.client()
+    create(c, "sv", driver, **opts)
+    st, body = c.post("/v1/volumes/sv/snapshots", {"name": "a"})
+    assert st == 201
+    st, body = c.post("/v1/volumes/sv/snapshots", {"name": "a"})
+    assert_err(st, body, 409, "conflict")
+    for bad in ("", "-x", "a/b", "../x", "x" * 65, "a b"):
+        st, body = c.post("/v1/volumes/sv/snapshots", {"name": bad})
+        assert_err(st, body, 400, "invalid_argument")
+    st, body = c.post("/v1/volumes/sv/snapshots", {})
+    assert st == 201 and body["name"].endswith("Z")  # named after the time
+    st, body = c.post("/v1/volumes/sv/mount", {"id": "holder-1"})
+    assert st == 200
+    st, body = c.post("/v1/volumes/sv/snapshots/a/restore")
+    assert_err(st, body, 409, "in_use")
+    assert "holder-1" in body["error"]["message"] and "admin" in body["error"]["message"]
+    assert c.post("/v1/volumes/sv/unmount", {"id": "holder-1"})[0] == 200
+    st, body = c.post("/v1/volumes/sv/snapshots/nope/restore")
+    assert_err(st, body, 404, "not_found")
+    assert c.delete("/v1/volumes/sv/snapshots/a")[0] == 204
+    st, body = c.get("/v1/volumes/sv/snapshots")
+    assert [s["name"] for s in body["snapshots"]] != [] and "a" not in [s["name"] for s in body["snapshots"]]
+    st, body = c.post("/v1/volumes/nosuch/snapshots", {"name": "a"})
+    assert_err(st, body, 404, "not_found")
+
+
+def test_snapshot_cap_per_volume(sd):
+    c = sd.client()
+    create(c, "many", "local")
+    for i in range(64):
+        st, body = c.post("/v1/volumes/many/snapshots", {"name": "s%02d" % i})
+        assert st == 201, body
+    st, body = c.post("/v1/volumes/many/snapshots", {"name": "one-more"})
+    assert_err(st, body, 413, "too_large")
+    assert "64" in body["error"]["message"]
+
+
+def test_tmpfs_cannot_snapshot(sd):
+    c = sd.client()
+    create(c, "t", "tmpfs", size="8m")
+    st, body = c.post("/v1/volumes/t/snapshots", {"name": "a"})
+    assert_err(st, body, 400, "not_supported")
+    assert "local" in body["error"]["message"] and "btrfs" in body["error"]["message"]
+
+
+@pytest.mark.parametrize("driver,opts", DRIVERS)
+def test_snapshots_go_with_their_volume(sd, btrfs_dir, driver, opts):
+    c = sd.client()
+    create(c, "gone", driver, **opts)
+    for n in ("a", "b"):
+        assert c.post("/v1/volumes/gone/snapshots", {"name": n})[0] == 201
+    snapdir = os.path.join(btrfs_dir, "snapshots") if driver == "btrfs" else \
+        os.path.join(sd.root, driver, "snapshots")
+    assert len(os.listdir(snapdir)) == 2
+    assert c.delete("/v1/volumes/gone")[0] == 204
+    wait_removals_done(c)
+    wait_until("snapshots destroyed", lambda: os.listdir(snapdir) == [])
+    # a new volume of that name has none
+    create(c, "gone", driver, **opts)
+    assert c.get("/v1/volumes/gone/snapshots")[1]["snapshots"] == []
+
+
+# ---- clones ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("driver,opts", DRIVERS)
+def test_clone_is_a_copy_and_independent(sd, driver, opts):
+    c = sd.client()
+    v = create(c, "src", driver, **opts)
+    fill(v["mountpoint"])
+    st, cl = c.post("/v1/volumes/src/clone", {"name": "dst", "labels": {"kind": "copy"}})
+    assert st == 201, cl
+    assert cl["driver"] == driver and cl["options"] == v["options"] and cl["labels"] == {"kind": "copy"}
+    assert tree(cl["mountpoint"]) == tree(v["mountpoint"])
+    with open(os.path.join(cl["mountpoint"], "note.txt"), "w") as f:
+        f.write("clone's\n")
+    with open(os.path.join(v["mountpoint"], "a/b/data.bin"), "wb") as f:
+        f.write(b"source's")
+    with open(os.path.join(v["mountpoint"], "note.txt")) as f:
+        assert f.read() == "first\n"
+    with open(os.path.join(cl["mountpoint"], "a/b/data.bin"), "rb") as f:
+        assert len(f.read()) == 300_000
+    st, body = c.post("/v1/volumes/src/clone", {"name": "dst"})
+    assert_err(st, body, 409, "conflict")
+    st, body = c.post("/v1/volumes/src/clone", {"name": "src"})
+    assert_err(st, body, 409, "conflict")
+    # the source can go; the clone stays whole
+    assert c.delete("/v1/volumes/src")[0] == 204
+    with open(os.path.join(cl["mountpoint"], "note.txt")) as f:
+        assert f.read() == "clone's\n"
+
+
+# ---- resize ----------------------------------------------------------------------
+
+
+@needs_btrfs
+def test_btrfs_resize_grows_and_refuses_to_shrink_below_usage(sd):
+    c = sd.client()
+    v = create(c, "rb", "btrfs", size="16m")
+    written, _ = write_until_full(v["mountpoint"], 16 << 20)
+    os.unlink(os.path.join(v["mountpoint"], "fill"))
+    with open(os.path.join(v["mountpoint"], "keep"), "wb") as f:
+        f.write(b"k" * (10 << 20))
+        os.fsync(f.fileno())
+    subprocess.run(["btrfs", "filesystem", "sync", v["mountpoint"]], check=True)
+    st, body = c.post("/v1/volumes/rb/resize", {"size": "4m"})
+    assert_err(st, body, 507, "no_space")
+    assert inspect(c, "rb")["options"]["size"] == "16m"
+    st, body = c.post("/v1/volumes/rb/resize", {"size": "64m"})
+    assert st == 200 and body["options"]["size"] == "64m", body
+    assert inspect(c, "rb")["size_limit_bytes"] == 64 << 20
+    written2, _ = write_until_full(v["mountpoint"], 64 << 20)
+    assert written2 > 32 << 20
+
+
+@needs_loop
+def test_loop_resize_grows_unmounted_and_refuses_in_use(sd):
+    c = sd.client()
+    v = create(c, "rl", "loop", size="32m")
+    with open(os.path.join(v["mountpoint"], "keep"), "w") as f:
+        f.write("kept")
+    assert c.post("/v1/volumes/rl/mount", {"id": "c1"})[0] == 200
+    st, body = c.post("/v1/volumes/rl/resize", {"size": "64m"})
+    assert_err(st, body, 409, "in_use")
+    assert c.post("/v1/volumes/rl/unmount", {"id": "c1"})[0] == 200
+    st, body = c.post("/v1/volumes/rl/resize", {"size": "96m"})
+    assert st == 200, body
+    sv = os.statvfs(v["mountpoint"])
+    assert sv.f_blocks * sv.f_frsize > 80 << 20
+    with open(os.path.join(v["mountpoint"], "keep")) as f:
+        assert f.read() == "kept"
+    st, body = c.post("/v1/volumes/rl/resize", {"size": "nonsense"})
+    assert_err(st, body, 400, "invalid_argument")
+    st, body = c.post("/v1/volumes/rl/resize", {"size": "1m"})
+    assert_err(st, body, 400, "invalid_argument")
+
+
+def test_resize_of_a_driver_without_it(daemon):
+    c = daemon.client()
+    create(c, "plain", "local")
+    st, body = c.post("/v1/volumes/plain/resize", {"size": "1g"})
+    assert_err(st, body, 400, "not_supported")
+    assert "loop" in body["error"]["message"]
+
+
+# ---- start-up and crashes --------------------------------------------------------
+
+
+@needs_loop
+def test_loop_volumes_are_attached_again_at_start(sd):
+    c = sd.client()
+    v = create(c, "persist", "loop", size="32m")
+    with open(os.path.join(v["mountpoint"], "f"), "w") as f:
+        f.write("still here")
+        os.fsync(f.fileno())
+    sd.stop()
+    # a reboot detaches every loop device: unmount as it would
+    subprocess.run(["umount", v["mountpoint"]], check=True)
+    assert not os.path.ismount(v["mountpoint"])
+    sd.start(args=sd.args)
+    assert os.path.ismount(v["mountpoint"])
+    with open(os.path.join(v["mountpoint"], "f")) as f:
+        assert f.read() == "still here"
+
+
+def crash_at(daemon, fp):
+    """Starts volmand so that it kills itself at failpoint fp."""
+    daemon.stop()
+    daemon.start(env={"VOLMAN_FAILPOINT": fp + "=kill"}, args=daemon.args)
+
+
+@pytest.mark.parametrize("fp", ["snapshot-after-intent", "snapshot-after-driver"])
+@pytest.mark.parametrize("driver,opts", DRIVERS)
+def test_crash_during_snapshot_leaves_none(sd, btrfs_dir, driver, opts, fp):
+    c = sd.client()
+    create(c, "cv", driver, **opts)
+    crash_at(sd, fp)
+    try:
+        Client(sd.socket, keepalive=False).post("/v1/volumes/cv/snapshots", {"name": "half"})
+    except OSError:
+        pass
+    sd.wait_dead()
+    sd.start(args=sd.args)
+    c = sd.client()
+    assert c.get("/v1/volumes/cv/snapshots")[1]["snapshots"] == []
+    snapdir = os.path.join(btrfs_dir, "snapshots") if driver == "btrfs" else os.path.join(sd.root, driver, "snapshots")
+    assert os.listdir(snapdir) == []
+    assert "rolled back the interrupted snapshot half" in sd.log_text()
+    # and a snapshot of that name can be made
+    assert c.post("/v1/volumes/cv/snapshots", {"name": "half"})[0] == 201
+
+
+@needs_btrfs
+def test_crash_during_resize_is_finished_at_start(sd):
+    c = sd.client()
+    create(c, "cr", "btrfs", size="16m")
+    crash_at(sd, "resize-after-driver")
+    try:
+        Client(sd.socket, keepalive=False).post("/v1/volumes/cr/resize", {"size": "48m"})
+    except OSError:
+        pass
+    sd.wait_dead()
+    sd.start(args=sd.args)
+    info = inspect(sd.client(), "cr")
+    assert info["options"]["size"] == "48m" and info["size_limit_bytes"] == 48 << 20
+    assert "finished resizing volume cr to 48m" in sd.log_text()
+
+
+@pytest.mark.parametrize("driver,opts", DRIVERS)
+def test_crash_during_clone_leaves_no_volume(sd, driver, opts):
+    c = sd.client()
+    v = create(c, "cs", driver, **opts)
+    fill(v["mountpoint"])
+    crash_at(sd, "create-after-driver")
+    try:
+        Client(sd.socket, keepalive=False).post("/v1/volumes/cs/clone", {"name": "cd"})
+    except OSError:
+        pass
+    sd.wait_dead()
+    sd.start(args=sd.args)
+    c = sd.client()
+    assert c.get("/v1/volumes/cd")[0] == 404
+    assert [x["name"] for x in c.get("/v1/volumes")[1]["volumes"]] == ["cs"]
+    st, cl = c.post("/v1/volumes/cs/clone", {"name": "cd"})
+    assert st == 201 and tree(cl["mountpoint"]) == tree(v["mountpoint"])
