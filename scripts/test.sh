@@ -2,8 +2,9 @@
 # The whole test suite in one command: installs what is missing (including
 # dockerd and Podman), builds with ASan+UBSan, runs the unit tests, then the
 # integration tests (volmand and volman), the engine tests (the volume plugin
-# under real dockerd and Podman), the app tests (deploys through them) and the
-# power-loss tests (volmand on lazyfs, a file system that drops unsynced writes).
+# under real dockerd and Podman), the app tests (deploys through them), the
+# console tests (the web console in headless Chromium) and the power-loss
+# tests (volmand on lazyfs, a file system that drops unsynced writes).
 # Run from anywhere: as root, or through sudo (it asks for it itself).
 set -euo pipefail
 
@@ -21,9 +22,10 @@ build="$repo/build-test"
 log() { printf '==> %s\n' "$*"; }
 
 # --- dependencies -----------------------------------------------------------
-# The engine and app tests drive real dockerd and Podman: install them too.
+# The engine and app tests drive real dockerd and Podman, the console tests
+# headless Chromium (playwright-core from npm): install them too.
 log "checking packages"
-bash "$repo/scripts/deps.sh" --engines
+bash "$repo/scripts/deps.sh" --engines --console
 
 # --- build --------------------------------------------------------------------
 if [[ -f "$build/build.ninja" ]]; then
@@ -77,12 +79,13 @@ run_suite() {
 run_suite integration tests/integration
 run_suite engines tests/engines
 run_suite apps tests/apps
+run_suite console tests/console
 run_suite powerloss tests/powerloss
 
 status() { if (($1 == 0)); then echo "passed"; else echo "FAILED (exit $1)"; fi; }
 summary="unit tests $(status $unit_rc); fuzzing $(status $fuzz_rc)"
 failed=$((unit_rc != 0 || fuzz_rc != 0))
-for name in integration engines apps powerloss; do
+for name in integration engines apps console powerloss; do
         summary+="; $name tests $(status ${rc[$name]})${counts[$name]:+ (${counts[$name]})}"
         ((rc[$name] == 0)) || failed=1
 done

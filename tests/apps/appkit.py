@@ -290,7 +290,7 @@ class Stack:
 
     # -- life cycle --
 
-    def start_volmand(self):
+    def start_volmand(self, extra_args=()):
         if not (os.path.isfile(VOLMAND) and os.access(VOLMAND, os.X_OK)):
             _fail("%s is not built (set VOLMAN_BUILD to the build directory)" % VOLMAND)
         os.makedirs(self.vroot)
@@ -301,7 +301,7 @@ class Stack:
             self.volmand = subprocess.Popen(
                 [VOLMAND, "--root", self.vroot, "--socket", self.volman_sock,
                  "--plugin-socket", self.plugin_sock, "--engine", "unix://" + self.engine_sock,
-                 "--engine-driver", self.driver],
+                 "--engine-driver", self.driver, *extra_args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             wait_for("volmand health", lambda: self.volmand.poll() is None and
