@@ -31,80 +31,13 @@
 #include "core/xmalloc.h"
 #include "http_tls.h"
 
-#define WORKERS_MAX 256
-#define READ_CHUNK (64u << 10)
-#define IN_MAX (VOL_HTTP_HEAD_MAX + READ_CHUNK)
-#define SCAN_INTERVAL_MS 200
-#define SEG_BUF (VOL_HTTP_TARGET_MAX + VOL_HTTP_PARAMS_MAX + 1)
+#include "http_internal.h"
 
-enum conn_state {
-        C_TLS,   /* the TLS handshake */
-        C_HEAD,  /* reading a head (or idle between requests) */
-        C_BODY,  /* reading a body */
-        C_BUSY,  /* a worker has it */
-        C_WRITE, /* the event thread finishes writing an answer */
-        C_DEAD,  /* closed; freed at the end of the event loop's round */
-};
+/* What is read of a refused streamed body before answering: a client still
+ * sending gets the answer, not a broken pipe; past this it gets the close. */
+#define STREAM_DRAIN_MAX (UINT64_C(256) << 20)
 
-struct conn {
-        int fd;
-        struct vol_tls_conn *tls; /* NULL: plain */
-        struct vol_http_server *srv;
-        enum conn_state state;
-        struct vol_http_peer peer;
-        /* input not yet consumed */
-        char *in;
-        size_t in_len, in_cap;
-        /* the request being read */
-        struct vol_http_head_scan scan;
-        char *headbuf; /* the head, parsed in place */
-        struct vol_http_head head;
-        struct vol_strbuf body;
-        bool chunked;
-        uint64_t body_left; /* Content-Length mode */
-        struct vol_http_chunked ch;
-        bool keep_alive;
-        /* timing, in ms of CLOCK_MONOTONIC */
-        uint64_t last_active;
-        uint64_t deadline; /* 0: none */
-        /* output being written */
-        char *out_head;
-        size_t out_head_len;
-        char *out_body;
-        size_t out_body_len;
-        size_t out_off;
-        bool close_after;
-        struct vol_http_stream *stream; /* a streamed answer under way (worker only) */
-        struct conn *prev, *next; /* the server's list */
-        struct conn *qnext;       /* the work queue, or the graveyard */
-};
-
-struct vol_http_server {
-        int listen_fd;
-        int epoll_fd;
-        int wake_fd;
-        char *path; /* the unix socket's; NULL for TCP */
-        int port;
-        const struct vol_route *routes;
-        size_t n_routes;
-        void *ctx;
-        struct vol_http_options opts;
-
-        pthread_t loop;
-        bool loop_started;
-
-        pthread_mutex_t lock; /* the list, states changed by workers, the queue */
-        struct conn *conns;   /* every open connection */
-        size_t n_conns;
-        bool stopping;
-
-        pthread_cond_t work_cond;
-        struct conn *queue_head, **queue_tail;
-        size_t n_workers, n_idle;
-        pthread_t workers[WORKERS_MAX];
-};
-
-static uint64_t now_ms(void)
+uint64_t http_now_ms(void)
 {
         struct timespec ts;
         clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -125,6 +58,8 @@ static void reset_request(struct conn *c)
         c->chunked = false;
         c->body_left = 0;
         c->deadline = 0;
+        c->stream_body = c->body_done = false;
+        c->body_off = 0;
         free(c->out_head);
         free(c->out_body);
         c->out_head = c->out_body = NULL;
@@ -200,7 +135,7 @@ static void arm(struct conn *c, uint32_t events)
 /* ---- the transport: plain or TLS ---- */
 
 /* Reads up to n bytes: > 0, 0 at the end, -EAGAIN, or another -errno. */
-static ssize_t conn_recv(struct conn *c, void *buf, size_t n)
+ssize_t http_conn_recv(struct conn *c, void *buf, size_t n)
 {
         if (c->tls)
                 return vol_tls_recv(c->tls, buf, n);
@@ -215,7 +150,7 @@ static ssize_t conn_recv(struct conn *c, void *buf, size_t n)
 }
 
 /* Writes up to n bytes without blocking: > 0, -EAGAIN, or another -errno. */
-static ssize_t conn_send(struct conn *c, const void *buf, size_t n)
+ssize_t http_conn_send(struct conn *c, const void *buf, size_t n)
 {
         if (c->tls)
                 return vol_tls_send(c->tls, buf, n);
@@ -264,7 +199,7 @@ static int write_some(struct conn *c)
         while (c->tls) { /* the head holds the whole answer (format_head) */
                 if (c->out_off >= c->out_head_len)
                         return 1;
-                ssize_t w = conn_send(c, c->out_head + c->out_off, c->out_head_len - c->out_off);
+                ssize_t w = http_conn_send(c, c->out_head + c->out_off, c->out_head_len - c->out_off);
                 if (w == -EAGAIN)
                         return 0;
                 if (w < 0)
@@ -309,7 +244,7 @@ static void answered(struct conn *c, struct conn **graveyard)
         struct vol_http_server *s = c->srv;
         bool close_it = c->close_after;
         reset_request(c);
-        c->last_active = now_ms();
+        c->last_active = http_now_ms();
         if (graveyard) { /* the event thread */
                 if (close_it || s->stopping) {
                         close_loop_conn(c, graveyard);
@@ -349,7 +284,7 @@ static void send_from_worker(struct conn *c)
         }
         pthread_mutex_lock(&c->srv->lock);
         c->state = C_WRITE;
-        c->deadline = now_ms() + c->srv->opts.idle_timeout_ms; /* a reader that never reads */
+        c->deadline = http_now_ms() + c->srv->opts.idle_timeout_ms; /* a reader that never reads */
         arm(c, EPOLLOUT);
         pthread_mutex_unlock(&c->srv->lock);
 }
@@ -384,121 +319,13 @@ static int refuse_loop(struct conn *c, int status, const char *message, struct c
         if (w == 0) {
                 pthread_mutex_lock(&s->lock);
                 c->state = C_WRITE;
-                c->deadline = now_ms() + s->opts.idle_timeout_ms;
+                c->deadline = http_now_ms() + s->opts.idle_timeout_ms;
                 pthread_mutex_unlock(&s->lock);
                 arm(c, EPOLLOUT);
                 return P_GONE;
         }
         close_loop_conn(c, graveyard);
         return P_GONE;
-}
-
-/* ---- streamed answers (a worker's connection only) ---- */
-
-#define STREAM_BUF (64u << 10)
-#define STREAM_WAIT_MS 30000
-
-struct vol_http_stream {
-        struct conn *c;
-        bool chunked; /* HTTP/1.1: chunks; HTTP/1.0: a body ended by the close */
-        bool broken;  /* the peer is gone or stalled */
-        bool ended;
-        size_t len;
-        char *buf; /* STREAM_BUF bytes, once started */
-};
-
-/* Writes all of data to the (non-blocking) connection, waiting for room. */
-static int write_all(struct conn *c, const char *data, size_t n)
-{
-        while (n) {
-                ssize_t w = conn_send(c, data, n);
-                if (w > 0) {
-                        data += w;
-                        n -= (size_t)w;
-                        continue;
-                }
-                if (w == -EAGAIN) {
-                        struct pollfd p = {.fd = c->fd, .events = POLLOUT};
-                        if (poll(&p, 1, STREAM_WAIT_MS) <= 0 || (p.revents & (POLLERR | POLLHUP)))
-                                return -EPIPE; /* a reader that stopped reading goes */
-                        continue;
-                }
-                return -EPIPE;
-        }
-        return 0;
-}
-
-static int stream_flush(struct vol_http_stream *st)
-{
-        if (st->broken)
-                return -EPIPE;
-        if (!st->len)
-                return 0;
-        char head[24];
-        int r = 0;
-        if (st->chunked) {
-                int n = snprintf(head, sizeof(head), "%zx\r\n", st->len);
-                r = write_all(st->c, head, (size_t)n);
-        }
-        if (r == 0)
-                r = write_all(st->c, st->buf, st->len);
-        if (r == 0 && st->chunked)
-                r = write_all(st->c, "\r\n", 2);
-        st->len = 0;
-        if (r < 0)
-                st->broken = true;
-        return r;
-}
-
-struct vol_http_stream *vol_http_stream_start(const struct vol_http_request *req, int status,
-                                              const char *content_type)
-{
-        struct vol_http_stream *st = req->stream;
-        if (!st || st->c->stream)
-                return NULL;
-        struct conn *c = st->c;
-        c->stream = st;
-        st->buf = xmalloc(STREAM_BUF);
-        st->chunked = c->head.minor == 1;
-        c->close_after = !st->chunked || !c->keep_alive || c->srv->stopping;
-        const char *extra = c->srv->opts.extra_headers;
-        _cleanup_free_ char *head = xasprintf("HTTP/1.1 %d %s\r\nContent-Type: %s\r\n%s%s%s\r\n", status,
-                                              vol_http_reason(status), content_type,
-                                              st->chunked ? "Transfer-Encoding: chunked\r\n" : "",
-                                              !st->chunked || c->close_after ? "Connection: close\r\n" : "",
-                                              extra ? extra : "");
-        if (write_all(c, head, strlen(head)) < 0)
-                st->broken = true;
-        return st;
-}
-
-int vol_http_stream_write(struct vol_http_stream *st, const void *data, size_t n)
-{
-        const char *p = data;
-        while (n) {
-                if (st->broken)
-                        return -EPIPE;
-                size_t room = STREAM_BUF - st->len;
-                size_t take = n < room ? n : room;
-                memcpy(st->buf + st->len, p, take);
-                st->len += take;
-                p += take;
-                n -= take;
-                if (st->len == STREAM_BUF && stream_flush(st) < 0)
-                        return -EPIPE;
-        }
-        return 0;
-}
-
-void vol_http_stream_end(struct vol_http_stream *st, bool ok)
-{
-        if (st->ended)
-                return;
-        st->ended = true;
-        if (ok && stream_flush(st) == 0 && st->chunked && write_all(st->c, "0\r\n\r\n", 5) < 0)
-                st->broken = true;
-        if (!ok || st->broken)
-                st->c->close_after = true; /* cut short: the client sees no end */
 }
 
 /* ---- workers ---- */
@@ -606,7 +433,7 @@ static void run_request(struct conn *c, struct conn **graveyard)
         if (c->stream) {
                 /* the answer is out already: what is left is the connection */
                 vol_http_stream_end(c->stream, false); /* a handler that forgot to end cuts it */
-                c->close_after = c->close_after || !c->keep_alive || s->stopping;
+                c->close_after = c->close_after || !c->keep_alive || s->stopping || (c->stream_body && !c->body_done);
                 c->stream = NULL;
                 free(stream_state.buf);
                 vol_strbuf_free(&resp.body);
@@ -616,7 +443,9 @@ static void run_request(struct conn *c, struct conn **graveyard)
                 return;
         }
 send:
-        c->close_after = !c->keep_alive || s->stopping;
+        if (c->stream_body && !c->body_done && !graveyard)
+                http_drain_body(c, STREAM_DRAIN_MAX);
+        c->close_after = !c->keep_alive || s->stopping || (c->stream_body && !c->body_done);
         size_t len;
         c->out_body = vol_strbuf_take(&resp.body, &len);
         c->out_body_len = len;
@@ -632,7 +461,7 @@ send:
                 close_loop_conn(c, graveyard);
         } else if (w == 0) {
                 c->state = C_WRITE;
-                c->deadline = now_ms() + s->opts.idle_timeout_ms;
+                c->deadline = http_now_ms() + s->opts.idle_timeout_ms;
                 arm(c, EPOLLOUT);
         } else {
                 answered(c, graveyard);
@@ -682,6 +511,26 @@ static bool is_fast(struct vol_http_server *s, struct conn *c)
         return false;
 }
 
+/* True when the request's route reads its body as it comes. */
+static bool streams_body(struct vol_http_server *s, struct conn *c)
+{
+        char target[VOL_HTTP_TARGET_MAX + 1];
+        snprintf(target, sizeof(target), "%s", c->head.target);
+        char *q = strchr(target, '?');
+        if (q)
+                *q = 0;
+        char segbuf[SEG_BUF];
+        const char *segs[VOL_HTTP_PARAMS_MAX];
+        for (size_t i = 0; i < s->n_routes; i++) {
+                const struct vol_route *r = &s->routes[i];
+                if (!(r->flags & VOL_ROUTE_STREAM_BODY) || strcmp(r->method, c->head.method))
+                        continue;
+                if (vol_http_route_match(r->pattern, target, segbuf, sizeof(segbuf), segs, VOL_HTTP_PARAMS_MAX) >= 0)
+                        return true;
+        }
+        return false;
+}
+
 /* Hands a whole request to a worker, starting one if none is free. */
 static void dispatch(struct conn *c)
 {
@@ -708,7 +557,7 @@ static int body_out(void *arg, const char *data, size_t n)
         return vol_strbuf_append(arg, data, n);
 }
 
-static void consume(struct conn *c, size_t n)
+void http_consume(struct conn *c, size_t n)
 {
         memmove(c->in, c->in + n, c->in_len - n);
         c->in_len -= n;
@@ -729,7 +578,7 @@ static int process(struct conn *c, struct conn **graveyard)
                         return P_WAIT;
                 }
                 if (!c->deadline)
-                        c->deadline = now_ms() + s->opts.head_timeout_ms;
+                        c->deadline = http_now_ms() + s->opts.head_timeout_ms;
                 long end = vol_http_head_end(c->in, c->in_len, &c->scan, &why);
                 if (end < 0)
                         return refuse_loop(c, why.status, why.message, graveyard);
@@ -740,24 +589,30 @@ static int process(struct conn *c, struct conn **graveyard)
                 c->headbuf = xmalloc((size_t)end + 1);
                 memcpy(c->headbuf, c->in, (size_t)end);
                 c->headbuf[end] = 0;
-                consume(c, (size_t)end);
+                http_consume(c, (size_t)end);
                 if (vol_http_parse_head(c->headbuf, (size_t)end, &c->head, &why) < 0)
                         return refuse_loop(c, why.status, why.message, graveyard);
                 c->keep_alive = c->head.keep_alive;
-                if (c->head.has_length && c->head.content_length > VOL_HTTP_BODY_MAX)
+                c->stream_body = streams_body(s, c);
+                if (!c->stream_body && c->head.has_length && c->head.content_length > VOL_HTTP_BODY_MAX)
                         return refuse_loop(c, 413, "the request body is larger than 1 MiB", graveyard);
                 c->chunked = c->head.chunked;
-                c->ch.max = VOL_HTTP_BODY_MAX;
+                c->ch.max = c->stream_body ? 0 : VOL_HTTP_BODY_MAX;
                 c->body_left = c->head.has_length ? c->head.content_length : 0;
+                c->body_done = !c->chunked && !c->body_left;
                 if (c->head.expect_continue && (c->chunked || c->body_left)) {
                         static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-                        if (conn_send(c, cont, sizeof(cont) - 1) != (ssize_t)(sizeof(cont) - 1)) {
+                        if (http_conn_send(c, cont, sizeof(cont) - 1) != (ssize_t)(sizeof(cont) - 1)) {
                                 close_loop_conn(c, graveyard);
                                 return P_GONE;
                         }
                 }
+                if (c->stream_body) { /* its handler reads the body */
+                        dispatch(c);
+                        return P_GONE;
+                }
                 c->state = C_BODY;
-                c->deadline = now_ms() + s->opts.body_timeout_ms;
+                c->deadline = http_now_ms() + s->opts.body_timeout_ms;
         }
         if (c->state == C_BODY) {
                 size_t before = c->body.len;
@@ -768,10 +623,10 @@ static int process(struct conn *c, struct conn **graveyard)
                                                    why.status == 413 ? "the request body is larger than 1 MiB"
                                                                      : why.message,
                                                    graveyard);
-                        consume(c, (size_t)used);
+                        http_consume(c, (size_t)used);
                         if (!c->ch.done) {
                                 if (c->body.len != before || used)
-                                        c->deadline = now_ms() + s->opts.body_timeout_ms;
+                                        c->deadline = http_now_ms() + s->opts.body_timeout_ms;
                                 arm(c, EPOLLIN);
                                 return P_WAIT;
                         }
@@ -779,11 +634,11 @@ static int process(struct conn *c, struct conn **graveyard)
                         size_t n = c->in_len < c->body_left ? c->in_len : (size_t)c->body_left;
                         if (n && vol_strbuf_append(&c->body, c->in, n) < 0)
                                 return refuse_loop(c, 413, "the request body is larger than 1 MiB", graveyard);
-                        consume(c, n);
+                        http_consume(c, n);
                         c->body_left -= n;
                         if (c->body_left) {
                                 if (n)
-                                        c->deadline = now_ms() + s->opts.body_timeout_ms;
+                                        c->deadline = http_now_ms() + s->opts.body_timeout_ms;
                                 arm(c, EPOLLIN);
                                 return P_WAIT;
                         }
@@ -813,7 +668,7 @@ static int read_some(struct conn *c)
                                 c->in_cap = IN_MAX;
                         c->in = xrealloc(c->in, c->in_cap);
                 }
-                ssize_t r = conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
+                ssize_t r = http_conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
                 if (r > 0) {
                         c->in_len += (size_t)r;
                         got = true;
@@ -843,14 +698,14 @@ static void on_conn_event(struct conn *c, uint32_t events, struct conn **graveya
                 }
                 c->state = C_HEAD; /* a request may have come with the last flight */
                 c->deadline = 0;
-                c->last_active = now_ms();
+                c->last_active = http_now_ms();
         }
         if (c->state == C_WRITE) {
                 int w = write_some(c);
                 if (w < 0) {
                         close_loop_conn(c, graveyard);
                 } else if (w == 0) {
-                        c->deadline = now_ms() + c->srv->opts.idle_timeout_ms;
+                        c->deadline = http_now_ms() + c->srv->opts.idle_timeout_ms;
                         arm(c, EPOLLOUT);
                 } else {
                         answered(c, graveyard);
@@ -864,7 +719,7 @@ static void on_conn_event(struct conn *c, uint32_t events, struct conn **graveya
                 return;
         }
         if (r != 0)
-                c->last_active = now_ms();
+                c->last_active = http_now_ms();
         /* At the end of the stream a whole request buffered is still
          * answered (a client may shut its side after sending); a partial one
          * never can be. A full buffer: process() consumed what it could, and
@@ -1005,9 +860,9 @@ static void accept_all(struct vol_http_server *s, struct conn **graveyard)
                                 continue;
                         }
                         c->state = C_TLS;
-                        c->deadline = now_ms() + s->opts.head_timeout_ms;
+                        c->deadline = http_now_ms() + s->opts.head_timeout_ms;
                 }
-                c->last_active = now_ms();
+                c->last_active = http_now_ms();
                 vol_strbuf_init(&c->body, VOL_HTTP_BODY_MAX);
                 pthread_mutex_lock(&s->lock);
                 c->next = s->conns;
@@ -1026,7 +881,7 @@ static void accept_all(struct vol_http_server *s, struct conn **graveyard)
  * idle kept-alive connection, an answer nobody reads. */
 static void expire(struct vol_http_server *s, struct conn **graveyard)
 {
-        uint64_t now = now_ms();
+        uint64_t now = http_now_ms();
         struct conn *doomed[64];
         size_t n = 0;
         bool timed_out[64];
@@ -1056,7 +911,7 @@ static void *loop_main(void *arg)
 {
         struct vol_http_server *s = arg;
         struct epoll_event evs[64];
-        uint64_t next_scan = now_ms() + SCAN_INTERVAL_MS;
+        uint64_t next_scan = http_now_ms() + SCAN_INTERVAL_MS;
         for (;;) {
                 int n = epoll_wait(s->epoll_fd, evs, 64, SCAN_INTERVAL_MS);
                 struct conn *graveyard = NULL;
@@ -1070,7 +925,7 @@ static void *loop_main(void *arg)
                         else
                                 on_conn_event(p, evs[i].events, &graveyard);
                 }
-                uint64_t now = now_ms();
+                uint64_t now = http_now_ms();
                 if (now >= next_scan) {
                         expire(s, &graveyard);
                         next_scan = now + SCAN_INTERVAL_MS;
@@ -1086,104 +941,6 @@ static void *loop_main(void *arg)
         return NULL;
 }
 
-/* ---- the socket ---- */
-
-/* mkdir -p of dir, each new folder mode 0755 (as dockerd makes /run/docker/plugins). */
-static int make_parents(const char *dir, struct vol_error *err)
-{
-        _cleanup_free_ char *p = xstrdup(dir);
-        for (char *s = p + 1; ; s++) {
-                if (*s != '/' && *s)
-                        continue;
-                char saved = *s;
-                *s = 0;
-                if (mkdir(p, 0755) < 0 && errno != EEXIST)
-                        return vol_error_set(err, -errno, "creating %s: %m", p);
-                *s = saved;
-                if (!saved)
-                        break;
-        }
-        return 0;
-}
-
-static int bind_socket(const char *path, unsigned mode, unsigned group, struct vol_error *err)
-{
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return vol_error_set(err, -ENAMETOOLONG, "socket path %s is longer than %zu bytes", path,
-                                     sizeof(sa.sun_path) - 1);
-        strcpy(sa.sun_path, path);
-
-        _cleanup_free_ char *dir = xstrdup(path);
-        char *slash = strrchr(dir, '/');
-        if (slash && slash != dir) {
-                *slash = 0;
-                int r = make_parents(dir, err);
-                if (r < 0)
-                        return r;
-        }
-
-        struct stat st;
-        if (lstat(path, &st) == 0) {
-                if (!S_ISSOCK(st.st_mode))
-                        return vol_error_set(err, -EEXIST, "%s exists and is not a socket; not replacing it",
-                                             path);
-                int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-                if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
-                        close(probe);
-                        return vol_error_set(err, -EADDRINUSE,
-                                             "another server is listening on %s (is volmand already running?)",
-                                             path);
-                }
-                if (probe >= 0)
-                        close(probe);
-                unlink(path); /* stale */
-        }
-        int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return vol_error_set(err, -errno, "socket: %m");
-        if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || (group && chown(path, (uid_t)-1, group) < 0) ||
-            chmod(path, mode) < 0 || listen(fd, 512) < 0) {
-                int r = vol_error_set(err, -errno, "listening on %s: %m", path);
-                close(fd);
-                return r;
-        }
-        return fd;
-}
-
-static int tcp_listen(const char *host, const char *port, int *ret_port, struct vol_error *err)
-{
-        struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE},
-                        *res = NULL;
-        int g = getaddrinfo(*host ? host : NULL, port, &hints, &res);
-        if (g != 0)
-                return vol_error_set(err, -EINVAL, "listen address %s:%s: %s", host, port, gai_strerror(g));
-        int r = -EADDRNOTAVAIL, fd = -1;
-        for (struct addrinfo *a = res; a; a = a->ai_next) {
-                fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
-                if (fd < 0) {
-                        r = -errno;
-                        continue;
-                }
-                int one = 1;
-                setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-                if (bind(fd, a->ai_addr, a->ai_addrlen) == 0 && listen(fd, 512) == 0) {
-                        struct sockaddr_storage sa;
-                        socklen_t sl = sizeof(sa);
-                        getsockname(fd, (struct sockaddr *)&sa, &sl);
-                        *ret_port = ntohs(sa.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&sa)->sin6_port
-                                                                   : ((struct sockaddr_in *)&sa)->sin_port);
-                        freeaddrinfo(res);
-                        return fd;
-                }
-                r = -errno;
-                close(fd);
-        }
-        freeaddrinfo(res);
-        errno = -r;
-        return vol_error_set(err, r, "listening on %s:%s: %m", host, port);
-}
-
 static int serve(int fd, const char *path, int port, const struct vol_http_options *opts,
                  const struct vol_route *routes, size_t n_routes, void *ctx,
                  struct vol_http_server **ret, struct vol_error *err);
@@ -1192,7 +949,7 @@ int vol_http_start(const char *socket_path, const struct vol_http_options *opts,
                    const struct vol_route *routes, size_t n_routes, void *ctx,
                    struct vol_http_server **ret, struct vol_error *err)
 {
-        int fd = bind_socket(socket_path, opts->mode, opts->group, err);
+        int fd = http_bind_unix(socket_path, opts->mode, opts->group, err);
         if (fd < 0)
                 return fd;
         return serve(fd, socket_path, 0, opts, routes, n_routes, ctx, ret, err);
@@ -1203,7 +960,7 @@ int vol_http_start_tcp(const char *host, const char *port, const struct vol_http
                        struct vol_http_server **ret, struct vol_error *err)
 {
         int bound = 0;
-        int fd = tcp_listen(host, port, &bound, err);
+        int fd = http_listen_tcp(host, port, &bound, err);
         if (fd < 0)
                 return fd;
         return serve(fd, NULL, bound, opts, routes, n_routes, ctx, ret, err);

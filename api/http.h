@@ -71,6 +71,9 @@ enum {
         /* Served without the server's authenticate hook (a login, the
          * console's files). */
         VOL_ROUTE_PUBLIC = 1u << 1,
+        /* Its body is not gathered (nor bounded to 1 MiB) first: the handler
+         * reads it as it comes with vol_http_body_read (an import). */
+        VOL_ROUTE_STREAM_BODY = 1u << 2,
 };
 
 struct vol_route {
@@ -158,6 +161,13 @@ int vol_http_stream_write(struct vol_http_stream *st, const void *data, size_t n
 /* Ends the answer: whole (ok) or cut short. After this the handler leaves resp
  * alone. */
 void vol_http_stream_end(struct vol_http_stream *st, bool ok);
+
+/* Reads the next bytes of req's body, for a VOL_ROUTE_STREAM_BODY route:
+ * > 0 bytes (at most n), 0 at its end, or < 0: -EPROTO for a malformed
+ * chunk, -ETIMEDOUT when it stalls past the body timeout, -ECONNRESET when
+ * the client went away. Blocks the worker while it waits. A body the handler
+ * leaves unread closes the connection after the answer. */
+ssize_t vol_http_body_read(const struct vol_http_request *req, void *buf, size_t n);
 
 /* Every value of query parameter `key` of req, in order, through cb.
  * Returns how many there were. */

@@ -9,11 +9,14 @@ static const char *const q_list[] = {"filter", "limit", "after", NULL};
 static const char *const q_inspect[] = {"usage", NULL};
 static const char *const q_remove[] = {"force", NULL};
 static const char *const q_apps[] = {"tenant", NULL};
+static const char *const q_import[] = {"name", "driver", "opt", "label", "tenant", "env", "app", "path", NULL};
+static const char *const q_export[] = {"compression", NULL};
 
 static const struct vol_route routes[] = {
         {"GET", "/v1/health", vol_api_health, NULL, VOL_ROUTE_FAST},
         {"GET", "/metrics", vol_api_metrics, NULL, 0},
         {"POST", "/v1/volumes/prune", vol_api_prune, NULL, 0},
+        {"POST", "/v1/volumes/import", vol_api_import, q_import, VOL_ROUTE_STREAM_BODY},
         {"POST", "/v1/volumes", vol_api_create, NULL, 0},
         {"GET", "/v1/volumes", vol_api_list, q_list, 0},
         {"GET", "/v1/volumes/{}", vol_api_inspect, q_inspect, VOL_ROUTE_FAST},
@@ -26,6 +29,7 @@ static const struct vol_route routes[] = {
         {"POST", "/v1/volumes/{}/snapshots/{}/restore", vol_api_snapshot_restore, NULL, 0},
         {"POST", "/v1/volumes/{}/clone", vol_api_clone, NULL, 0},
         {"POST", "/v1/volumes/{}/resize", vol_api_resize, NULL, 0},
+        {"GET", "/v1/volumes/{}/export", vol_api_export, q_export, 0},
         {"GET", "/v1/drivers", vol_api_drivers, NULL, VOL_ROUTE_FAST},
         {"GET", "/v1/config", vol_api_config_get, NULL, 0},
         {"PUT", "/v1/config", vol_api_config_put, NULL, 0},

@@ -157,3 +157,101 @@ void vol_api_resize(void *ctx, const struct vol_http_request *req, struct vol_ht
                 return fail(resp, &err);
         vol_volume_to_json(&resp->body, v, NULL);
 }
+
+/* ---- export and import ---- */
+
+static int to_stream(void *userdata, const void *buf, size_t n)
+{
+        return vol_http_stream_write(userdata, buf, n);
+}
+
+void vol_api_export(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_caller caller = vol_api_caller(req);
+        const char *comp = vol_http_query(req, "compression");
+        if (comp && strcmp(comp, "zstd") && strcmp(comp, "none")) {
+                vol_error_set(&err, -EINVAL, "compression must be zstd or none");
+                return fail(resp, &err);
+        }
+        bool zstd = comp && !strcmp(comp, "zstd");
+        /* what can fail before the first byte answers with an error */
+        _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
+        if (vol_service_get(ctx, &caller, req->params[0], false, &v, NULL, &err) < 0)
+                return fail(resp, &err);
+        struct vol_http_stream *st =
+                vol_http_stream_start(req, 200, zstd ? "application/zstd" : "application/x-tar");
+        if (!st) {
+                vol_error_set(&err, -EIO, "this request cannot stream an answer");
+                return fail(resp, &err);
+        }
+        struct vol_transfer_progress progress = {0};
+        int r = vol_service_export(ctx, &caller, req->params[0], zstd, to_stream, st, &progress, &err);
+        if (r < 0)
+                vol_service_log("error", "export of %s cut short after %llu bytes: %s", req->params[0],
+                                (unsigned long long)progress.bytes, vol_error_message(&err));
+        vol_error_clear(&err);
+        vol_http_stream_end(st, r == 0);
+}
+
+static ssize_t from_body(void *userdata, void *buf, size_t n)
+{
+        return vol_http_body_read(userdata, buf, n);
+}
+
+struct kv_ctx {
+        struct vol_kvs *kvs;
+        const char *what;
+        struct vol_error *err;
+        int r;
+};
+
+static void add_kv(const char *value, void *userdata)
+{
+        struct kv_ctx *k = userdata;
+        const char *eq = strchr(value, '=');
+        if (k->r < 0)
+                return;
+        if (!eq || eq == value) {
+                k->r = vol_error_set(k->err, -EINVAL, "%s %s: give KEY=VALUE", k->what, value);
+                return;
+        }
+        _cleanup_free_ char *key = strndup(value, (size_t)(eq - value));
+        vol_kvs_set(k->kvs, key, eq + 1);
+}
+
+void vol_api_import(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_caller caller = vol_api_caller(req);
+        struct vol_create_request cr = {.options = VOL_KVS_INIT, .labels = VOL_KVS_INIT};
+        struct vol_scope scope = {0};
+        _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
+        cr.name = vol_http_query(req, "name");
+        cr.driver = vol_http_query(req, "driver");
+        scope.tenant = (char *)vol_http_query(req, "tenant");
+        scope.env = (char *)vol_http_query(req, "env");
+        scope.app = (char *)vol_http_query(req, "app");
+        scope.path = (char *)vol_http_query(req, "path");
+        struct kv_ctx ko = {&cr.options, "opt", &err, 0}, kl = {&cr.labels, "label", &err, 0};
+        vol_http_query_all(req, "opt", add_kv, &ko);
+        vol_http_query_all(req, "label", add_kv, &kl);
+        bool any_scope = scope.tenant || scope.env || scope.app || scope.path;
+        if (ko.r < 0 || kl.r < 0) {
+                fail(resp, &err);
+        } else if (any_scope && !(scope.tenant && scope.env && scope.app && scope.path)) {
+                vol_error_set(&err, -EINVAL, "a scope needs tenant, env, app and path");
+                fail(resp, &err);
+        } else {
+                cr.scope = any_scope ? &scope : NULL;
+                struct vol_transfer_progress progress = {0};
+                if (vol_service_import(ctx, &caller, &cr, from_body, (void *)req, &progress, &v, &err) < 0) {
+                        fail(resp, &err);
+                } else {
+                        resp->status = 201;
+                        vol_volume_to_json(&resp->body, v, NULL);
+                }
+        }
+        vol_kvs_free(&cr.options);
+        vol_kvs_free(&cr.labels);
+}

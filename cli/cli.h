@@ -89,6 +89,13 @@ int cli_volume_snapshot(struct cli_context *ctx, int argc, char **argv, struct v
 int cli_volume_clone(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 int cli_volume_update(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 int cli_driver(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+/* `volman volume export`, `volume import` (cli/transfer.c). */
+int cli_volume_export(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+int cli_volume_import(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+/* `volman doctor` (cli/doctor.c): checks the host; -EIO when something
+ * volman needs is missing. */
+int cli_doctor(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+
 /* `volman token ...` (cli/token.c). */
 int cli_token(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 

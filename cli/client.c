@@ -316,3 +316,136 @@ int vol_client_call(struct vol_client *c, const char *method, const char *path, 
                 json_decref(j);
         return 0;
 }
+
+/* ---- streamed transfers ---- */
+
+struct xfer {
+        struct vol_client *c;
+        FILE *file;
+        bool error_answer; /* a non-2xx status: its body is kept for the message */
+        struct vol_strbuf err_body;
+        vol_client_progress_fn progress;
+        void *userdata;
+        unsigned long long total;
+        int write_errno;
+};
+
+static size_t on_download(char *data, size_t size, size_t nmemb, void *userdata)
+{
+        struct xfer *x = userdata;
+        size_t n = size * nmemb;
+        long status = 0;
+        curl_easy_getinfo(x->c->curl, CURLINFO_RESPONSE_CODE, &status);
+        if (status < 200 || status > 299) {
+                x->error_answer = true;
+                vol_strbuf_append(&x->err_body, data, n); /* bounded: the rest is dropped */
+                return n;
+        }
+        if (fwrite(data, 1, n, x->file) != n) {
+                x->write_errno = errno ? errno : EIO;
+                return 0;
+        }
+        return n;
+}
+
+static size_t on_upload(char *buf, size_t size, size_t nmemb, void *userdata)
+{
+        struct xfer *x = userdata;
+        size_t n = fread(buf, 1, size * nmemb, x->file);
+        if (n == 0 && ferror(x->file))
+                return CURL_READFUNC_ABORT;
+        return n;
+}
+
+static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
+{
+        struct xfer *x = userdata;
+        if (x->progress)
+                x->progress(x->userdata, (unsigned long long)(ulnow ? ulnow : dlnow),
+                            x->total ? x->total : (unsigned long long)(ultotal ? ultotal : 0));
+        return 0;
+}
+
+static int transfer(struct xfer *x, const char *method, const char *path, long long size, long *ret_status,
+                    struct vol_error *err)
+{
+        struct vol_client *c = x->c;
+        int r = check_socket(c, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *url = xasprintf("http://localhost%s", path);
+        struct curl_slist *headers = NULL, *h;
+        if ((h = curl_slist_append(headers, "Expect:")))
+                headers = h;
+        if (!strcmp(method, "POST") && (h = curl_slist_append(headers, "Content-Type: application/x-tar")))
+                headers = h;
+        struct vol_strbuf unused;
+        vol_strbuf_init(&unused, 1);
+        if ((r = setup_handle(c, !strcmp(method, "POST") ? "PUT" : method, url, NULL, headers, &unused, err)) < 0)
+                goto out;
+        CURL *hd = c->curl;
+        if (!strcmp(method, "POST")) {
+                curl_easy_setopt(hd, CURLOPT_UPLOAD, 1L);
+                curl_easy_setopt(hd, CURLOPT_CUSTOMREQUEST, "POST");
+                curl_easy_setopt(hd, CURLOPT_READFUNCTION, on_upload);
+                curl_easy_setopt(hd, CURLOPT_READDATA, x);
+                if (size >= 0)
+                        curl_easy_setopt(hd, CURLOPT_INFILESIZE_LARGE, (curl_off_t)size);
+                curl_easy_setopt(hd, CURLOPT_WRITEFUNCTION, on_body);
+                curl_easy_setopt(hd, CURLOPT_WRITEDATA, &x->err_body);
+        } else {
+                curl_easy_setopt(hd, CURLOPT_WRITEFUNCTION, on_download);
+                curl_easy_setopt(hd, CURLOPT_WRITEDATA, x);
+                curl_easy_setopt(hd, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0); /* an export has no bound */
+        }
+        curl_easy_setopt(hd, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(hd, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(hd, CURLOPT_XFERINFODATA, x);
+        CURLcode rc = curl_easy_perform(hd);
+        curl_easy_getinfo(hd, CURLINFO_RESPONSE_CODE, ret_status);
+        if (x->write_errno)
+                r = vol_error_set(err, -x->write_errno, "writing the export: %s", strerror(x->write_errno));
+        else if (rc == CURLE_COULDNT_CONNECT)
+                r = unreachable(c, ECONNREFUSED, err);
+        else if (rc != CURLE_OK && !x->error_answer)
+                r = vol_error_set(err, -EIO, "the transfer with volmand failed: %s",
+                                  c->curl_error[0] ? c->curl_error : curl_easy_strerror(rc));
+out:
+        vol_strbuf_free(&unused);
+        curl_slist_free_all(headers);
+        curl_easy_reset(c->curl);
+        return r;
+}
+
+int vol_client_download(struct vol_client *c, const char *path, FILE *out, vol_client_progress_fn progress,
+                        void *userdata, unsigned long long total, struct vol_error *err)
+{
+        struct xfer x = {.c = c, .file = out, .progress = progress, .userdata = userdata, .total = total};
+        vol_strbuf_init(&x.err_body, 64 << 10);
+        long status = 0;
+        int r = transfer(&x, "GET", path, -1, &status, err);
+        if (r == 0 && (status < 200 || status > 299))
+                r = error_from_answer(status, x.err_body.data ? x.err_body.data : "", x.err_body.len, err);
+        vol_strbuf_free(&x.err_body);
+        return r;
+}
+
+int vol_client_upload(struct vol_client *c, const char *path, FILE *in, long long size,
+                      vol_client_progress_fn progress, void *userdata, json_t **ret_json, struct vol_error *err)
+{
+        struct xfer x = {.c = c, .file = in, .progress = progress, .userdata = userdata,
+                         .total = size > 0 ? (unsigned long long)size : 0};
+        vol_strbuf_init(&x.err_body, VOL_CLIENT_RESPONSE_MAX);
+        long status = 0;
+        int r = transfer(&x, "POST", path, size, &status, err);
+        if (r == 0 && (status < 200 || status > 299))
+                r = error_from_answer(status, x.err_body.data ? x.err_body.data : "", x.err_body.len, err);
+        if (r == 0 && ret_json) {
+                json_error_t je;
+                *ret_json = json_loadb(x.err_body.data ? x.err_body.data : "", x.err_body.len, 0, &je);
+                if (!*ret_json)
+                        r = vol_error_set(err, -EPROTO, "volmand's answer is not JSON: %s", je.text);
+        }
+        vol_strbuf_free(&x.err_body);
+        return r;
+}

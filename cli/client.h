@@ -4,6 +4,7 @@
 #pragma once
 
 #include <jansson.h> /* also json_decrefp() for _cleanup_ */
+#include <stdio.h>
 
 #include "core/cleanup.h"
 #include "core/error.h"
@@ -53,3 +54,20 @@ int vol_client_call(struct vol_client *c, const char *method, const char *path, 
  * the unreserved ones (A-Z a-z 0-9 - . _ ~) becomes %XX. Never NULL; the
  * caller frees. */
 char *vol_client_escape(const char *s);
+
+/* Called during a transfer about every tenth of a second: bytes moved so far
+ * and the total when known (else 0). */
+typedef void (*vol_client_progress_fn)(void *userdata, unsigned long long done, unsigned long long total);
+
+/* GETs path and writes a 2xx answer's body to out as it comes (an export),
+ * with progress (may be NULL); total is the caller's estimate (0: none). An
+ * error answer becomes a negative errno with the daemon's message, and out
+ * gets nothing. A body the daemon cut short (it failed half-way) is -EIO. */
+int vol_client_download(struct vol_client *c, const char *path, FILE *out, vol_client_progress_fn progress,
+                        void *userdata, unsigned long long total, struct vol_error *err);
+
+/* POSTs in's content (size bytes, or -1: unknown, sent chunked) to path as
+ * it reads it (an import), with progress, and parses the JSON answer into
+ * *ret_json as vol_client_call does. */
+int vol_client_upload(struct vol_client *c, const char *path, FILE *in, long long size,
+                      vol_client_progress_fn progress, void *userdata, json_t **ret_json, struct vol_error *err);

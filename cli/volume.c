@@ -84,7 +84,11 @@ static const char create_usage[] =
     "      --tenant T --env E --app A --path P\n"
     "                        the scope: all four or none; without NAME the name\n"
     "                        is derived from it\n"
-    "      --json            print the volume as JSON\n";
+    "      --json            print the volume as JSON\n"
+    "\n"
+    "Example:\n"
+    "  volman volume create --opt uid=1000 --label team=web web-data\n"
+    "  volman volume create -d tmpfs -o size=64m scratch\n";
 
 enum {
         OPT_TENANT = 0x200,
@@ -227,7 +231,10 @@ static const char ls_usage[] =
     "                          label=K, label=K=V, driver=D, tenant=T, env=E, app=A,\n"
     "                          name=SUBSTRING, dangling=true|false\n"
     "  -q, --quiet             print names only\n"
-    "      --json              print one JSON array of the volumes\n";
+    "      --json              print one JSON array of the volumes\n"
+    "\n"
+    "Example:\n"
+    "  volman volume ls --filter tenant=acme --filter label=team=web\n";
 
 struct ls_state {
         struct vol_strbuf query; /* "filter=...&filter=..." */
@@ -393,7 +400,8 @@ static const char inspect_usage[] =
     "also gets a warning on stderr. Missing volumes are reported one by one;\n"
     "the others are still printed.\n"
     "\n"
-    "Example: volman volume inspect web-data\n";
+    "Example:\n"
+    "  volman volume inspect web-data\n";
 
 /* "3d4h", "12m5s": how long ago an RFC 3339 UTC time was. */
 static void age_of(const char *since, time_t now, char out[32])
@@ -492,7 +500,10 @@ static const char rm_usage[] =
     "\n"
     "Options:\n"
     "  -f, --force   accepted, passed on as ?force=1; volmand still refuses in-use volumes\n"
-    "      --json    print a JSON array of the removed names\n";
+    "      --json    print a JSON array of the removed names\n"
+    "\n"
+    "Example:\n"
+    "  volman volume rm web-data scratch\n";
 
 static int rm_option(struct cli_context *ctx, void *state, int opt, const char *arg,
                      struct vol_error *err)
@@ -575,7 +586,10 @@ static const char prune_usage[] =
     "  -f, --filter KEY=VALUE  only matching volumes (repeatable; see 'volume ls --help')\n"
     "  -a, --all               allow a prune without filters (every unused volume)\n"
     "      --dry-run           print what would be removed, remove nothing\n"
-    "      --json              print volmand's answer: {\"removed\": [...], \"dry_run\": ...}\n";
+    "      --json              print volmand's answer: {\"removed\": [...], \"dry_run\": ...}\n"
+    "\n"
+    "Example:\n"
+    "  volman volume prune --filter label=team=web --dry-run\n";
 
 struct prune_state {
         json_t *filters;
@@ -675,7 +689,10 @@ static const char mount_usage[] =
     "\n"
     "Options:\n"
     "      --id ID   the reference: 1 to 256 printable ASCII bytes, no spaces\n"
-    "      --json    print volmand's answer: {\"mountpoint\": ...}\n";
+    "      --json    print volmand's answer: {\"mountpoint\": ...}\n"
+    "\n"
+    "Example:\n"
+    "  volman volume mount web-data --id c0ffee\n";
 
 static const char unmount_usage[] =
     "Usage: volman volume unmount NAME --id ID\n"
@@ -684,7 +701,10 @@ static const char unmount_usage[] =
     "\n"
     "Options:\n"
     "      --id ID   the reference given to 'volume mount'\n"
-    "      --json    print volmand's answer: {}\n";
+    "      --json    print volmand's answer: {}\n"
+    "\n"
+    "Example:\n"
+    "  volman volume unmount web-data --id c0ffee\n";
 
 static int id_option(struct cli_context *ctx, void *state, int opt, const char *arg,
                      struct vol_error *err)
@@ -768,6 +788,8 @@ static const struct cli_command volume_commands[] = {
     {"snapshot", NULL, cli_volume_snapshot, "Snapshots of a volume (create, ls, restore, rm)"},
     {"clone", NULL, cli_volume_clone, "Make a new volume with another's content"},
     {"update", NULL, cli_volume_update, "Change a volume's size limit"},
+    {"export", NULL, cli_volume_export, "Write a volume's content as a tar archive"},
+    {"import", NULL, cli_volume_import, "Make a new volume from a tar archive"},
 };
 
 int cli_volume(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)

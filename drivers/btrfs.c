@@ -311,11 +311,11 @@ static int btrfs_info(struct vol_driver *d, const struct vol_volume *v, bool wit
 {
         memset(ret, 0, sizeof(*ret));
         ret->persistent = true;
-        if (parse_size(&v->options, &ret->limit_bytes, NULL) == 0 && ret->limit_bytes)
-                ret->has_limit = true;
         uint64_t id, rfer, excl;
+        if (!with_usage) /* lists: the driver's view alone */
+                return 0;
         if (subvol_id(d->dir_fd, v->id, &id) == 0 && qgroup_usage(priv(d)->top_fd, id, &rfer, &excl) == 0) {
-                ret->has_usage = true; /* from the qgroup: cheap, so always */
+                ret->has_usage = true; /* from the qgroup: no walk */
                 ret->usage_bytes = rfer;
         }
         return 0;

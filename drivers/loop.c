@@ -263,9 +263,7 @@ static int loop_info(struct vol_driver *d, const struct vol_volume *v, bool with
 {
         memset(ret, 0, sizeof(*ret));
         ret->persistent = true;
-        if (size_of(&v->options, &ret->limit_bytes, NULL) == 0)
-                ret->has_limit = true;
-        if (is_mounted(d, v->id) != 1)
+        if (!with_usage || is_mounted(d, v->id) != 1) /* lists: the driver's view alone */
                 return 0;
         _cleanup_close_ int fd = vol_fs_open_dir(d->dir_fd, v->id);
         struct statvfs sv;

@@ -164,8 +164,6 @@ static int tmpfs_info(struct vol_driver *d, const struct vol_volume *v, bool wit
         ret->persistent = false;
         ret->note = "content is kept in memory (tmpfs): it survives container and daemon restarts "
                     "but is lost when the host reboots";
-        ret->limit_bytes = tmpfs_memory_bytes(&v->options);
-        ret->has_limit = ret->limit_bytes > 0;
         if (!with_usage || is_mounted(d, v) != 1)
                 return 0;
         _cleanup_close_ int fd = vol_fs_open_dir(d->dir_fd, v->id);

@@ -15,6 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "core/caller.h"
 #include "core/token.h"
@@ -219,6 +220,34 @@ struct vol_driver_desc {
 typedef int (*vol_driver_desc_cb)(const struct vol_driver_desc *d, void *userdata);
 /* Every driver volmand has, available on this host or not. */
 int vol_service_drivers(struct vol_service *s, vol_driver_desc_cb cb, void *userdata);
+
+/* ---- export and import (service/transfer.c) ---- */
+
+/* How far a transfer is: updated as it goes (read from another thread
+ * without a lock: figures for people, not for decisions). */
+struct vol_transfer_progress {
+        _Atomic uint64_t bytes;   /* file data so far */
+        _Atomic uint64_t entries; /* archive entries so far */
+};
+/* Takes n bytes of an export: 0, or < 0 to stop it (the client went away). */
+typedef int (*vol_transfer_write_fn)(void *userdata, const void *buf, size_t n);
+/* Gives up to n bytes of an import: > 0, 0 at its end, or < 0 (-errno). */
+typedef ssize_t (*vol_transfer_read_fn)(void *userdata, void *buf, size_t n);
+
+/* Writes volume name's content as a tar stream (pax; zstd-compressed when
+ * zstd) through write: owners, modes, times, xattrs, symlinks as links, hard
+ * links; nothing followed out of the volume, no other filesystem entered. */
+int vol_service_export(struct vol_service *s, const struct vol_caller *caller, const char *name, bool zstd,
+                       vol_transfer_write_fn write, void *userdata, struct vol_transfer_progress *progress,
+                       struct vol_error *err);
+/* Makes a new volume as req says and fills it from the tar stream read gives
+ * (any compression libarchive reads). A hostile or broken archive (a path
+ * with ".." or absolute, a path through a symlink, a device node, an entry
+ * twice, more than the volume holds: -ENOSPC) refuses the whole import, with
+ * a message naming the entry, and leaves no volume. */
+int vol_service_import(struct vol_service *s, const struct vol_caller *caller, const struct vol_create_request *req,
+                       vol_transfer_read_fn read, void *userdata, struct vol_transfer_progress *progress,
+                       struct vol_volume **ret, struct vol_error *err);
 
 /* ---- tokens and console sessions (service/tokens.c, service/sessions.c) ---- */
 

@@ -6,6 +6,7 @@
 #include <uuid/uuid.h>
 
 #include "core/cleanup.h"
+#include "core/size.h"
 #include "core/failpoint.h"
 #include "core/names.h"
 #include "core/volume_json.h"
@@ -388,9 +389,16 @@ static int view_one(const struct vol_volume *v, void *userdata)
         /* inspect shows the snapshots: one more read, on the same reader */
         struct vol_snapshot *snaps = NULL;
         if (d && (d->ops->caps & VOL_CAP_SNAPSHOT) &&
-            vol_snapshots_of(c->s, v->id, &snaps, &info.n_snapshots, NULL) == 0) {
+            vol_snapshots_of(c->s, v->id, &snaps, &info.n_snapshots, NULL) == 0 && info.n_snapshots) {
                 info.has_snapshots = true;
                 info.snapshots = snaps;
+        }
+        /* and the size limit its driver enforces */
+        uint64_t limit;
+        const char *size = vol_kvs_get(&v->options, "size");
+        if (d && (d->ops->caps & VOL_CAP_SIZE_LIMIT) && size && vol_parse_size("size", size, &limit, NULL) == 0) {
+                info.has_limit = true;
+                info.limit_bytes = limit;
         }
         int r = c->cb(v, &info, c->userdata);
         free(snaps);

@@ -179,7 +179,7 @@ def test_btrfs_volume_is_hard_limited_by_its_qgroup(sd):
     written, err = write_until_full(v["mountpoint"], 32 << 20)
     import errno
     assert err == errno.EDQUOT and written <= 32 << 20, (written, err)
-    info = inspect(c, "bv")
+    info = inspect(c, "bv", usage=True)
     assert info["size_limit_bytes"] == 32 << 20
     assert info["usage"]["bytes"] >= 16 << 20  # from the qgroup, without a walk
 

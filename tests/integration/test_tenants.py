@@ -356,6 +356,7 @@ def test_another_tenants_things_are_404_on_every_route_and_nothing_changes(two_t
         ("POST", "/v1/volumes/%s/clone" % v, {"name": "stolen"}),
         ("POST", "/v1/volumes/%s/clone" % v, {"scope": {"tenant": "globex", "env": "e", "app": "a", "path": "/d"}}),
         ("POST", "/v1/volumes/%s/resize" % v, {"size": "1g"}),
+        ("GET", "/v1/volumes/%s/export" % v, None),
         ("GET", "/v1/volumes/plain", None), ("DELETE", "/v1/volumes/plain", None),
         ("POST", "/v1/volumes/plain/mount", {"id": "x"}),
         ("GET", env + "/config", None), ("PUT", env + "/config", {"memory": "128m"}),
