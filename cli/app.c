@@ -143,19 +143,28 @@ static const char config_set_usage[] =
     "      --env E       the env (required)\n"
     "      --app A       the app: set its own layer rather than the env's\n"
     "  -f, --file FILE   the config, YAML or JSON, at most 1 MiB; - reads stdin\n"
-    "      --json        print the saved layer as JSON\n";
+    "      --json        print the saved layer as JSON\n"
+    "\n"
+    "Example:\n"
+    "  volman app config set --tenant acme --env prod --app orders -f orders.yaml\n";
 
 static const char config_get_usage[] =
     "Usage: volman app config get --tenant T --env E [--app A] [--json]\n"
     "\n"
     "Prints one layer of the app container config: the env layer without --app,\n"
-    "the app layer with it. {} means the layer sets nothing.\n";
+    "the app layer with it. {} means the layer sets nothing.\n"
+    "\n"
+    "Example:\n"
+    "  volman app config get --tenant acme --env prod --app orders\n";
 
 static const char config_resolve_usage[] =
     "Usage: volman app config resolve --tenant T --env E --app A [--json]\n"
     "\n"
     "Prints the config app A gets once the global, env and app layers are merged,\n"
-    "and the name of the volume each writeable path gets.\n";
+    "and the name of the volume each writeable path gets.\n"
+    "\n"
+    "Example:\n"
+    "  volman app config resolve --tenant acme --env prod --app orders\n";
 
 static int config_set_or_get(struct cli_context *ctx, bool set, int argc, char **argv,
                              struct vol_error *err)
@@ -284,7 +293,11 @@ static const char deploy_usage[] =
     "      --strategy recreate            remove the old container, then start the new\n"
     "                                     one (default)\n"
     "      --strategy blue-green          start the new container, then remove the old\n"
-    "      --json                         print volmand's answer\n";
+    "      --json                         print volmand's answer\n"
+    "\n"
+    "Example:\n"
+    "  volman app deploy --tenant acme --env prod --app orders --image registry/orders:1.4 \\\n"
+    "      --strategy blue-green\n";
 
 static int app_deploy(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)
 {
@@ -376,7 +389,10 @@ static const char ls_usage[] = "Usage: volman app ls [--tenant T] [--json]\n"
                                "\n"
                                "Options:\n"
                                "      --tenant T   only the apps of tenant T\n"
-                               "      --json       print one JSON array of the apps\n";
+                               "      --json       print one JSON array of the apps\n"
+                               "\n"
+                               "Example:\n"
+                               "  volman app ls --tenant acme\n";
 
 static int app_ls(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)
 {
@@ -443,7 +459,10 @@ static const char rm_usage[] =
     "\n"
     "Removes app A: its containers, then its volumes and all their data, then its\n"
     "app config layer and deploy record, and prints what was removed. Running it\n"
-    "again finishes an interrupted removal. The env and global layers stay.\n";
+    "again finishes an interrupted removal. The env and global layers stay.\n"
+    "\n"
+    "Example:\n"
+    "  volman app rm --tenant acme --env prod --app orders\n";
 
 static int app_rm(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)
 {

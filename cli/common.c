@@ -163,6 +163,19 @@ int cli_parse_options(struct cli_context *ctx, const char *cmd, const char *usag
         return 0;
 }
 
+/* An example for each group's own help (each command's help has its own). */
+static const struct {
+        const char *group, *example;
+} group_examples[] = {
+    {"volume", "volman volume create web-data\n  volman volume ls --quiet"},
+    {"app", "volman app ls --tenant acme"},
+    {"app config", "volman app config resolve --tenant acme --env prod --app orders"},
+    {"config", "volman config get"},
+    {"token", "volman token create --tenant acme --name ci"},
+    {"volume snapshot", "volman volume snapshot create web-data before-upgrade"},
+    {"driver", "volman driver ls"},
+};
+
 static void print_group_usage(const char *group, const struct cli_command *table, size_t n, FILE *f)
 {
         fprintf(f, "Usage: volman %s COMMAND [ARG...]\n\nCommands:\n", group);
@@ -173,6 +186,9 @@ static void print_group_usage(const char *group, const struct cli_command *table
                 fprintf(f, "  %-12s %s\n", name, table[i].help);
         }
         fprintf(f, "\nRun 'volman %s COMMAND --help' for more on a command.\n", group);
+        for (size_t i = 0; i < ARRAY_SIZE(group_examples); i++)
+                if (strcmp(group_examples[i].group, group) == 0)
+                        fprintf(f, "\nExample:\n  %s\n", group_examples[i].example);
 }
 
 int cli_group_run(struct cli_context *ctx, const char *group, const struct cli_command *table,

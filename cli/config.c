@@ -146,11 +146,17 @@ static const char set_usage[] =
     "\n"
     "Options:\n"
     "  -f, --file FILE   the config, YAML or JSON, at most 1 MiB; - reads stdin\n"
-    "      --json        print the saved layer as JSON\n";
+    "      --json        print the saved layer as JSON\n"
+    "\n"
+    "Example:\n"
+    "  volman config set -f platform.yaml\n";
 
 static const char get_usage[] = "Usage: volman config get [--json]\n"
                                 "\n"
-                                "Prints the global layer of the app container config.\n";
+                                "Prints the global layer of the app container config.\n"
+                                "\n"
+                                "Example:\n"
+                                "  volman config get --json\n";
 
 static int file_option(struct cli_context *ctx, void *state, int opt, const char *arg,
                        struct vol_error *err)

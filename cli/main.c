@@ -22,6 +22,7 @@ static const struct cli_command commands[] = {
     {"driver", NULL, cli_driver, "List the volume drivers and what each can do here"},
     {"token", NULL, cli_token, "Make, list and revoke API tokens (create, ls, rm)"},
     {"health", NULL, cmd_health, "Check that volmand answers"},
+    {"doctor", NULL, cli_doctor, "Check what this host gives volman, and how to fix what it lacks"},
     {"version", NULL, cmd_version, "Show the versions of volman and volmand"},
 };
 
@@ -44,7 +45,11 @@ static void print_usage(FILE *f)
         fputs("\nRun 'volman COMMAND --help' for more on a command.\n"
               "Exit codes: 0 ok, 1 failure, 2 usage, 3 volmand unreachable, 4 not found,\n"
               "5 conflict or in use, 6 input refused by volmand or a bad config file,\n"
-              "7 not allowed (forbidden).\n",
+              "7 not allowed (forbidden).\n"
+              "\n"
+              "Example:\n"
+              "  volman volume create --tenant acme --env prod --app orders --path /var/lib/state\n"
+              "  volman --json volume ls\n",
               f);
 }
 
@@ -83,7 +88,9 @@ static int get_health(struct cli_context *ctx, json_t **ret_json, struct vol_err
 static int cmd_health(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)
 {
         int r = parse_no_arguments(
-            ctx, "health", "Usage: volman health [--json]\n\nPrints \"ok\" when volmand answers.\n",
+            ctx, "health",
+            "Usage: volman health [--json]\n\nPrints \"ok\" when volmand answers.\n\nExample:\n"
+            "  volman --socket /run/volman/volman.sock health\n",
             argc, argv, err);
         if (r != 0)
                 return r < 0 ? r : 0;
@@ -106,7 +113,10 @@ static int cmd_version(struct cli_context *ctx, int argc, char **argv, struct vo
 {
         int r = parse_no_arguments(ctx, "version",
                                    "Usage: volman version [--json]\n\n"
-                                   "Prints volman's version, then volmand's when it answers.\n",
+                                   "Prints volman's version, then volmand's when it answers.\n"
+                                   "\n"
+                                   "Example:\n"
+                                   "  volman version --json\n",
                                    argc, argv, err);
         if (r != 0)
                 return r < 0 ? r : 0;

@@ -32,7 +32,10 @@ static const char create_usage[] =
 static const char ls_usage[] = "Usage: volman token ls [--json]\n"
                                "\n"
                                "Lists the tokens: ID, tenant (or admin), name, when made and last used.\n"
-                               "The tokens themselves are never shown again.\n";
+                               "The tokens themselves are never shown again.\n"
+                               "\n"
+                               "Example:\n"
+                               "  volman token ls --json\n";
 
 static const char rm_usage[] = "Usage: volman token rm ID...\n"
                                "\n"

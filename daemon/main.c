@@ -1,7 +1,6 @@
 /* volmand: the volume daemon. Owns volume metadata and data, serves the REST
  * API on a unix socket. The only place (with the CLI's main) that prints. */
 #include <errno.h>
-#include <getopt.h>
 #include <grp.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -19,36 +18,10 @@
 #include "core/size.h"
 #include "service/service.h"
 
-#define DEFAULT_ROOT "/var/lib/volman"
-#define DEFAULT_SOCKET "/run/volman/volman.sock"
-#define DEFAULT_PLUGIN_SOCKET "/run/docker/plugins/volman.sock"
-
-/* One log line. Messages quote what requests held (names, ids): every
- * control character (C0, DEL, C1) is written escaped, so no request can
- * forge a log line or drive an operator's terminal. */
-static void log_line(const char *level, const char *msg)
-{
-        char ts[32];
-        time_t now = time(NULL);
-        struct tm tm;
-        gmtime_r(&now, &tm);
-        strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-        char out[4096];
-        size_t n = 0;
-        for (const unsigned char *p = (const unsigned char *)msg; *p && n + 8 < sizeof(out); p++) {
-                unsigned c = *p;
-                if (c == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) { /* C1 control in UTF-8 */
-                        n += (size_t)snprintf(out + n, sizeof(out) - n, "\\u%04x", p[1]);
-                        p++;
-                } else if (c < 0x20 || c == 0x7f || c == '\\') {
-                        n += (size_t)snprintf(out + n, sizeof(out) - n, c == '\\' ? "\\\\" : "\\x%02x", c);
-                } else {
-                        out[n++] = (char)c;
-                }
-        }
-        out[n] = 0;
-        fprintf(stderr, "%s volmand %s: %s\n", ts, level, out);
-}
+#include "daemon/config.h"
+#include "daemon/log.h"
+#include "daemon/notify.h"
+#include "net/http_client.h"
 
 static void die_now(void)
 {
@@ -56,20 +29,18 @@ static void die_now(void)
         _exit(137);
 }
 
-/* A size flag's value in bytes; exits with a message when malformed. */
-static uint64_t size_flag(const char *flag, const char *text)
+/* A size setting's value in bytes (already checked: see daemon/config.c);
+ * 0 when unset. */
+static uint64_t size_value(const char *text)
 {
         uint64_t n = 0;
-        struct vol_error err = VOL_ERROR_INIT;
-        if (vol_parse_size(flag, text, &n, &err) < 0) {
-                fprintf(stderr, "volmand: %s\n", vol_error_message(&err));
-                exit(2);
-        }
+        if (text && vol_parse_size("size", text, &n, NULL) < 0)
+                n = 0;
         return n;
 }
 
-/* The group id of name (or a number). Prints why not. */
-static int group_id(const char *name, unsigned *ret)
+/* The group id of name (or a number). Prints why not, naming where. */
+static int group_id(const char *where, const char *name, unsigned *ret)
 {
         struct group *g = getgrnam(name);
         char *end;
@@ -82,12 +53,13 @@ static int group_id(const char *name, unsigned *ret)
                 *ret = (unsigned)n;
                 return 0;
         }
-        fprintf(stderr, "volmand: --socket-group: no group called %s\n", name);
+        fprintf(stderr, "volmand: %s: no group called %s\n", where, name);
         return -1;
 }
 
-/* HOST:PORT, [V6]:PORT or :PORT (every address) into host and port. Prints why not. */
-static int split_listen(const char *addr, char host[256], char port[16])
+/* HOST:PORT, [V6]:PORT or :PORT (every address) into host and port. Prints
+ * why not, naming where. */
+static int split_listen(const char *where, const char *addr, char host[256], char port[16])
 {
         const char *colon = strrchr(addr, ':');
         size_t hl = colon ? (size_t)(colon - addr) : 0;
@@ -99,7 +71,7 @@ static int split_listen(const char *addr, char host[256], char port[16])
         char *end;
         unsigned long p = colon ? strtoul(colon + 1, &end, 10) : 0;
         if (!colon || !colon[1] || *end || p > 65535 || hl >= 256 || memchr(h, '[', hl) || memchr(h, ']', hl)) {
-                fprintf(stderr, "volmand: --listen %s: give HOST:PORT, [IPV6]:PORT or :PORT\n", addr);
+                fprintf(stderr, "volmand: %s %s: give HOST:PORT, [IPV6]:PORT or :PORT\n", where, addr);
                 return -1;
         }
         memcpy(host, h, hl);
@@ -129,6 +101,7 @@ static int start_listener(const char *root, const char *host, const char *port, 
                 r = vol_api_start_tls(&l, svc, ret, &err);
         if (r < 0) {
                 fprintf(stderr, "volmand: --listen: %s\n", vol_error_message(&err));
+                volmand_notifyf("STATUS=failed: the HTTPS listener: %s", vol_error_message(&err));
                 vol_error_clear(&err);
                 return 1;
         }
@@ -136,128 +109,142 @@ static int start_listener(const char *root, const char *host, const char *port, 
                  strchr(host, ':') ? "[" : "", *host ? host : "*", strchr(host, ':') ? "]" : "",
                  vol_http_port(*ret), cert ? "the" : made ? "a new self-signed" : "the self-signed", fp,
                  cert ? "" : " (under ROOT/tls; give --tls-cert and --tls-key to use your own)");
-        log_line("info", msg);
+        volmand_log("info", msg);
         return 0;
 }
 
-static void usage(FILE *f)
+/* Tells the service manager the start failed, and why (one line). */
+static void notify_failed(const char *why)
 {
-        fprintf(f,
-                "Usage: volmand [OPTIONS]\n"
-                "\n"
-                "The volman daemon: owns volume metadata and data and serves the REST API.\n"
-                "\n"
-                "  --root DIR            data root: metadata store and volume data (default %s)\n"
-                "  --socket PATH         REST API socket (default %s; env VOLMAN_SOCKET)\n"
-                "  --plugin-socket PATH  Docker/Podman volume plugin socket (default %s;\n"
-                "                        env VOLMAN_PLUGIN_SOCKET; \"none\" turns it off)\n"
-                "  --prefix NAME         prefix of scoped volume names (default volman)\n"
-                "  --default-driver NAME driver for volumes created without one (default local)\n"
-                "  --engine URL          container engine for app deploys, unix:///path/docker.sock\n"
-                "                        (dockerd or Podman's service; env VOLMAN_ENGINE)\n"
-                "  --engine-driver NAME  the name the engine knows volman's plugin by (default volman)\n"
-                "  --memory-max-total SIZE  memory all memory-backed (tmpfs) volumes may hold\n"
-                "                        together (default: a quarter of the host's RAM)\n"
-                "  --memory-max-volume SIZE memory one such volume may hold (default 8g)\n"
-                "  --btrfs-root DIR      a directory on a btrfs filesystem: the btrfs driver keeps\n"
-                "                        a subvolume per volume there (quotas are enabled on it)\n"
-                "  --socket-group GROUP  group of the REST socket (mode 0660), for admins who\n"
-                "                        are not root (default: root's)\n"
-                "  --listen HOST:PORT    also serve the API, /metrics and the web console over\n"
-                "                        HTTPS there, to token holders ([::]:8443, 0.0.0.0:8443)\n"
-                "  --tls-cert FILE       the listener's PEM certificate (chain); with --tls-key\n"
-                "  --tls-key FILE        its key; without both, a self-signed certificate is made\n"
-                "                        under ROOT/tls at first start and its fingerprint logged\n"
-                "  --version             print the version and exit\n"
-                "  --help                print this help and exit\n"
-                "\n"
-                "Environment, for tests: VOLMAN_FAILPOINT=NAME[:N][=kill|eio] makes the daemon\n"
-                "kill itself, or fail as if the disk had, at a named point (docs/api.md);\n"
-                "VOLMAN_BOOT_ID overrides the kernel's boot id (to test what a reboot voids).\n",
-                DEFAULT_ROOT, DEFAULT_SOCKET, DEFAULT_PLUGIN_SOCKET);
+        char line[512];
+        snprintf(line, sizeof(line), "%s", why);
+        for (char *p = line; *p; p++)
+                if (*p == '\n')
+                        *p = ' ';
+        volmand_notifyf("STATUS=failed: %s", line);
+}
+
+/* The watchdog's check: the REST socket answers a health request (any
+ * status: a degraded store is alive, and a restart would not mend it). */
+static bool api_answers(const char *socket_path, int timeout_ms)
+{
+        struct vol_http_call call = {.socket_path = socket_path,
+                                     .method = "GET",
+                                     .target = "/v1/health",
+                                     .answer_max = 4096,
+                                     .timeout_ms = timeout_ms};
+        struct vol_strbuf body;
+        vol_strbuf_init(&body, 4096);
+        struct vol_error err = VOL_ERROR_INIT;
+        int r = vol_http_call(&call, &body, &err);
+        vol_strbuf_free(&body);
+        if (r < 0) {
+                char msg[1024];
+                snprintf(msg, sizeof(msg), "watchdog: the API socket %s did not answer (%s); not pinging",
+                         socket_path, vol_error_message(&err));
+                volmand_log("warning", msg);
+        }
+        vol_error_clear(&err);
+        return r >= 0;
+}
+
+static uint64_t now_us(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Waits for SIGTERM or SIGINT and returns it, doing the minute's
+ * housekeeping and, when the service manager asks for it, pinging its
+ * watchdog at half its timeout while the API answers. */
+static int serve_until_signal(const sigset_t *sigs, struct vol_service *svc, const char *socket_path)
+{
+        uint64_t watchdog = volmand_watchdog_usec();
+        uint64_t interval = watchdog / 2;
+        uint64_t next_tick = now_us() + 60u * 1000000u, next_ping = now_us();
+        for (;;) {
+                uint64_t now = now_us();
+                if (interval && now >= next_ping) {
+                        int check_ms = (int)(watchdog / 4000u);
+                        if (api_answers(socket_path, check_ms < 100 ? 100 : check_ms > 5000 ? 5000 : check_ms))
+                                volmand_notify("WATCHDOG=1");
+                        next_ping = now + interval;
+                        now = now_us();
+                }
+                if (now >= next_tick) {
+                        vol_service_tick(svc);
+                        next_tick = now + 60u * 1000000u;
+                }
+                uint64_t until = next_tick;
+                if (interval && next_ping < until)
+                        until = next_ping;
+                uint64_t wait = until > now ? until - now : 0;
+                struct timespec ts = {.tv_sec = (time_t)(wait / 1000000u), .tv_nsec = (long)(wait % 1000000u) * 1000};
+                int sig = sigtimedwait(sigs, NULL, &ts);
+                if (sig > 0)
+                        return sig;
+        }
 }
 
 int main(int argc, char **argv)
 {
-        const char *root = DEFAULT_ROOT;
-        const char *socket_path = getenv("VOLMAN_SOCKET");
-        const char *prefix = "volman";
-        const char *default_driver = "local";
-        const char *engine = getenv("VOLMAN_ENGINE");
-        const char *engine_driver = "volman";
-        uint64_t memory_total = 0, memory_volume = 0;
-        const char *socket_group = NULL, *listen_addr = NULL, *tls_cert = NULL, *tls_key = NULL;
-        const char *btrfs_root = NULL;
-        if (!socket_path || !*socket_path)
-                socket_path = DEFAULT_SOCKET;
-        const char *plugin_path = getenv("VOLMAN_PLUGIN_SOCKET");
-        if (!plugin_path || !*plugin_path)
-                plugin_path = DEFAULT_PLUGIN_SOCKET;
-
-        static const struct option opts[] = {
-                {"root", required_argument, NULL, 'r'},
-                {"socket", required_argument, NULL, 's'},
-                {"prefix", required_argument, NULL, 'p'},
-                {"plugin-socket", required_argument, NULL, 'P'},
-                {"engine", required_argument, NULL, 'e'},
-                {"engine-driver", required_argument, NULL, 'E'},
-                {"default-driver", required_argument, NULL, 'd'},
-                {"memory-max-total", required_argument, NULL, 'M'},
-                {"memory-max-volume", required_argument, NULL, 'm'},
-                {"socket-group", required_argument, NULL, 'g'},
-                {"btrfs-root", required_argument, NULL, 'B'},
-                {"listen", required_argument, NULL, 'l'},
-                {"tls-cert", required_argument, NULL, 'C'},
-                {"tls-key", required_argument, NULL, 'K'},
-                {"version", no_argument, NULL, 'V'},
-                {"help", no_argument, NULL, 'h'},
-                {0},
-        };
-        int c;
-        while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-                switch (c) {
-                case 'r': root = optarg; break;
-                case 's': socket_path = optarg; break;
-                case 'p': prefix = optarg; break;
-                case 'P': plugin_path = optarg; break;
-                case 'e': engine = optarg; break;
-                case 'E': engine_driver = optarg; break;
-                case 'd': default_driver = optarg; break;
-                case 'M': memory_total = size_flag("--memory-max-total", optarg); break;
-                case 'm': memory_volume = size_flag("--memory-max-volume", optarg); break;
-                case 'g': socket_group = optarg; break;
-                case 'B': btrfs_root = optarg; break;
-                case 'l': listen_addr = optarg; break;
-                case 'C': tls_cert = optarg; break;
-                case 'K': tls_key = optarg; break;
-                case 'V': puts("volmand " VOLMAN_VERSION); return 0;
-                case 'h': usage(stdout); return 0;
-                default: usage(stderr); return 2;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "volmand: unexpected argument %s\n", argv[optind]);
-                usage(stderr);
+        struct vol_error err = VOL_ERROR_INIT;
+        struct volmand_config conf;
+        if (volmand_config_load(argc, argv, &conf, &err) < 0) {
+                fprintf(stderr, "volmand: %s\n", vol_error_message(&err));
+                if (err.code == -EINVAL && !strstr(vol_error_message(&err), ".conf:"))
+                        fputs("Run 'volmand --help' for the options.\n", stderr);
+                vol_error_clear(&err);
                 return 2;
         }
+        switch (conf.action) {
+        case VOLMAND_HELP:
+                volmand_usage(stdout);
+                volmand_config_free(&conf);
+                return 0;
+        case VOLMAND_VERSION:
+                puts("volmand " VOLMAN_VERSION);
+                volmand_config_free(&conf);
+                return 0;
+        case VOLMAND_PRINT_CONFIG:
+                volmand_config_print(&conf, stdout);
+                volmand_config_free(&conf);
+                return fflush(stdout) == 0 ? 0 : 1;
+        case VOLMAND_RUN:
+                break;
+        }
+        const char *const *v = conf.value;
+        char where[512];
+        const char *root = v[VOLMAND_ROOT];
+        const char *socket_path = v[VOLMAND_SOCKET];
+        const char *plugin_path = v[VOLMAND_PLUGIN_SOCKET];
+        const char *listen_addr = v[VOLMAND_LISTEN];
+        const char *tls_cert = v[VOLMAND_TLS_CERT], *tls_key = v[VOLMAND_TLS_KEY];
+        int rc = 2;
         if (root[0] != '/') {
-                fprintf(stderr, "volmand: --root must be an absolute path\n");
-                return 2;
+                fprintf(stderr, "volmand: %s must be an absolute path\n",
+                        volmand_config_where(&conf, VOLMAND_ROOT, where));
+                goto out;
         }
         unsigned gid = 0;
-        if (socket_group && group_id(socket_group, &gid) < 0)
-                return 2;
+        if (v[VOLMAND_SOCKET_GROUP] &&
+            group_id(volmand_config_where(&conf, VOLMAND_SOCKET_GROUP, where), v[VOLMAND_SOCKET_GROUP], &gid) < 0)
+                goto out;
         char host[256] = "", port[16] = "";
-        if (listen_addr && split_listen(listen_addr, host, port) < 0)
-                return 2;
+        if (listen_addr &&
+            split_listen(volmand_config_where(&conf, VOLMAND_LISTEN, where), listen_addr, host, port) < 0)
+                goto out;
         if (!tls_cert != !tls_key) {
                 fprintf(stderr, "volmand: --tls-cert and --tls-key go together\n");
-                return 2;
+                goto out;
         }
         if (tls_cert && !listen_addr) {
                 fprintf(stderr, "volmand: --tls-cert and --tls-key are for --listen\n");
-                return 2;
+                goto out;
         }
+        volmand_log_setup(v[VOLMAND_LOG_FORMAT]);
+        vol_service_set_log_level((enum vol_log_level)vol_log_level_from_name(v[VOLMAND_LOG_LEVEL]));
 
         /* Signals are taken by sigwait below, in this thread only. */
         sigset_t sigs;
@@ -280,60 +267,67 @@ int main(int argc, char **argv)
         mallopt(M_MMAP_THRESHOLD, 8 << 20);
         mallopt(M_TRIM_THRESHOLD, 8 << 20);
 
-        vol_service_set_log(log_line);
-        struct vol_error err = VOL_ERROR_INIT;
+        vol_service_set_log(volmand_log);
         if (vol_failpoint_configure(getenv("VOLMAN_FAILPOINT"), &err) < 0) {
                 fprintf(stderr, "volmand: VOLMAN_FAILPOINT: %s\n", vol_error_message(&err));
-                return 2;
+                vol_error_clear(&err);
+                goto out;
         }
         vol_failpoint_set_killer(die_now);
+        rc = 1;
+        const char *engine = v[VOLMAND_ENGINE];
         struct vol_service_config cfg = {
                 .root = root,
                 .store_backend = "sqlite",
-                .name_prefix = prefix,
-                .default_driver = default_driver,
+                .name_prefix = v[VOLMAND_PREFIX],
+                .default_driver = v[VOLMAND_DEFAULT_DRIVER],
                 .engine = engine && *engine ? engine : NULL,
-                .engine_driver = engine_driver,
-                .memory_max_total = memory_total,
-                .memory_max_volume = memory_volume,
+                .engine_driver = v[VOLMAND_ENGINE_DRIVER],
+                .memory_max_total = size_value(v[VOLMAND_MEMORY_MAX_TOTAL]),
+                .memory_max_volume = size_value(v[VOLMAND_MEMORY_MAX_VOLUME]),
                 .boot_id = getenv("VOLMAN_BOOT_ID"),
-                .btrfs_root = btrfs_root,
+                .btrfs_root = v[VOLMAND_BTRFS_ROOT],
         };
+        volmand_notifyf("STATUS=opening the store and reconciling volumes under %s", root);
         struct vol_service *svc = NULL;
         if (vol_service_open(&cfg, &svc, &err) < 0) {
                 fprintf(stderr, "volmand: %s\n", vol_error_message(&err));
+                notify_failed(vol_error_message(&err));
                 vol_error_clear(&err);
-                return 1;
+                goto out;
         }
         malloc_trim(0);
+        volmand_notify("STATUS=starting the listeners");
         /* The HTTPS listener first: once the unix socket answers, every face is up. */
         struct vol_tls *tls = NULL;
         struct vol_http_server *listener = NULL;
         if (listen_addr && start_listener(root, host, port, tls_cert, tls_key, svc, &tls, &listener)) {
                 vol_tls_free(tls);
                 vol_service_close(svc);
-                return 1;
+                goto out;
         }
         struct vol_http_server *api = NULL;
         if (vol_api_start(socket_path, gid, svc, &api, &err) < 0) {
                 fprintf(stderr, "volmand: %s\n", vol_error_message(&err));
+                notify_failed(vol_error_message(&err));
                 vol_error_clear(&err);
                 vol_http_stop(listener);
                 vol_tls_free(tls);
                 vol_service_close(svc);
-                return 1;
+                goto out;
         }
         struct vol_http_server *plugin = NULL;
         bool with_plugin = strcmp(plugin_path, "none") != 0;
         if (with_plugin && vol_plugin_start(plugin_path, svc, &plugin, &err) < 0) {
                 if (err.code == -EADDRINUSE) { /* another volmand serves the engines: not ours to take */
                         fprintf(stderr, "volmand: plugin socket: %s\n", vol_error_message(&err));
+                        notify_failed(vol_error_message(&err));
                         vol_error_clear(&err);
                         vol_http_stop(api);
                         vol_http_stop(listener);
                         vol_tls_free(tls);
                         vol_service_close(svc);
-                        return 1;
+                        goto out;
                 }
                 /* The REST API works without it; the engines cannot use volman until a restart. */
                 char msg[1024];
@@ -342,7 +336,7 @@ int main(int argc, char **argv)
                          "so Docker and Podman cannot use volman volumes until volmand is restarted "
                          "with a usable --plugin-socket",
                          plugin_path, vol_error_message(&err));
-                log_line("warning", msg);
+                volmand_log("warning", msg);
                 vol_error_clear(&err);
                 with_plugin = false;
         }
@@ -350,22 +344,24 @@ int main(int argc, char **argv)
         snprintf(msg, sizeof(msg), "volmand %s serving the API on %s%s%s, data under %s", VOLMAN_VERSION,
                  socket_path, with_plugin ? " and the volume plugin on " : "",
                  with_plugin ? plugin_path : "", root);
-        log_line("info", msg);
+        volmand_log("info", msg);
+        /* Reconciled, and every listener answers: ready. */
+        volmand_notifyf("READY=1\nSTATUS=serving the API on %s%s%s%s", socket_path,
+                        with_plugin ? ", the volume plugin on " : "", with_plugin ? plugin_path : "",
+                        listener ? " and HTTPS" : "");
 
-        int sig;
-        do {
-                struct timespec minute = {.tv_sec = 60};
-                sig = sigtimedwait(&sigs, NULL, &minute);
-                if (sig < 0 && errno == EAGAIN)
-                        vol_service_tick(svc);
-        } while (sig < 0);
+        int sig = serve_until_signal(&sigs, svc, socket_path);
         snprintf(msg, sizeof(msg), "signal %d: shutting down", sig);
-        log_line("info", msg);
+        volmand_log("info", msg);
+        volmand_notifyf("STOPPING=1\nSTATUS=shutting down (signal %d)", sig);
         vol_http_stop(listener);
         vol_tls_free(tls);
         vol_http_stop(plugin);
         vol_http_stop(api);
         vol_service_close(svc);
-        log_line("info", "stopped");
-        return 0;
+        volmand_log("info", "stopped");
+        rc = 0;
+out:
+        volmand_config_free(&conf);
+        return rc;
 }

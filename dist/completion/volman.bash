@@ -1,0 +1,174 @@
+# bash completion for volman(1)                          -*- shell-script -*-
+#
+# Commands, subcommands and flags come from volman's own --help (so they
+# follow the binary: nothing here to keep in step), asked once per shell;
+# volume, app, tenant, env, driver and token names come from volmand, through
+# the same volman and socket the command line names. Installed as
+# share/bash-completion/completions/volman; load it by hand with
+#   source dist/completion/volman.bash
+
+declare -gA _volman_help_cache 2>/dev/null || true
+
+# _volman_help VOLMAN WORD...: the --help text of `volman WORD...`.
+_volman_help()
+{
+    local bin=$1
+    shift
+    local key="$bin|$*"
+    if [[ -z ${_volman_help_cache[$key]+set} ]]; then
+        _volman_help_cache[$key]=$("$bin" "$@" --help 2>/dev/null)
+    fi
+    printf '%s\n' "${_volman_help_cache[$key]}"
+}
+
+# The subcommands (and aliases) a help text lists under "Commands:".
+_volman_commands_in()
+{
+    awk '/^Commands:/ { on = 1; next }
+         on && /^[^ ]/ { on = 0 }
+         on && NF { n = $1; if (n ~ /,$/) { sub(/,$/, "", n); print n; print $2 } else print n }'
+}
+
+# The flags a help text lists in its usage line and option lines, one per
+# line as "[-s ]--long[ VALUE]": an option line starts with blanks and a
+# dash, and its flags (with a value name after a single blank) come before
+# the first two blanks in a row, where the description starts.
+_volman_flags_in()
+{
+    awk '/^Usage:/ {
+            line = $0; gsub(/[][()|]/, " ", line)
+            n = split(line, w, " ")
+            for (j = 1; j <= n; j++)
+                if (w[j] ~ /^--[a-z]/ && w[j] != "--")
+                    print w[j] ((j < n && w[j + 1] ~ /^[A-Z]/) ? " VALUE" : "")
+         }
+         /^ +-/ {
+            line = $0; sub(/^ +/, "", line)
+            i = index(line, "  ")
+            head = i ? substr(line, 1, i - 1) : line
+            n = split(head, w, " ")
+            short = ""
+            for (j = 1; j <= n; j++) {
+                t = w[j]; sub(/,$/, "", t)
+                if (t ~ /^--[a-z]/) {
+                    v = (j < n && w[j + 1] !~ /^-/) ? " VALUE" : ""
+                    print (short != "" ? short " " : "") t v
+                    short = ""
+                } else if (t ~ /^-[a-zA-Z]$/) {
+                    short = t
+                }
+            }
+         }'
+}
+
+# _volman_query VOLMAN SOCKETARGS... -- WHAT: names from volmand, one per line.
+_volman_query()
+{
+    local bin=$1 what=${!#}
+    local -a sock=("${@:2:$#-2}")
+    case $what in
+    volumes) "$bin" "${sock[@]}" volume ls -q 2>/dev/null ;;
+    drivers) "$bin" "${sock[@]}" --json driver ls 2>/dev/null | sed -n 's/^ *"name": "\([^"]*\)".*/\1/p' ;;
+    apps | tenants | envs)
+        local key=${what%s}
+        "$bin" "${sock[@]}" --json app ls 2>/dev/null | sed -n "s/^ *\"$key\": \"\\([^\"]*\\)\".*/\\1/p" | sort -u ;;
+    tokens) "$bin" "${sock[@]}" --json token ls 2>/dev/null | sed -n 's/^ *"id": "\([^"]*\)".*/\1/p' ;;
+    esac
+}
+
+_volman()
+{
+    local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
+    local bin=${COMP_WORDS[0]}
+    [[ $bin == */* || -n $(type -P "$bin" 2>/dev/null) ]] || bin=volman
+    local -a path=() sock=()
+    local help flags i w positional=0 expect_value=""
+
+    # Walk the words before the cursor: global flags, the command path, then
+    # the leaf's flags (skipping their values) and positional arguments.
+    help=$(_volman_help "$bin")
+    flags=$(_volman_flags_in <<<"$help")
+    for ((i = 1; i < COMP_CWORD; i++)); do
+        w=${COMP_WORDS[i]}
+        if [[ -n $expect_value ]]; then
+            [[ $expect_value == --socket ]] && sock=(--socket "$w")
+            expect_value=""
+            continue
+        fi
+        if [[ $w == -* ]]; then
+            local line
+            line=$(grep -E -- "(^| )${w%%=*}( |$)" <<<"$flags" | head -n 1)
+            [[ $w == --socket ]] && { expect_value=--socket; continue; }
+            [[ $w == --socket=* ]] && sock=(--socket "${w#--socket=}")
+            [[ $line == *VALUE && $w != *=* ]] && expect_value=$w
+            continue
+        fi
+        local subs
+        subs=$(_volman_commands_in <<<"$help")
+        if [[ -n $subs ]] && grep -qx -- "$w" <<<"$subs"; then
+            path+=("$w")
+            help=$(_volman_help "$bin" "${path[@]}")
+            flags=$(printf '%s\n%s\n' "$flags" "$(_volman_flags_in <<<"$help")")
+        else
+            positional=$((positional + 1))
+        fi
+    done
+
+    # A flag's value.
+    local flag=$prev
+    if [[ $cur == --*=* ]]; then
+        flag=${cur%%=*}
+        cur=${cur#*=}
+    elif [[ $prev != -* ]]; then
+        flag=""
+    fi
+    if [[ -n $flag ]]; then
+        local line long
+        line=$(grep -E -- "(^| )$flag( |$)" <<<"$flags" | head -n 1)
+        long=$(grep -oE -- '--[a-z][a-z0-9-]*' <<<"$line" | head -n 1)
+        if [[ $line == *VALUE ]]; then
+            case $long in
+            --socket | --root | --plugin-socket | --file) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            --driver) COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" drivers)" -- "$cur")) ;;
+            --tenant) COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" tenants)" -- "$cur")) ;;
+            --env) COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" envs)" -- "$cur")) ;;
+            --app) COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" apps)" -- "$cur")) ;;
+            --strategy) COMPREPLY=($(compgen -W "recreate blue-green" -- "$cur")) ;;
+            --filter)
+                local f
+                f="label= tenant= env= app= name= dangling=true dangling=false"
+                for w in $(_volman_query "$bin" "${sock[@]}" drivers); do f+=" driver=$w"; done
+                compopt -o nospace 2>/dev/null
+                COMPREPLY=($(compgen -W "$f" -- "$cur")) ;;
+            *) COMPREPLY=() ;;
+            esac
+            return 0
+        fi
+    fi
+
+    # A flag.
+    if [[ $cur == -* ]]; then
+        COMPREPLY=($(compgen -W "$(grep -oE -- '(^| )-{1,2}[a-zA-Z][a-z0-9-]*' <<<"$flags" | tr -d ' ' | sort -u)" -- "$cur"))
+        return 0
+    fi
+
+    # A subcommand, or an argument of the leaf.
+    local subs
+    subs=$(_volman_commands_in <<<"$help")
+    if [[ -n $subs ]]; then
+        COMPREPLY=($(compgen -W "$subs" -- "$cur"))
+        return 0
+    fi
+    case "${path[*]}" in
+    "volume inspect" | "volume rm" | "volume remove" | "volume mount" | "volume unmount")
+        COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" volumes)" -- "$cur")) ;;
+    "volume clone" | "volume update" | "volume snapshot "*)
+        ((positional == 0)) && COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" volumes)" -- "$cur")) ;;
+    "token rm")
+        COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" tokens)" -- "$cur")) ;;
+    *) COMPREPLY=() ;;
+    esac
+    return 0
+}
+
+complete -F _volman volman
