@@ -263,8 +263,9 @@ def driver_name():
 class Volmand:
     """volmand on T/root with T/volman.sock and T/plugin.sock; restartable."""
 
-    def __init__(self, top):
+    def __init__(self, top, btrfs_root=None):
         self.top = top
+        self.btrfs_root = btrfs_root
         self.root = os.path.join(top, "root")
         self.socket = os.path.join(top, "volman.sock")
         self.plugin_socket = os.path.join(top, "plugin.sock")
@@ -281,7 +282,8 @@ class Volmand:
         with open(self.log_path, "w") as log:
             self.proc = subprocess.Popen(
                 [VOLMAND, "--root", self.root, "--socket", self.socket,
-                 "--plugin-socket", self.plugin_socket],
+                 "--plugin-socket", self.plugin_socket] +
+                (["--btrfs-root", self.btrfs_root] if self.btrfs_root else []),
                 stdout=log, stderr=subprocess.STDOUT, env=env, stdin=subprocess.DEVNULL)
         ok = wait_for(lambda: self.proc.poll() is not None or
                       (_answers(self.socket, "GET", "/v1/health") and
@@ -316,12 +318,33 @@ class Volmand:
         return run_cmd([VOLMAN, "--socket", self.socket] + list(args), timeout=timeout)
 
 
+def have_btrfs():
+    with open("/proc/filesystems") as f:
+        return any(line.split()[-1] == "btrfs" for line in f) and os.path.exists("/dev/loop-control")
+
+
 @pytest.fixture(scope="session")
-def volmand(session_dir):
+def btrfs_root(session_dir):
+    """A loop-mounted btrfs filesystem for the btrfs driver, or None on a kernel
+    without btrfs (the tests that need it skip, saying so)."""
+    if not have_btrfs():
+        yield None
+        return
+    img, mnt = os.path.join(session_dir, "btrfs.img"), os.path.join(session_dir, "btrfs")
+    os.makedirs(mnt)
+    run_cmd(["truncate", "-s", "1G", img], check=True)
+    run_cmd(["mkfs.btrfs", "-q", "-f", img], check=True)
+    run_cmd(["mount", "-o", "loop", img, mnt], check=True)
+    yield mnt
+    run_cmd(["umount", "-l", mnt])
+
+
+@pytest.fixture(scope="session")
+def volmand(session_dir, btrfs_root):
     for p in (VOLMAND, VOLMAN):
         if not (os.path.isfile(p) and os.access(p, os.X_OK)):
             _fail("%s is not built (set VOLMAN_BUILD to an absolute build directory)" % p)
-    d = Volmand(session_dir)
+    d = Volmand(session_dir, btrfs_root)
     d.start()
     yield d
     d.stop()

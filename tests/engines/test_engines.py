@@ -197,6 +197,28 @@ def test_tmpfs_size_is_enforced_in_container(engine, api, volumes):
     assert os.path.getsize(os.path.join(mp, "big")) < 4 << 20
 
 
+@pytest.mark.parametrize("driver,full", [("loop", "No space left on device"), ("btrfs", "Disk quota exceeded")])
+def test_hard_size_is_enforced_in_container(engine, api, volumes, btrfs_root, driver, full):
+    if driver == "btrfs" and not btrfs_root:
+        pytest.skip("this kernel has no btrfs")
+    if not os.path.exists("/dev/loop-control"):
+        pytest.skip("this kernel has no loop devices")
+    name = unique("hard-%s-%s" % (driver, engine.name))
+    volumes.append(name)
+    engine.create_volume_ok(name, {"driver": driver, "size": "24m"})
+    mp = volman_view(api, name)["mountpoint"]
+    cp = engine.run(name, "dd if=/dev/zero of=/d/small bs=1M count=4 conv=fsync 2>&1")
+    assert cp.returncode == 0, (cp.stdout, cp.stderr)
+    assert os.path.getsize(os.path.join(mp, "small")) == 4 << 20
+    cp = engine.run(name, "dd if=/dev/zero of=/d/big bs=1M count=64 conv=fsync 2>&1")
+    assert cp.returncode != 0, "a 64 MiB write into a 24m volume succeeded: %s" % cp.stdout
+    assert full in cp.stdout + cp.stderr, (cp.stdout, cp.stderr)
+    assert os.path.getsize(os.path.join(mp, "big")) <= 24 << 20
+    # the full volume breaks nothing else: it still reads, and frees space
+    cp = engine.run(name, "rm /d/big && ls /d")
+    assert cp.returncode == 0 and "small" in cp.stdout, (cp.stdout, cp.stderr)
+
+
 # 5 ----------------------------------------------------------------------------------
 
 BAD_OPTIONS = [
