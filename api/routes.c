@@ -31,6 +31,8 @@ static const struct vol_route routes[] = {
         {"POST", "/v1/volumes/{}/resize", vol_api_resize, NULL, 0},
         {"GET", "/v1/volumes/{}/export", vol_api_export, q_export, 0},
         {"GET", "/v1/drivers", vol_api_drivers, NULL, VOL_ROUTE_FAST},
+        {"GET", "/v1/operations", vol_api_operation_list, NULL, VOL_ROUTE_FAST},
+        {"GET", "/v1/operations/{}", vol_api_operation_get, NULL, VOL_ROUTE_FAST},
         {"GET", "/v1/config", vol_api_config_get, NULL, 0},
         {"PUT", "/v1/config", vol_api_config_put, NULL, 0},
         {"GET", "/v1/tenants/{}/envs/{}/config", vol_api_config_get, NULL, 0},

@@ -17,6 +17,14 @@ static void fail(struct vol_http_response *resp, struct vol_error *err)
         vol_error_clear(err);
 }
 
+/* The operation id the caller chose (X-Volman-Operation), for GET
+ * /v1/operations/{id} while the request runs; NULL when none or malformed. */
+static const char *op_id(const struct vol_http_request *req)
+{
+        const char *id = vol_http_header(req, "X-Volman-Operation");
+        return id && vol_validate_operation_id(id, NULL) == 0 ? id : NULL;
+}
+
 static const struct {
         unsigned cap;
         const char *name;
@@ -78,7 +86,7 @@ void vol_api_snapshot_create(void *ctx, const struct vol_http_request *req, stru
         struct vol_snapshot sn;
         if (vol_json_parse_object(req->body, req->body_len, true, &body, &err) < 0 ||
             vol_json_check_fields(body, snap_fields, &err) < 0 || vol_json_string(body, "name", &name, &err) < 0 ||
-            vol_service_snapshot_create(ctx, &caller, req->params[0], name, &sn, &err) < 0)
+            vol_service_snapshot_create(ctx, &caller, op_id(req), req->params[0], name, &sn, &err) < 0)
                 return fail(resp, &err);
         resp->status = 201;
         render_snapshot(&resp->body, &sn);
@@ -133,7 +141,7 @@ void vol_api_clone(void *ctx, const struct vol_http_request *req, struct vol_htt
             vol_json_check_fields(body, clone_fields, &err) < 0 || vol_json_string(body, "name", &cr.name, &err) < 0 ||
             vol_json_string_map(body, "labels", VOL_LABELS_MAX, &cr.labels, &err) < 0 ||
             vol_json_scope(body, "scope", &cr.scope, &err) < 0 ||
-            vol_service_clone(ctx, &caller, req->params[0], &cr, &v, &err) < 0) {
+            vol_service_clone(ctx, &caller, op_id(req), req->params[0], &cr, &v, &err) < 0) {
                 fail(resp, &err);
         } else {
                 resp->status = 201;
@@ -186,7 +194,7 @@ void vol_api_export(void *ctx, const struct vol_http_request *req, struct vol_ht
                 return fail(resp, &err);
         }
         struct vol_transfer_progress progress = {0};
-        int r = vol_service_export(ctx, &caller, req->params[0], zstd, to_stream, st, &progress, &err);
+        int r = vol_service_export(ctx, &caller, op_id(req), req->params[0], zstd, to_stream, st, &progress, &err);
         if (r < 0)
                 vol_service_log("error", "export of %s cut short after %llu bytes: %s", req->params[0],
                                 (unsigned long long)progress.bytes, vol_error_message(&err));
@@ -245,7 +253,7 @@ void vol_api_import(void *ctx, const struct vol_http_request *req, struct vol_ht
         } else {
                 cr.scope = any_scope ? &scope : NULL;
                 struct vol_transfer_progress progress = {0};
-                if (vol_service_import(ctx, &caller, &cr, from_body, (void *)req, &progress, &v, &err) < 0) {
+                if (vol_service_import(ctx, &caller, op_id(req), &cr, from_body, (void *)req, &progress, &v, &err) < 0) {
                         fail(resp, &err);
                 } else {
                         resp->status = 201;
@@ -254,4 +262,62 @@ void vol_api_import(void *ctx, const struct vol_http_request *req, struct vol_ht
         }
         vol_kvs_free(&cr.options);
         vol_kvs_free(&cr.labels);
+}
+
+/* ---- operations ---- */
+
+static void render_op(struct vol_strbuf *b, const struct vol_operation *o)
+{
+        char started[32], finished[32];
+        vol_format_time(o->started, started);
+        vol_format_time(o->finished, finished);
+        vol_strbuf_puts(b, "{\"id\":");
+        vol_strbuf_json_string(b, o->id);
+        vol_strbuf_printf(b, ",\"kind\":\"%s\",\"volume\":", o->kind);
+        vol_strbuf_json_string(b, o->volume);
+        vol_strbuf_printf(b, ",\"state\":\"%s\",\"started_at\":\"%s\",\"finished_at\":",
+                          !o->finished ? "running" : o->result ? "failed" : "done", started);
+        if (o->finished)
+                vol_strbuf_printf(b, "\"%s\"", finished);
+        else
+                vol_strbuf_puts(b, "null");
+        vol_strbuf_printf(b, ",\"bytes\":%llu,\"entries\":%llu,\"total_bytes\":", (unsigned long long)o->bytes,
+                          (unsigned long long)o->entries);
+        if (o->total)
+                vol_strbuf_printf(b, "%llu", (unsigned long long)o->total);
+        else
+                vol_strbuf_puts(b, "null");
+        vol_strbuf_puts(b, ",\"error\":");
+        if (o->finished && o->result)
+                vol_strbuf_json_string(b, o->message);
+        else
+                vol_strbuf_puts(b, "null");
+        vol_strbuf_putc(b, '}');
+}
+
+void vol_api_operation_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_caller caller = vol_api_caller(req);
+        struct vol_operation o;
+        if (vol_service_operation_get(ctx, &caller, req->params[0], &o, &err) < 0)
+                return fail(resp, &err);
+        render_op(&resp->body, &o);
+}
+
+static int list_op(const struct vol_operation *o, void *userdata)
+{
+        struct vol_strbuf *b = userdata;
+        if (b->data[b->len - 1] == '}')
+                vol_strbuf_putc(b, ',');
+        render_op(b, o);
+        return 0;
+}
+
+void vol_api_operation_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_caller caller = vol_api_caller(req);
+        vol_strbuf_puts(&resp->body, "{\"operations\":[");
+        vol_service_operation_list(ctx, &caller, list_op, &resp->body);
+        vol_strbuf_puts(&resp->body, "]}");
 }

@@ -120,3 +120,10 @@ int vol_snapshots_destroy_all(struct vol_service *s, const struct vol_volume *st
 int vol_snapshots_reconcile(struct vol_service *s, const char (*live_ids)[37], size_t n_live, size_t *ret_fixed);
 /* Finishes resizes a crash interrupted (service/volume_ops.c). */
 int vol_resizes_reconcile(struct vol_service *s, size_t *ret_fixed);
+
+/* Long operations (service/operations.c): begin registers one under id
+ * (NULL or an invalid id: none, and NULL is returned; end accepts NULL). */
+struct op;
+struct op *vol_operation_begin(const struct vol_caller *caller, const char *id, const char *kind, const char *volume,
+                               struct vol_transfer_progress *progress, uint64_t total);
+void vol_operation_end(struct op *o, const char *volume, int r, const struct vol_error *err);

@@ -183,7 +183,8 @@ int vol_service_unmount(struct vol_service *s, const struct vol_caller *caller, 
  * 2026-12-01T03-18-00Z), durably, through its driver. -ENOTSUP for a driver
  * without snapshots (the message names those with), -EEXIST for a name the
  * volume has, -E2BIG past VOL_SNAPSHOTS_MAX. */
-int vol_service_snapshot_create(struct vol_service *s, const struct vol_caller *caller, const char *volume,
+int vol_service_snapshot_create(struct vol_service *s, const struct vol_caller *caller, const char *op_id,
+                                const char *volume,
                                 const char *name, struct vol_snapshot *ret, struct vol_error *err);
 /* The snapshots of volume, oldest first (*ret: caller frees). */
 int vol_service_snapshot_list(struct vol_service *s, const struct vol_caller *caller, const char *volume,
@@ -201,7 +202,7 @@ int vol_service_snapshot_restore(struct vol_service *s, const struct vol_caller 
 /* A new volume with source's content (its driver and options; req gives
  * name or scope, and labels), independent of it from then on. A tenant
  * clones only into its own scope. */
-int vol_service_clone(struct vol_service *s, const struct vol_caller *caller, const char *source,
+int vol_service_clone(struct vol_service *s, const struct vol_caller *caller, const char *op_id, const char *source,
                       const struct vol_create_request *req, struct vol_volume **ret, struct vol_error *err);
 /* Changes volume's size limit to size (text, "20g"). -ENOTSUP for a driver
  * that cannot, -ENOSPC below what it holds, -EBUSY when its driver resizes
@@ -234,10 +235,13 @@ typedef int (*vol_transfer_write_fn)(void *userdata, const void *buf, size_t n);
 /* Gives up to n bytes of an import: > 0, 0 at its end, or < 0 (-errno). */
 typedef ssize_t (*vol_transfer_read_fn)(void *userdata, void *buf, size_t n);
 
+/* (Each of export, import, clone and snapshot create takes op_id: NULL, or
+ * the id under which GET /v1/operations shows it while it runs.) */
+
 /* Writes volume name's content as a tar stream (pax; zstd-compressed when
  * zstd) through write: owners, modes, times, xattrs, symlinks as links, hard
  * links; nothing followed out of the volume, no other filesystem entered. */
-int vol_service_export(struct vol_service *s, const struct vol_caller *caller, const char *name, bool zstd,
+int vol_service_export(struct vol_service *s, const struct vol_caller *caller, const char *op_id, const char *name, bool zstd,
                        vol_transfer_write_fn write, void *userdata, struct vol_transfer_progress *progress,
                        struct vol_error *err);
 /* Makes a new volume as req says and fills it from the tar stream read gives
@@ -245,9 +249,36 @@ int vol_service_export(struct vol_service *s, const struct vol_caller *caller, c
  * with ".." or absolute, a path through a symlink, a device node, an entry
  * twice, more than the volume holds: -ENOSPC) refuses the whole import, with
  * a message naming the entry, and leaves no volume. */
-int vol_service_import(struct vol_service *s, const struct vol_caller *caller, const struct vol_create_request *req,
+int vol_service_import(struct vol_service *s, const struct vol_caller *caller, const char *op_id,
+                       const struct vol_create_request *req,
                        vol_transfer_read_fn read, void *userdata, struct vol_transfer_progress *progress,
                        struct vol_volume **ret, struct vol_error *err);
+
+/* ---- long operations under way (service/operations.c) ---- */
+
+#define VOL_OPERATION_ID_MAX 64
+
+struct vol_operation {
+        char id[VOL_OPERATION_ID_MAX + 1];
+        char kind[16]; /* export, import, clone, snapshot */
+        char volume[VOL_NAME_MAX + 1];
+        int64_t started, finished; /* unix seconds; finished 0: still running */
+        int result;                /* once finished: 0, or < 0 with message */
+        char message[256];
+        uint64_t bytes, entries; /* so far */
+        uint64_t total;          /* bytes expected, 0: not known */
+};
+typedef int (*vol_operation_cb)(const struct vol_operation *op, void *userdata);
+
+/* Checks an operation id a caller chose: 8-64 of a-z 0-9 -. */
+int vol_validate_operation_id(const char *id, struct vol_error *err);
+/* The operation called id, as its caller (or an admin) sees it; -ENOENT
+ * otherwise. Finished ones stay for ten minutes. */
+int vol_service_operation_get(struct vol_service *s, const struct vol_caller *caller, const char *id,
+                              struct vol_operation *ret, struct vol_error *err);
+/* Every operation caller may see, through cb. */
+int vol_service_operation_list(struct vol_service *s, const struct vol_caller *caller, vol_operation_cb cb,
+                               void *userdata);
 
 /* ---- tokens and console sessions (service/tokens.c, service/sessions.c) ---- */
 

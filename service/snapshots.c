@@ -187,8 +187,8 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
         return 0;
 }
 
-int vol_service_snapshot_create(struct vol_service *s, const struct vol_caller *caller, const char *volume,
-                                const char *name, struct vol_snapshot *ret, struct vol_error *err)
+int vol_service_snapshot_create(struct vol_service *s, const struct vol_caller *caller, const char *op_id,
+                                const char *volume, const char *name, struct vol_snapshot *ret, struct vol_error *err)
 {
         char deflt[VOL_SNAPSHOT_NAME_MAX + 1];
         if (!name) { /* a name from the time: 2026-12-01T03-18-00Z */
@@ -201,9 +201,11 @@ int vol_service_snapshot_create(struct vol_service *s, const struct vol_caller *
         int r = vol_validate_name(volume, err);
         if (r < 0 || (r = vol_validate_snapshot_name(name, err)) < 0)
                 return r;
+        struct op *o = vol_operation_begin(caller, op_id, "snapshot", volume, NULL, 0);
         pthread_mutex_t *lock = vol_name_lock(&s->locks, volume);
         r = create_locked(s, caller, volume, name, ret, err);
         vol_name_unlock(lock);
+        vol_operation_end(o, NULL, r, err);
         _cleanup_free_ char *what = xasprintf("snapshot create %s %s", volume, name);
         vol_service_audit(caller, what, r, err);
         return r;

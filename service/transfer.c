@@ -306,9 +306,23 @@ static la_ssize_t sink_write(struct archive *a, void *ud, const void *buf, size_
         return (la_ssize_t)n;
 }
 
-int vol_service_export(struct vol_service *s, const struct vol_caller *caller, const char *name, bool zstd,
-                       vol_transfer_write_fn write, void *userdata, struct vol_transfer_progress *progress,
+static int export_volume(struct vol_service *s, const struct vol_caller *caller, const char *name, bool zstd,
+                         vol_transfer_write_fn write, void *userdata, struct vol_transfer_progress *progress,
+                         struct vol_error *err);
+
+int vol_service_export(struct vol_service *s, const struct vol_caller *caller, const char *op_id, const char *name,
+                       bool zstd, vol_transfer_write_fn write, void *userdata, struct vol_transfer_progress *progress,
                        struct vol_error *err)
+{
+        struct op *o = vol_operation_begin(caller, op_id, "export", name, progress, 0);
+        int r = export_volume(s, caller, name, zstd, write, userdata, progress, err);
+        vol_operation_end(o, NULL, r, err);
+        return r;
+}
+
+static int export_volume(struct vol_service *s, const struct vol_caller *caller, const char *name, bool zstd,
+                         vol_transfer_write_fn write, void *userdata, struct vol_transfer_progress *progress,
+                         struct vol_error *err)
 {
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         int r = vol_service_get(s, caller, name, false, &v, NULL, err);
@@ -683,10 +697,11 @@ static int fill_volume(struct vol_service *s, const struct vol_volume *v, void *
         return r;
 }
 
-int vol_service_import(struct vol_service *s, const struct vol_caller *caller, const struct vol_create_request *req,
-                       vol_transfer_read_fn read, void *userdata, struct vol_transfer_progress *progress,
-                       struct vol_volume **ret, struct vol_error *err)
+int vol_service_import(struct vol_service *s, const struct vol_caller *caller, const char *op_id,
+                       const struct vol_create_request *req, vol_transfer_read_fn read, void *userdata,
+                       struct vol_transfer_progress *progress, struct vol_volume **ret, struct vol_error *err)
 {
+        struct op *o = vol_operation_begin(caller, op_id, "import", req->name, progress, 0);
         struct source src = {read, userdata, xmalloc(BLOCK), 0};
         struct fill_ctx fc = {&src, progress};
         struct vol_create_request cr = *req;
@@ -696,6 +711,7 @@ int vol_service_import(struct vol_service *s, const struct vol_caller *caller, c
         bool created;
         int r = vol_service_create(s, caller, &cr, ret, &created, err);
         free(src.buf);
+        vol_operation_end(o, r == 0 ? (*ret)->name : NULL, r, err);
         _cleanup_free_ char *what = xasprintf("import into %s", r == 0 ? (*ret)->name : req->name ? req->name : "a new volume");
         vol_service_audit(caller, what, r, err);
         return r;

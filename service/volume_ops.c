@@ -22,8 +22,20 @@
 
 DEFINE_CLEANUP_FUNC(struct vol_volume, vol_volume_free)
 
-int vol_service_clone(struct vol_service *s, const struct vol_caller *caller, const char *source,
+static int clone_volume(struct vol_service *s, const struct vol_caller *caller, const char *source,
+                        const struct vol_create_request *req, struct vol_volume **ret, struct vol_error *err);
+
+int vol_service_clone(struct vol_service *s, const struct vol_caller *caller, const char *op_id, const char *source,
                       const struct vol_create_request *req, struct vol_volume **ret, struct vol_error *err)
+{
+        struct op *o = vol_operation_begin(caller, op_id, "clone", source, NULL, 0);
+        int r = clone_volume(s, caller, source, req, ret, err);
+        vol_operation_end(o, r == 0 ? (*ret)->name : NULL, r, err);
+        return r;
+}
+
+static int clone_volume(struct vol_service *s, const struct vol_caller *caller, const char *source,
+                        const struct vol_create_request *req, struct vol_volume **ret, struct vol_error *err)
 {
         _cleanup_(vol_volume_freep) struct vol_volume *src = NULL;
         int r = vol_service_get(s, caller, source, false, &src, NULL, err);

@@ -434,6 +434,15 @@ def test_a_tenant_sees_its_own_and_the_admin_token_sees_all(two_tenants):
     assert [x["name"] for x in got["volumes"]] == [t["vol"]]  # not "plain", which is dangling too
     st, got, _ = a.get("/v1/volumes/plain")
     assert st == 404
+    # long operations: each caller sees its own
+    st, got, _ = a.request("POST", "/v1/volumes/%s/snapshots" % q(t["vol"]), {"name": "op"},
+                           headers={"X-Volman-Operation": "acme-snap-1"})
+    assert st == 201
+    st, got, _ = a.get("/v1/operations/acme-snap-1")
+    assert st == 200 and got["kind"] == "snapshot" and got["state"] == "done"
+    g = TLSClient(d, token=t["globex"])
+    assert g.get("/v1/operations/acme-snap-1")[0] == 404
+    assert g.get("/v1/operations")[1]["operations"] == []
     st, got, _ = a.get("/v1/tenants/acme/envs/prod/apps/web")
     assert st == 200
     assert sorted((x["path"], x["exists"], x["in_use"]) for x in got["volumes"]) == \

@@ -268,3 +268,38 @@ def test_cli_export_import(daemon, cli_bin, tmp_path):
     p = subprocess.run([cli_bin, "--socket", daemon.socket, "volume", "export", "nosuch", "-o", str(tmp_path / "n.tar")],
                        capture_output=True, text=True)
     assert p.returncode == 4 and "not found" in p.stderr and not os.path.exists(tmp_path / "n.tar")
+
+
+def test_a_running_import_shows_its_progress(daemon):
+    """GET /v1/operations/{id} while the upload is half sent, then once it is done."""
+    from conftest import UnixHTTPConnection
+    import json as _json
+    data = tar_of((ti("a"), os.urandom(3 << 20)), (ti("b"), os.urandom(3 << 20)))
+    conn = UnixHTTPConnection(daemon.socket, 120)
+    conn.putrequest("POST", "/v1/volumes/import?name=progress")
+    conn.putheader("Transfer-Encoding", "chunked")
+    conn.putheader("X-Volman-Operation", "import-0001")
+    conn.endheaders()
+    half = len(data) // 2
+    conn.send(b"%x\r\n%s\r\n" % (half, data[:half]))
+    c = daemon.client()
+
+    def seen():
+        st, op = c.get("/v1/operations/import-0001")
+        return op if st == 200 and op["bytes"] > 0 else None
+    from conftest import wait_until
+    op = wait_until("the import's progress", seen)
+    assert op["kind"] == "import" and op["state"] == "running" and op["volume"] == "progress"
+    assert 0 < op["bytes"] <= half and op["finished_at"] is None
+    assert [o["id"] for o in c.get("/v1/operations")[1]["operations"]] == ["import-0001"]
+    conn.send(b"%x\r\n%s\r\n0\r\n\r\n" % (len(data) - half, data[half:]))
+    r = conn.getresponse()
+    assert r.status == 201, r.read()
+    r.read()
+    conn.close()
+    st, op = c.get("/v1/operations/import-0001")
+    assert st == 200 and op["state"] == "done" and op["bytes"] == 6 << 20 and op["entries"] == 2, op
+    st, body = c.get("/v1/operations/nosuch-op")
+    assert st == 404
+    st, body = c.get("/v1/operations/BAD")
+    assert st == 400
