@@ -83,6 +83,22 @@ struct vol_http_stream *vol_http_stream_start(const struct vol_http_request *req
 int vol_http_stream_write(struct vol_http_stream *st, const void *data, size_t n)
 {
         const char *p = data;
+        if (st->len == 0 && n >= STREAM_BUF) { /* a whole buffer's worth: one chunk, no copy */
+                if (st->broken)
+                        return -EPIPE;
+                char head[24];
+                int k = snprintf(head, sizeof(head), "%zx\r\n", n);
+                int r = 0;
+                if (st->chunked)
+                        r = write_all(st->c, head, (size_t)k);
+                if (r == 0)
+                        r = write_all(st->c, p, n);
+                if (r == 0 && st->chunked)
+                        r = write_all(st->c, "\r\n", 2);
+                if (r < 0)
+                        st->broken = true;
+                return r < 0 ? -EPIPE : 0;
+        }
         while (n) {
                 if (st->broken)
                         return -EPIPE;

@@ -387,6 +387,7 @@ static int transfer(struct xfer *x, const char *method, const char *path, long l
         if (!strcmp(method, "POST")) {
                 curl_easy_setopt(hd, CURLOPT_UPLOAD, 1L);
                 curl_easy_setopt(hd, CURLOPT_CUSTOMREQUEST, "POST");
+                curl_easy_setopt(hd, CURLOPT_UPLOAD_BUFFERSIZE, 2L << 20);
                 curl_easy_setopt(hd, CURLOPT_READFUNCTION, on_upload);
                 curl_easy_setopt(hd, CURLOPT_READDATA, x);
                 if (size >= 0)
@@ -394,6 +395,7 @@ static int transfer(struct xfer *x, const char *method, const char *path, long l
                 curl_easy_setopt(hd, CURLOPT_WRITEFUNCTION, on_body);
                 curl_easy_setopt(hd, CURLOPT_WRITEDATA, &x->err_body);
         } else {
+                curl_easy_setopt(hd, CURLOPT_BUFFERSIZE, 512L << 10); /* fewer, larger writes */
                 curl_easy_setopt(hd, CURLOPT_WRITEFUNCTION, on_download);
                 curl_easy_setopt(hd, CURLOPT_WRITEDATA, x);
                 curl_easy_setopt(hd, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0); /* an export has no bound */

@@ -141,6 +141,7 @@ static int volume_export(struct cli_context *ctx, int argc, char **argv, struct 
         FILE *out = to_stdout ? stdout : fopen(tmp, "wbx");
         if (!out)
                 return vol_error_set(err, -errno, "export: creating %s: %s", tmp, strerror(errno));
+        setvbuf(out, NULL, _IOFBF, 1 << 20);
         struct bar b = {.on = !o.quiet && isatty(2), .what = "exporting"};
         clock_gettime(CLOCK_MONOTONIC, &b.start);
         r = vol_client_download(client, path, out, draw, &b, total, err);
