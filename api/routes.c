@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const q_list[] = {"filter", "limit", "after", NULL};
+static const char *const q_list[] = {"filter", "limit", "after", "usage", NULL};
 static const char *const q_inspect[] = {"usage", NULL};
 static const char *const q_remove[] = {"force", NULL};
 static const char *const q_apps[] = {"tenant", NULL};

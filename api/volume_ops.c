@@ -31,7 +31,7 @@ static const struct {
 } cap_names[] = {
         {VOL_CAP_SIZE_LIMIT, "size_limit"}, {VOL_CAP_OWNERSHIP, "ownership"}, {VOL_CAP_USAGE, "usage"},
         {VOL_CAP_EPHEMERAL, "ephemeral"},   {VOL_CAP_SNAPSHOT, "snapshot"},   {VOL_CAP_SNAPSHOT, "clone"},
-        {VOL_CAP_RESIZE, "resize"},
+        {VOL_CAP_RESIZE, "resize"}, {VOL_CAP_USAGE_CHEAP, "cheap_usage"},
 };
 
 static int render_driver(const struct vol_driver_desc *d, void *userdata)

@@ -169,7 +169,10 @@ void vol_api_list(void *ctx, const struct vol_http_request *req, struct vol_http
         vol_strbuf_puts(&resp->body, "{\"volumes\":[");
         struct list_render lr = {&resp->body, 0, req, NULL};
         struct vol_caller caller = vol_api_caller(req);
-        int r = vol_service_list_json_ok(&f)
+        const char *u = vol_http_query(req, "usage");
+        bool usage = u && (!strcmp(u, "true") || !strcmp(u, "1"));
+        int r = usage ? vol_service_list_usage(ctx, &caller, &f, after, limit, render_listed, &lr, &next, &err)
+                : vol_service_list_json_ok(&f)
                         ? vol_service_list_json(ctx, &caller, &f, after, limit, copy_listed, &lr, &next, &err)
                         : vol_service_list(ctx, &caller, &f, after, limit, render_listed, &lr, &next, &err);
         vol_filter_free(&f);

@@ -231,6 +231,8 @@ static const char ls_usage[] =
     "                          label=K, label=K=V, driver=D, tenant=T, env=E, app=A,\n"
     "                          name=SUBSTRING, dangling=true|false\n"
     "  -q, --quiet             print names only\n"
+    "  -u, --usage             also each volume's size limit and bytes used (cheap for\n"
+    "                          tmpfs, loop and btrfs; a walk of each local volume's tree)\n"
     "      --json              print one JSON array of the volumes\n"
     "\n"
     "Example:\n"
@@ -239,6 +241,7 @@ static const char ls_usage[] =
 struct ls_state {
         struct vol_strbuf query; /* "filter=...&filter=..." */
         bool quiet;
+        bool usage;
 };
 
 static int ls_option(struct cli_context *ctx, void *state, int opt, const char *arg,
@@ -261,9 +264,29 @@ static int ls_option(struct cli_context *ctx, void *state, int opt, const char *
         case 'q':
                 s->quiet = true;
                 return 0;
+        case 'u':
+                s->usage = true;
+                return 0;
         default:
                 return -EINVAL;
         }
+}
+
+/* Bytes for people: "512M", "1.5G", "-" when unknown. */
+static void bytes_text(json_t *n, char out[32])
+{
+        if (!json_is_integer(n)) {
+                snprintf(out, 32, "-");
+                return;
+        }
+        double b = (double)json_integer_value(n);
+        static const char *const units[] = {"B", "K", "M", "G", "T"};
+        int u = 0;
+        while (b >= 1024 && u < 4) {
+                b /= 1024;
+                u++;
+        }
+        snprintf(out, 32, u && b < 10 ? "%.1f%s" : "%.0f%s", b, units[u]);
 }
 
 /* Reads every page of GET /v1/volumes into *ret_volumes (a JSON array). */
@@ -332,14 +355,17 @@ static int volume_ls(struct cli_context *ctx, int argc, char **argv, struct vol_
         static const struct option options[] = {
             {"filter", required_argument, NULL, 'f'},
             {"quiet", no_argument, NULL, 'q'},
+            {"usage", no_argument, NULL, 'u'},
             CLI_COMMON_OPTIONS,
             {},
         };
         struct ls_state s = {};
         vol_strbuf_init(&s.query, QUERY_MAX);
 
-        int r = cli_parse_options(ctx, "volume ls", ls_usage, ":hf:q", options, ls_option, &s, argc,
+        int r = cli_parse_options(ctx, "volume ls", ls_usage, ":hf:qu", options, ls_option, &s, argc,
                                   argv, err);
+        if (r == 0 && s.usage)
+                vol_strbuf_printf(&s.query, "%susage=true", s.query.len ? "&" : "");
         if (r == 0 && optind < argc)
                 r = cli_usage_error(ctx, "volume ls", err, "unexpected argument '%s'",
                                     argv[optind]);
@@ -368,14 +394,16 @@ static int volume_ls(struct cli_context *ctx, int argc, char **argv, struct vol_
                 return ferror(stdout) ? -EIO : 0;
         }
 
-        static const char *const headers[] = {"DRIVER", "NAME", "STATUS", "MOUNTS", "SCOPE"};
+        static const char *const headers[] = {"DRIVER", "NAME", "STATUS", "MOUNTS", "SCOPE", "LIMIT", "USED"};
         _cleanup_(cli_table_freep) struct cli_table *table =
-            cli_table_new(ARRAY_SIZE(headers), headers);
+            cli_table_new(s.usage ? ARRAY_SIZE(headers) : ARRAY_SIZE(headers) - 2, headers);
         json_array_foreach(volumes, i, v)
         {
-                char mounts[32];
+                char mounts[32], limit[32], used[32];
                 snprintf(mounts, sizeof(mounts), "%zu",
                          json_array_size(json_object_get(v, "mounts")));
+                bytes_text(json_object_get(v, "size_limit_bytes"), limit);
+                bytes_text(json_object_get(json_object_get(v, "usage"), "bytes"), used);
                 _cleanup_free_ char *scope = scope_text(v);
                 const char *row[] = {
                     json_string_value(json_object_get(v, "driver")),
@@ -383,6 +411,8 @@ static int volume_ls(struct cli_context *ctx, int argc, char **argv, struct vol_
                     json_string_value(json_object_get(v, "status")),
                     mounts,
                     scope,
+                    limit,
+                    used,
                 };
                 cli_table_add_row(table, row);
         }

@@ -28,6 +28,7 @@ enum {
         VOL_CAP_REMAKE_EMPTY = 1u << 4,
         VOL_CAP_SNAPSHOT = 1u << 5, /* snapshot, snapshot_remove, snapshot_restore, clone */
         VOL_CAP_RESIZE = 1u << 6,   /* resize: the size limit can change */
+        VOL_CAP_USAGE_CHEAP = 1u << 7, /* info's usage costs no walk (the filesystem or a qgroup counts it) */
 };
 
 /* What the drivers are given about the host. */

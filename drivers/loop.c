@@ -478,7 +478,8 @@ static int loop_recover(struct vol_driver *d, struct vol_error *err)
 
 const struct vol_driver_ops vol_driver_loop_ops = {
         .name = "loop",
-        .caps = VOL_CAP_SIZE_LIMIT | VOL_CAP_OWNERSHIP | VOL_CAP_USAGE | VOL_CAP_SNAPSHOT | VOL_CAP_RESIZE,
+        .caps = VOL_CAP_SIZE_LIMIT | VOL_CAP_OWNERSHIP | VOL_CAP_USAGE | VOL_CAP_SNAPSHOT | VOL_CAP_RESIZE |
+                VOL_CAP_USAGE_CHEAP,
         .options = loop_options,
         .validate = loop_validate,
         .path = loop_path,

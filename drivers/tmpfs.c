@@ -178,7 +178,7 @@ static int tmpfs_info(struct vol_driver *d, const struct vol_volume *v, bool wit
 
 const struct vol_driver_ops vol_driver_tmpfs_ops = {
         .name = "tmpfs",
-        .caps = VOL_CAP_SIZE_LIMIT | VOL_CAP_OWNERSHIP | VOL_CAP_USAGE | VOL_CAP_EPHEMERAL,
+        .caps = VOL_CAP_SIZE_LIMIT | VOL_CAP_OWNERSHIP | VOL_CAP_USAGE | VOL_CAP_EPHEMERAL | VOL_CAP_USAGE_CHEAP,
         .options = tmpfs_options,
         .validate = tmpfs_validate,
         .path = tmpfs_path,

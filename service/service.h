@@ -126,6 +126,13 @@ int vol_service_list(struct vol_service *s, const struct vol_caller *caller,
                      size_t limit, vol_service_volume_cb cb, void *userdata, char **ret_next,
                      struct vol_error *err);
 
+/* vol_service_list with each volume's usage (where its driver can tell:
+ * from the filesystem or qgroup for tmpfs, loop and btrfs; a walk of the
+ * whole tree for local, one volume after another) and its size limit. */
+int vol_service_list_usage(struct vol_service *s, const struct vol_caller *caller, const struct vol_filter *f,
+                           const char *after, size_t limit, vol_service_volume_cb cb, void *userdata,
+                           char **ret_next, struct vol_error *err);
+
 /* Called per listed volume with its API JSON as the store keeps it
  * (json[0..len), the object without driver info, ending in '}') and the
  * driver's view to add (no usage). Only valid during the call. */

@@ -21,6 +21,70 @@ static void count_one(const char *driver, enum vol_status status, uint64_t n, vo
                           vol_status_name(status), (unsigned long long)n);
 }
 
+struct space_ctx {
+        struct vol_service *s;
+        struct vol_strbuf *out;
+        uint64_t used[16], limit[16]; /* per driver, by index in s->drivers */
+};
+
+static void add_limit(const struct vol_driver *d, const struct vol_volume *v, struct vol_volume_info *info);
+
+/* One volume's size limit, and its usage where that costs no walk. */
+static int space_one(const struct vol_volume *v, void *userdata)
+{
+        struct space_ctx *c = userdata;
+        for (size_t i = 0; i < c->s->drivers.n && i < 16; i++) {
+                struct vol_driver *d = &c->s->drivers.items[i];
+                if (!d->available || strcmp(d->ops->name, v->driver))
+                        continue;
+                struct vol_volume_info info = {0};
+                add_limit(d, v, &info);
+                if (info.has_limit) {
+                        vol_strbuf_printf(c->out, "volman_volume_limit_bytes{volume=\"%s\",driver=\"%s\"} %llu\n",
+                                          v->name, v->driver, (unsigned long long)info.limit_bytes);
+                        c->limit[i] += info.limit_bytes;
+                }
+                if ((d->ops->caps & VOL_CAP_USAGE_CHEAP) && d->ops->info(d, v, true, &info, NULL) == 0 &&
+                    info.has_usage) {
+                        vol_strbuf_printf(c->out, "volman_volume_used_bytes{volume=\"%s\",driver=\"%s\"} %llu\n",
+                                          v->name, v->driver, (unsigned long long)info.usage_bytes);
+                        c->used[i] += info.usage_bytes;
+                }
+        }
+        return 0;
+}
+
+/* Size limits and usage per volume and per driver (usage only where it
+ * costs no walk: a scrape never walks a local volume's tree). */
+static int render_space(struct vol_service *s, struct vol_strbuf *out, struct vol_error *err)
+{
+        struct space_ctx c = {.s = s, .out = out};
+        vol_strbuf_puts(out, "# HELP volman_volume_limit_bytes A volume's size limit, where its driver enforces one.\n"
+                             "# TYPE volman_volume_limit_bytes gauge\n"
+                             "# HELP volman_volume_used_bytes Bytes a volume holds (drivers that count them: tmpfs, "
+                             "loop, btrfs).\n"
+                             "# TYPE volman_volume_used_bytes gauge\n");
+        int r = vol_store_list(s->store, NULL, NULL, 0, space_one, &c, err);
+        if (r < 0)
+                return r;
+        vol_strbuf_puts(out, "# HELP volman_driver_limit_bytes The size limits of a driver's volumes, summed.\n"
+                             "# TYPE volman_driver_limit_bytes gauge\n"
+                             "# HELP volman_driver_used_bytes Bytes a driver's volumes hold, summed (where counted).\n"
+                             "# TYPE volman_driver_used_bytes gauge\n");
+        for (size_t i = 0; i < s->drivers.n && i < 16; i++) {
+                const struct vol_driver *d = &s->drivers.items[i];
+                if (!d->available)
+                        continue;
+                if (d->ops->caps & VOL_CAP_SIZE_LIMIT)
+                        vol_strbuf_printf(out, "volman_driver_limit_bytes{driver=\"%s\"} %llu\n", d->ops->name,
+                                          (unsigned long long)c.limit[i]);
+                if (d->ops->caps & VOL_CAP_USAGE_CHEAP)
+                        vol_strbuf_printf(out, "volman_driver_used_bytes{driver=\"%s\"} %llu\n", d->ops->name,
+                                          (unsigned long long)c.used[i]);
+        }
+        return 0;
+}
+
 int vol_service_render_metrics(struct vol_service *s, const struct vol_caller *caller, struct vol_strbuf *out,
                                struct vol_error *err)
 {
@@ -45,6 +109,8 @@ int vol_service_render_metrics(struct vol_service *s, const struct vol_caller *c
         if (counted.data)
                 vol_strbuf_puts(out, counted.data);
         vol_strbuf_free(&counted);
+        if ((r = render_space(s, out, err)) < 0)
+                return r;
         pthread_mutex_lock(&s->memory_lock);
         uint64_t used = s->memory_used, max = s->memory_max_total;
         pthread_mutex_unlock(&s->memory_lock);
@@ -369,6 +435,17 @@ static int tenant_filter(const struct vol_caller *caller, const struct vol_filte
         return 1;
 }
 
+/* The size limit v's driver enforces, into info. */
+static void add_limit(const struct vol_driver *d, const struct vol_volume *v, struct vol_volume_info *info)
+{
+        uint64_t limit;
+        const char *size = vol_kvs_get(&v->options, "size");
+        if (d && (d->ops->caps & VOL_CAP_SIZE_LIMIT) && size && vol_parse_size("size", size, &limit, NULL) == 0) {
+                info->has_limit = true;
+                info->limit_bytes = limit;
+        }
+}
+
 struct view_ctx {
         struct vol_service *s;
         const struct vol_caller *caller;
@@ -393,13 +470,7 @@ static int view_one(const struct vol_volume *v, void *userdata)
                 info.has_snapshots = true;
                 info.snapshots = snaps;
         }
-        /* and the size limit its driver enforces */
-        uint64_t limit;
-        const char *size = vol_kvs_get(&v->options, "size");
-        if (d && (d->ops->caps & VOL_CAP_SIZE_LIMIT) && size && vol_parse_size("size", size, &limit, NULL) == 0) {
-                info.has_limit = true;
-                info.limit_bytes = limit;
-        }
+        add_limit(d, v, &info); /* and the size limit its driver enforces */
         int r = c->cb(v, &info, c->userdata);
         free(snaps);
         return r;
@@ -429,6 +500,7 @@ struct list_ctx {
         size_t seen;
         char *last; /* name of the last volume passed on */
         bool more;
+        bool with_usage; /* each volume's usage and size limit too */
 };
 
 static int list_one(const struct vol_volume *v, void *userdata)
@@ -443,7 +515,9 @@ static int list_one(const struct vol_volume *v, void *userdata)
         struct vol_volume_info info = {.persistent = true};
         struct vol_driver *d = vol_drivers_find(&c->s->drivers, v->driver);
         if (d)
-                d->ops->info(d, v, false, &info, NULL);
+                d->ops->info(d, v, c->with_usage, &info, NULL);
+        if (c->with_usage)
+                add_limit(d, v, &info);
         int r = c->cb(v, &info, c->userdata);
         if (r < 0)
                 return r;
@@ -455,12 +529,31 @@ static int list_one(const struct vol_volume *v, void *userdata)
         return 0;
 }
 
+static int list_volumes(struct vol_service *s, const struct vol_caller *caller, const struct vol_filter *f,
+                        const char *after, size_t limit, bool with_usage, vol_service_volume_cb cb, void *userdata,
+                        char **ret_next, struct vol_error *err);
+
 int vol_service_list(struct vol_service *s, const struct vol_caller *caller,
                      const struct vol_filter *f, const char *after, size_t limit,
                      vol_service_volume_cb cb, void *userdata, char **ret_next, struct vol_error *err)
 {
+        return list_volumes(s, caller, f, after, limit, false, cb, userdata, ret_next, err);
+}
+
+int vol_service_list_usage(struct vol_service *s, const struct vol_caller *caller, const struct vol_filter *f,
+                           const char *after, size_t limit, vol_service_volume_cb cb, void *userdata,
+                           char **ret_next, struct vol_error *err)
+{
+        return list_volumes(s, caller, f, after, limit, true, cb, userdata, ret_next, err);
+}
+
+static int list_volumes(struct vol_service *s, const struct vol_caller *caller, const struct vol_filter *f,
+                        const char *after, size_t limit, bool with_usage, vol_service_volume_cb cb, void *userdata,
+                        char **ret_next, struct vol_error *err)
+{
         uint64_t start = vol_now_us();
-        struct list_ctx c = {.s = s, .caller = caller, .cb = cb, .userdata = userdata, .limit = limit};
+        struct list_ctx c = {.s = s, .caller = caller, .cb = cb, .userdata = userdata, .limit = limit,
+                             .with_usage = with_usage};
         struct vol_filter tf;
         int r = tenant_filter(caller, f, &tf);
         if (r > 0)

@@ -441,3 +441,36 @@ def test_crash_during_clone_leaves_no_volume(sd, driver, opts):
     assert [x["name"] for x in c.get("/v1/volumes")[1]["volumes"]] == ["cs"]
     st, cl = c.post("/v1/volumes/cs/clone", {"name": "cd"})
     assert st == 201 and tree(cl["mountpoint"]) == tree(v["mountpoint"])
+
+
+@needs_btrfs
+def test_usage_in_lists_and_metrics(sd, cli_bin):
+    c = sd.client()
+    lv = create(c, "u-loop", "loop", size="32m")
+    bv = create(c, "u-btrfs", "btrfs", size="40m")
+    create(c, "u-local", "local")
+    for v in (lv, bv):
+        with open(os.path.join(v["mountpoint"], "f"), "wb") as f:
+            f.write(os.urandom(8 << 20))
+            os.fsync(f.fileno())
+    subprocess.run(["btrfs", "filesystem", "sync", bv["mountpoint"]], check=True)
+    st, body = c.get("/v1/volumes?usage=true")
+    assert st == 200
+    by = {v["name"]: v for v in body["volumes"]}
+    assert by["u-loop"]["size_limit_bytes"] == 32 << 20 and by["u-loop"]["usage"]["bytes"] >= 8 << 20
+    assert by["u-btrfs"]["size_limit_bytes"] == 40 << 20 and by["u-btrfs"]["usage"]["bytes"] >= 8 << 20
+    assert "size_limit_bytes" not in by["u-local"] and "usage" in by["u-local"]
+    # without ?usage a list stays the stored view
+    st, body = c.get("/v1/volumes")
+    assert all("usage" not in v and "size_limit_bytes" not in v for v in body["volumes"])
+    p = subprocess.run([cli_bin, "--socket", sd.socket, "volume", "ls", "--usage"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    line = [l for l in p.stdout.splitlines() if "u-loop" in l][0]
+    import re
+    assert "LIMIT" in p.stdout and "32M" in line and re.search(r" (8|9)\.\dM$", line), p.stdout
+    st, text = c.get("/metrics")
+    assert 'volman_volume_limit_bytes{volume="u-loop",driver="loop"} %d' % (32 << 20) in text
+    assert 'volman_volume_limit_bytes{volume="u-btrfs",driver="btrfs"} %d' % (40 << 20) in text
+    assert 'volman_volume_used_bytes{volume="u-loop",driver="loop"}' in text
+    assert 'volman_driver_limit_bytes{driver="loop"} %d' % (32 << 20) in text
+    assert 'volume="u-local"' not in text  # a scrape never walks a local volume
