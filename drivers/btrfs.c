@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/failpoint.h"
 #include "core/size.h"
 #include "core/xmalloc.h"
 #include "driver.h"
@@ -376,10 +377,12 @@ static int btrfs_snapshot_restore(struct vol_driver *d, const struct vol_volume 
         int r = writable_copy(d, src, tmp, v, err);
         if (r < 0)
                 return r;
+        vol_failpoint("restore-before-switch");
         if (renameat2(d->dir_fd, tmp, d->dir_fd, v->id, RENAME_EXCHANGE) < 0)
                 return vol_error_set(err, -errno, "putting the restored content of volume %s in place: %m", v->name);
         if ((r = btrfs_sync(d, err)) < 0)
                 return r;
+        vol_failpoint("restore-after-switch");
         r = delete_subvol(d->dir_fd, tmp, v->name, err); /* the old content */
         clean_stale_qgroups(priv(d)->top_fd);
         return r;

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/failpoint.h"
 #include "core/xmalloc.h"
 #include "driver.h"
 #include "fsutil.h"
@@ -204,10 +205,12 @@ static int local_snapshot_restore(struct vol_driver *d, const struct vol_volume 
         int r = copy_into(sd, snap, d->dir_fd, tmp, v->name, err);
         if (r < 0)
                 return r;
+        vol_failpoint("restore-before-switch");
         if (renameat2(d->dir_fd, tmp, d->dir_fd, v->id, RENAME_EXCHANGE) < 0)
                 return vol_error_set(err, -errno, "putting the restored content of volume %s in place: %m", v->name);
         if ((r = vol_driver_sync_dir(d, err)) < 0)
                 return r;
+        vol_failpoint("restore-after-switch");
         return vol_fs_remove_tree(d->dir_fd, tmp, v->name, err); /* the old content */
 }
 

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/failpoint.h"
 #include "core/size.h"
 #include "core/xmalloc.h"
 #include "driver.h"
@@ -368,12 +369,15 @@ static int loop_snapshot_restore(struct vol_driver *d, const struct vol_volume *
                 return r;
         }
         /* the switch: unmounted, the new image renamed over the old, mounted */
+        vol_failpoint("restore-before-switch");
         if ((r = do_umount(d, v->id, v->name, err)) < 0)
                 return r;
         if (renameat(d->dir_fd, tmp, d->dir_fd, img) < 0)
                 r = vol_error_set(err, -errno, "putting the restored image of volume %s in place: %m", v->name);
         else
                 r = vol_driver_sync_dir(d, err);
+        if (r == 0)
+                vol_failpoint("restore-after-switch");
         int m = do_mount(d, v->id, v->name, r < 0 ? NULL : err);
         return r < 0 ? r : m;
 }

@@ -474,3 +474,35 @@ def test_usage_in_lists_and_metrics(sd, cli_bin):
     assert 'volman_volume_used_bytes{volume="u-loop",driver="loop"}' in text
     assert 'volman_driver_limit_bytes{driver="loop"} %d' % (32 << 20) in text
     assert 'volume="u-local"' not in text  # a scrape never walks a local volume
+
+
+@pytest.mark.parametrize("fp", ["restore-before-driver", "restore-before-switch", "restore-after-switch"])
+@pytest.mark.parametrize("driver,opts", DRIVERS)
+def test_crash_during_restore_leaves_old_or_new_content(sd, driver, opts, fp):
+    c = sd.client()
+    v = create(c, "rv", driver, **opts)
+    mp = v["mountpoint"]
+    fill(mp)
+    snap_tree = tree(mp)
+    assert c.post("/v1/volumes/rv/snapshots", {"name": "s"})[0] == 201
+    with open(os.path.join(mp, "note.txt"), "w") as f:
+        f.write("changed after the snapshot\n")
+    os.makedirs(os.path.join(mp, "later"))
+    os.sync()
+    changed_tree = tree(mp)
+    crash_at(sd, fp)
+    try:
+        Client(sd.socket, keepalive=False).post("/v1/volumes/rv/snapshots/s/restore")
+    except OSError:
+        pass
+    sd.wait_dead()
+    sd.start(args=sd.args)
+    now = tree(mp)
+    want = changed_tree if fp != "restore-after-switch" else snap_tree
+    assert now == want, "after a crash at %s the volume is neither as it was nor as asked" % fp
+    # no temporary is left, and the volume still works both ways
+    top = os.path.dirname(mp)
+    assert not [e for e in os.listdir(top) if e.endswith(".tmp")], os.listdir(top)
+    st, body = sd.client().post("/v1/volumes/rv/snapshots/s/restore")
+    assert st == 200, body
+    assert tree(mp) == snap_tree
