@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
@@ -333,8 +334,21 @@ int vol_fs_check_no_mounts(const char *path, unsigned own_at_top, const char *wh
         return 0;
 }
 
-static void usage_walk(int fd, dev_t dev, int level, uint64_t *bytes, uint64_t *inodes,
-                       bool *partial)
+struct usage_walk {
+        dev_t dev;
+        uint64_t bytes, inodes;
+        bool partial;
+        struct timespec deadline;
+};
+
+static bool past(const struct timespec *t)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        return now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec >= t->tv_nsec);
+}
+
+static void usage_walk(int fd, int level, struct usage_walk *w)
 {
         DIR *d = fdopendir(fd);
         if (!d) {
@@ -345,21 +359,25 @@ static void usage_walk(int fd, dev_t dev, int level, uint64_t *bytes, uint64_t *
         while ((de = readdir(d))) {
                 if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
                         continue;
+                if ((w->inodes & 255) == 0 && past(&w->deadline)) {
+                        w->partial = true; /* the time is up: what is counted so far */
+                        break;
+                }
                 struct stat st;
                 if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
                         continue;
-                if (st.st_dev != dev)
+                if (st.st_dev != w->dev)
                         continue;
-                *inodes += 1;
-                *bytes += (uint64_t)st.st_blocks * 512u;
+                w->inodes += 1;
+                w->bytes += (uint64_t)st.st_blocks * 512u;
                 if (S_ISDIR(st.st_mode)) {
                         if (level + 1 >= VOL_FS_USAGE_DEPTH) {
-                                *partial = true;
+                                w->partial = true;
                                 continue;
                         }
                         int child = vol_fs_open_subdir(dirfd(d), de->d_name);
                         if (child >= 0)
-                                usage_walk(child, dev, level + 1, bytes, inodes, partial);
+                                usage_walk(child, level + 1, w);
                 }
         }
         closedir(d);
@@ -374,12 +392,13 @@ int vol_fs_usage(int fd, uint64_t *ret_bytes, uint64_t *ret_inodes, bool *ret_pa
         int dfd = dup(fd);
         if (dfd < 0)
                 return vol_error_set(err, -errno, "dup: %m");
-        uint64_t bytes = (uint64_t)st.st_blocks * 512u, inodes = 1;
-        bool partial = false;
-        usage_walk(dfd, st.st_dev, 0, &bytes, &inodes, &partial);
-        *ret_bytes = bytes;
-        *ret_inodes = inodes;
-        *ret_partial = partial;
+        struct usage_walk w = {.dev = st.st_dev, .bytes = (uint64_t)st.st_blocks * 512u, .inodes = 1};
+        clock_gettime(CLOCK_MONOTONIC, &w.deadline);
+        w.deadline.tv_sec += VOL_FS_USAGE_SECONDS;
+        usage_walk(dfd, 0, &w);
+        *ret_bytes = w.bytes;
+        *ret_inodes = w.inodes;
+        *ret_partial = w.partial;
         return 0;
 }
 

@@ -42,8 +42,10 @@ int vol_fs_check_no_mounts(const char *path, unsigned own_at_top, const char *wh
 
 /* Adds up the allocated bytes and the inodes of the tree below the directory
  * fd (not crossing filesystems, not following symlinks). Descends at most
- * VOL_FS_USAGE_DEPTH levels; *ret_partial tells if deeper parts were skipped. */
+ * VOL_FS_USAGE_DEPTH levels and walks at most VOL_FS_USAGE_SECONDS;
+ * *ret_partial tells if parts were left uncounted. */
 #define VOL_FS_USAGE_DEPTH 128
+#define VOL_FS_USAGE_SECONDS 5
 int vol_fs_usage(int fd, uint64_t *ret_bytes, uint64_t *ret_inodes, bool *ret_partial,
                  struct vol_error *err);
 

@@ -117,7 +117,7 @@ static int local_info(struct vol_driver *d, const struct vol_volume *v, bool wit
         if (vol_fs_usage(fd, &ret->usage_bytes, &ret->usage_inodes, &partial, err) == 0)
                 ret->has_usage = true;
         if (partial)
-                ret->note = "usage counts only the first 128 directory levels";
+                ret->note = "usage is partial: the walk counts 128 directory levels and stops after 5 s";
         return 0;
 }
 
