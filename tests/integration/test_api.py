@@ -555,7 +555,8 @@ def test_tmpfs_lost_at_reboot_is_made_again(daemon, client):
 def test_list_paths_agree(daemon, client):
     """A list is served from the JSON the store keeps with each volume, unless
     a filter needs the volume decoded: both give the same objects, which are
-    what inspect gives (without usage)."""
+    what inspect gives (without usage), but for what only inspect adds: the
+    size limit and the snapshots (docs/storage.md)."""
     require_root()
     client.create("a-local", labels={"team": "web", "x": "\u00e9"}, options={"mode": "0750"})
     client.create("b-tmpfs", driver="tmpfs", options={"size": "4m"})
@@ -567,7 +568,11 @@ def test_list_paths_agree(daemon, client):
     assert len(fast) == 3 and fast == slow
     for v in fast:
         st, w = client.inspect(v["name"])
-        assert st == 200 and w == v, (v, w)
+        assert st == 200
+        limit = w.pop("size_limit_bytes", None)
+        assert limit == (4 << 20 if v["driver"] == "tmpfs" else None), w
+        assert "snapshots" not in w  # none made
+        assert w == v, (v, w)
     # after a change, the stored JSON follows
     assert client.unmount("a-local", "ref-1")[0] == 200
     assert [v["mounts"] for v in client.list_all() if v["name"] == "a-local"] == [[]]
