@@ -418,25 +418,20 @@ static int btrfs_resize(struct vol_driver *d, const struct vol_volume *v, uint64
         return set_limit(priv(d)->top_fd, id, size, v->name, err);
 }
 
+static void recover_one(struct vol_driver *d, const char *name, void *userdata)
+{
+        if (!vol_driver_is_uuid_with(name, ".tmp"))
+                return;
+        struct vol_error e = VOL_ERROR_INIT;
+        delete_subvol(d->dir_fd, name, name, &e); /* a restore or clone a crash cut short */
+        vol_error_clear(&e);
+}
+
 static int btrfs_recover(struct vol_driver *d, struct vol_error *err)
 {
-        int dfd = dup(d->dir_fd);
-        if (dfd < 0)
-                return vol_error_set(err, -errno, "dup: %m");
-        _cleanup_closedir_ DIR *dir = fdopendir(dfd);
-        if (!dir) {
-                close(dfd);
-                return vol_error_set(err, -errno, "reading %s: %m", d->dir_path);
-        }
-        struct dirent *de;
-        while ((de = readdir(dir)))
-                if (strlen(de->d_name) == 36 + 4 && !strcmp(de->d_name + 36, ".tmp")) {
-                        struct vol_error e = VOL_ERROR_INIT;
-                        delete_subvol(d->dir_fd, de->d_name, de->d_name, &e); /* cut short by a crash */
-                        vol_error_clear(&e);
-                }
+        int r = vol_driver_each_entry(d, recover_one, NULL, err);
         clean_stale_qgroups(priv(d)->top_fd);
-        return 0;
+        return r;
 }
 
 const struct vol_driver_ops vol_driver_btrfs_ops = {

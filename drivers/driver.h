@@ -162,6 +162,14 @@ int vol_driver_sync_dir(struct vol_driver *d, struct vol_error *err);
 int vol_driver_check_remove_dir(struct vol_driver *d, const struct vol_volume *v,
                                 struct vol_error *err);
 
+/* Calls cb for each entry of d's directory (not "." and ".."), in the
+ * directory's order. */
+typedef void (*vol_driver_entry_cb)(struct vol_driver *d, const char *name, void *userdata);
+int vol_driver_each_entry(struct vol_driver *d, vol_driver_entry_cb cb, void *userdata, struct vol_error *err);
+
+/* Whether name is "{uuid}{suffix}" (a volume's entry with that suffix). */
+bool vol_driver_is_uuid_with(const char *name, const char *suffix);
+
 /* For drivers that keep one UUID-named entry per volume in their directory:
  * calls cb for each such entry. Usable as .scan. */
 int vol_driver_scan_uuid_dirs(struct vol_driver *d, vol_driver_id_cb cb, void *userdata,

@@ -121,23 +121,23 @@ static int local_info(struct vol_driver *d, const struct vol_volume *v, bool wit
         return 0;
 }
 
+struct scan_ctx {
+        vol_driver_id_cb cb;
+        void *userdata;
+};
+
+static void scan_one(struct vol_driver *d, const char *name, void *userdata)
+{
+        struct scan_ctx *c = userdata;
+        if (vol_fs_is_uuid(name))
+                c->cb(name, vol_fs_is_empty_dir(d->dir_fd, name) == 1, c->userdata);
+}
+
 int vol_driver_scan_uuid_dirs(struct vol_driver *d, vol_driver_id_cb cb, void *userdata,
                               struct vol_error *err)
 {
-        int dfd = dup(d->dir_fd);
-        if (dfd < 0)
-                return vol_error_set(err, -errno, "dup: %m");
-        _cleanup_closedir_ DIR *dir = fdopendir(dfd);
-        if (!dir) {
-                close(dfd);
-                return vol_error_set(err, -errno, "reading %s: %m", d->dir_path);
-        }
-        rewinddir(dir);
-        struct dirent *de;
-        while ((de = readdir(dir)))
-                if (vol_fs_is_uuid(de->d_name))
-                        cb(de->d_name, vol_fs_is_empty_dir(dirfd(dir), de->d_name) == 1, userdata);
-        return 0;
+        struct scan_ctx c = {cb, userdata};
+        return vol_driver_each_entry(d, scan_one, &c, err);
 }
 
 static int local_setup(struct vol_driver *d, const struct vol_drivers_config *cfg, struct vol_error *err)
@@ -229,24 +229,18 @@ static int local_clone(struct vol_driver *d, const struct vol_volume *src, const
         return vol_driver_sync_dir(d, err);
 }
 
+static void recover_one(struct vol_driver *d, const char *name, void *userdata)
+{
+        if (!vol_driver_is_uuid_with(name, ".tmp"))
+                return;
+        struct vol_error e = VOL_ERROR_INIT;
+        vol_fs_remove_tree(d->dir_fd, name, name, &e); /* a restore or clone a crash cut short */
+        vol_error_clear(&e);
+}
+
 static int local_recover(struct vol_driver *d, struct vol_error *err)
 {
-        int dfd = dup(d->dir_fd);
-        if (dfd < 0)
-                return vol_error_set(err, -errno, "dup: %m");
-        _cleanup_closedir_ DIR *dir = fdopendir(dfd);
-        if (!dir) {
-                close(dfd);
-                return vol_error_set(err, -errno, "reading %s: %m", d->dir_path);
-        }
-        struct dirent *de;
-        while ((de = readdir(dir)))
-                if (strlen(de->d_name) == 36 + 4 && !strcmp(de->d_name + 36, ".tmp")) {
-                        struct vol_error e = VOL_ERROR_INIT;
-                        vol_fs_remove_tree(d->dir_fd, de->d_name, de->d_name, &e); /* cut short by a crash */
-                        vol_error_clear(&e);
-                }
-        return 0;
+        return vol_driver_each_entry(d, recover_one, NULL, err);
 }
 
 const struct vol_driver_ops vol_driver_local_ops = {

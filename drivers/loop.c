@@ -276,29 +276,26 @@ static int loop_info(struct vol_driver *d, const struct vol_volume *v, bool with
         return 0;
 }
 
+struct scan_ctx {
+        vol_driver_id_cb cb;
+        void *userdata;
+};
+
+static void scan_one(struct vol_driver *d, const char *name, void *userdata)
+{
+        struct scan_ctx *c = userdata;
+        if (!vol_driver_is_uuid_with(name, ".img"))
+                return;
+        char id[37];
+        memcpy(id, name, 36);
+        id[36] = 0;
+        c->cb(id, false, c->userdata); /* an image holds a filesystem: never "empty" */
+}
+
 static int loop_scan(struct vol_driver *d, vol_driver_id_cb cb, void *userdata, struct vol_error *err)
 {
-        int dfd = dup(d->dir_fd);
-        if (dfd < 0)
-                return vol_error_set(err, -errno, "dup: %m");
-        _cleanup_closedir_ DIR *dir = fdopendir(dfd);
-        if (!dir) {
-                close(dfd);
-                return vol_error_set(err, -errno, "reading %s: %m", d->dir_path);
-        }
-        rewinddir(dir);
-        struct dirent *de;
-        while ((de = readdir(dir))) {
-                size_t n = strlen(de->d_name);
-                char id[64];
-                if (n != 36 + 4 || strcmp(de->d_name + 36, ".img"))
-                        continue;
-                memcpy(id, de->d_name, 36);
-                id[36] = 0;
-                if (vol_fs_is_uuid(id))
-                        cb(id, false, userdata); /* an image holds a filesystem: never "empty" */
-        }
-        return 0;
+        struct scan_ctx c = {cb, userdata};
+        return vol_driver_each_entry(d, scan_one, &c, err);
 }
 
 /* Runs fn with the volume's filesystem frozen (if mounted): a consistent
@@ -441,43 +438,31 @@ static int loop_resize(struct vol_driver *d, const struct vol_volume *v, uint64_
 }
 
 /* At start-up: temporaries go, frozen filesystems thaw, images mount again. */
+static void recover_one(struct vol_driver *d, const char *name, void *userdata)
+{
+        if (vol_driver_is_uuid_with(name, ".img.tmp")) {
+                unlinkat(d->dir_fd, name, 0); /* a restore or clone a crash cut short */
+                return;
+        }
+        if (!vol_driver_is_uuid_with(name, ".img"))
+                return;
+        char id[37];
+        memcpy(id, name, 36);
+        id[36] = 0;
+        if (is_mounted(d, id) == 1) {
+                _cleanup_close_ int mfd = vol_fs_open_dir(d->dir_fd, id);
+                if (mfd >= 0)
+                        (void)ioctl(mfd, FITHAW, 0); /* EINVAL when not frozen */
+                return;
+        }
+        struct vol_error e = VOL_ERROR_INIT;
+        do_mount(d, id, id, &e); /* one that cannot mount is found by reconcile and at its next mount */
+        vol_error_clear(&e);
+}
+
 static int loop_recover(struct vol_driver *d, struct vol_error *err)
 {
-        int dfd = dup(d->dir_fd);
-        if (dfd < 0)
-                return vol_error_set(err, -errno, "dup: %m");
-        _cleanup_closedir_ DIR *dir = fdopendir(dfd);
-        if (!dir) {
-                close(dfd);
-                return vol_error_set(err, -errno, "reading %s: %m", d->dir_path);
-        }
-        struct dirent *de;
-        while ((de = readdir(dir))) {
-                size_t n = strlen(de->d_name);
-                char id[64];
-                if (n == 36 + 8 && !strcmp(de->d_name + 36, ".img.tmp")) {
-                        unlinkat(d->dir_fd, de->d_name, 0); /* a restore or clone a crash cut short */
-                        continue;
-                }
-                if (n != 36 + 4 || strcmp(de->d_name + 36, ".img"))
-                        continue;
-                memcpy(id, de->d_name, 36);
-                id[36] = 0;
-                if (!vol_fs_is_uuid(id))
-                        continue;
-                if (is_mounted(d, id) == 1) {
-                        _cleanup_close_ int mfd = vol_fs_open_dir(d->dir_fd, id);
-                        if (mfd >= 0)
-                                (void)ioctl(mfd, FITHAW, 0); /* EINVAL when not frozen */
-                        continue;
-                }
-                struct vol_error e = VOL_ERROR_INIT;
-                if (do_mount(d, id, id, &e) < 0)
-                        vol_error_set(err, e.code, "%s", vol_error_message(&e)); /* reported, not fatal */
-                vol_error_clear(&e);
-        }
-        vol_error_clear(err);
-        return 0;
+        return vol_driver_each_entry(d, recover_one, NULL, err);
 }
 
 const struct vol_driver_ops vol_driver_loop_ops = {

@@ -1,3 +1,4 @@
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -116,4 +117,34 @@ int vol_driver_check_options(const struct vol_driver *d, const struct vol_kvs *o
                 }
         }
         return d->ops->validate(options, err);
+}
+
+int vol_driver_each_entry(struct vol_driver *d, vol_driver_entry_cb cb, void *userdata, struct vol_error *err)
+{
+        int dfd = dup(d->dir_fd);
+        if (dfd < 0)
+                return vol_error_set(err, -errno, "dup: %m");
+        DIR *dir = fdopendir(dfd);
+        if (!dir) {
+                close(dfd);
+                return vol_error_set(err, -errno, "reading %s: %m", d->dir_path);
+        }
+        rewinddir(dir);
+        struct dirent *de;
+        while ((de = readdir(dir)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                        cb(d, de->d_name, userdata);
+        closedir(dir);
+        return 0;
+}
+
+bool vol_driver_is_uuid_with(const char *name, const char *suffix)
+{
+        size_t n = strlen(name), k = strlen(suffix);
+        if (n != 36 + k || strcmp(name + 36, suffix))
+                return false;
+        char id[37];
+        memcpy(id, name, 36);
+        id[36] = 0;
+        return vol_fs_is_uuid(id);
 }
