@@ -14,6 +14,7 @@
 
 struct vol_client {
         char *socket_path;
+        char *header; /* sent with every request, or NULL */
         CURL *curl; /* kept across requests so the connection is reused */
         char curl_error[CURL_ERROR_SIZE];
 };
@@ -33,10 +34,17 @@ int vol_client_new(const char *socket_path, struct vol_client **ret_client, stru
         return 0;
 }
 
+void vol_client_set_header(struct vol_client *c, const char *header)
+{
+        free(c->header);
+        c->header = header ? xstrdup(header) : NULL;
+}
+
 void vol_client_free(struct vol_client *c)
 {
         if (!c)
                 return;
+        free(c->header);
         if (c->curl)
                 curl_easy_cleanup(c->curl);
         free(c->socket_path);
@@ -185,6 +193,8 @@ int vol_client_request(struct vol_client *c, const char *method, const char *pat
         }
         h = curl_slist_append(headers, "Expect:"); /* no 100-continue round trip */
         if (h)
+                headers = h;
+        if (c->header && (h = curl_slist_append(headers, c->header)))
                 headers = h;
 
         struct vol_strbuf response;

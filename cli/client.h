@@ -31,6 +31,9 @@ struct vol_client;
  * not fit a unix socket address. The caller frees with vol_client_free(). */
 int vol_client_new(const char *socket_path, struct vol_client **ret_client, struct vol_error *err);
 
+/* Sends header ("Name: value", copied; NULL: none) with every request of c. */
+void vol_client_set_header(struct vol_client *c, const char *header);
+
 /* Closes any connection and frees c. Accepts NULL. */
 void vol_client_free(struct vol_client *c);
 DEFINE_CLEANUP_FUNC(struct vol_client, vol_client_free)

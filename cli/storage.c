@@ -3,8 +3,13 @@
  * beyond create and remove (docs/api.md, "Storage"). */
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "client.h"
@@ -33,6 +38,107 @@ static int call(struct cli_context *ctx, const char *what, const char *method, c
         return r;
 }
 
+/* ---- a progress bar for a copy volmand makes (clone, snapshot) ---- */
+
+struct bg_call {
+        const char *socket_path;
+        const char *method, *path, *header;
+        json_t *body;
+        json_t *answer;
+        struct vol_error err;
+        int r;
+        volatile bool done;
+};
+
+static void *bg_main(void *arg)
+{
+        struct bg_call *b = arg;
+        struct vol_client *c = NULL;
+        b->r = vol_client_new(b->socket_path, &c, &b->err);
+        if (b->r == 0) {
+                vol_client_set_header(c, b->header);
+                b->r = vol_client_call(c, b->method, b->path, b->body, &b->answer, &b->err);
+        }
+        vol_client_free(c);
+        b->done = true;
+        return NULL;
+}
+
+static void human(double bytes, char out[32])
+{
+        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+        int u = 0;
+        while (bytes >= 1024 && u < 4) {
+                bytes /= 1024;
+                u++;
+        }
+        snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+/* Runs the call on its own connection and, on a terminal, draws what
+ * GET /v1/operations/{id} says of it meanwhile: bytes, rate, ETA. */
+static int call_watched(struct cli_context *ctx, const char *what, const char *method, const char *path,
+                        json_t *body, bool quiet, json_t **ret, struct vol_error *err)
+{
+        if (quiet || !isatty(2))
+                return call(ctx, what, method, path, body, ret, err);
+        uint8_t rnd[8];
+        char id[32], header[64];
+        if (getrandom(rnd, sizeof(rnd), 0) != sizeof(rnd))
+                return call(ctx, what, method, path, body, ret, err);
+        snprintf(id, sizeof(id), "cli-%02x%02x%02x%02x%02x%02x%02x%02x", rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5],
+                 rnd[6], rnd[7]);
+        snprintf(header, sizeof(header), "X-Volman-Operation: %s", id);
+        struct bg_call b = {.socket_path = ctx->socket_path, .method = method, .path = path, .header = header,
+                            .body = body, .err = VOL_ERROR_INIT};
+        pthread_t t;
+        if (pthread_create(&t, NULL, bg_main, &b) != 0)
+                return call(ctx, what, method, path, body, ret, err);
+        struct vol_client *watch;
+        bool drawn = false;
+        struct timespec t0, now;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        _cleanup_free_ char *opath = xasprintf("/v1/operations/%s", id);
+        if (cli_client(ctx, &watch, err) == 0) {
+                while (!b.done) {
+                        struct timespec nap = {0, 200 * 1000 * 1000};
+                        nanosleep(&nap, NULL);
+                        json_t *op = NULL;
+                        struct vol_error e = VOL_ERROR_INIT;
+                        if (b.done || vol_client_call(watch, "GET", opath, NULL, &op, &e) < 0) {
+                                vol_error_clear(&e);
+                                continue;
+                        }
+                        clock_gettime(CLOCK_MONOTONIC, &now);
+                        double secs = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
+                        double done = (double)json_integer_value(json_object_get(op, "bytes"));
+                        double total = (double)json_integer_value(json_object_get(op, "total_bytes"));
+                        char d[32], tot[32], rate[32];
+                        human(done, d);
+                        human(secs > 0 ? done / secs : 0, rate);
+                        if (total > 0 && done <= total) {
+                                human(total, tot);
+                                double eta = done > 0 ? secs * (total - done) / done : 0;
+                                fprintf(stderr, "\r%s: %s of %s (%3.0f%%), %s/s, ETA %d:%02d   ", what, d, tot,
+                                        100 * done / total, rate, (int)eta / 60, (int)eta % 60);
+                        } else {
+                                fprintf(stderr, "\r%s: %s, %s/s, %.0f s   ", what, d, rate, secs);
+                        }
+                        drawn = true;
+                        json_decref(op);
+                }
+        }
+        pthread_join(t, NULL);
+        if (drawn)
+                fputc('\n', stderr);
+        if (b.r < 0) {
+                *err = b.err;
+                return b.r == -ECONNREFUSED ? b.r : vol_error_wrap(err, "%s: ", what);
+        }
+        *ret = b.answer;
+        return 0;
+}
+
 /* ---- snapshots ---- */
 
 static const char snap_create_usage[] =
@@ -42,15 +148,25 @@ static const char snap_create_usage[] =
     "btrfs: a read-only subvolume snapshot; loop: a copy of the image, made while its\n"
     "filesystem is frozen (a reflink where the host's filesystem has them); local: a\n"
     "copy of the tree, file by file. At most 64 per volume; they go with the volume.\n"
+    "A copy shows its progress on a terminal (-q, --quiet: not).\n"
     "\n"
     "Example:\n"
     "  volman volume snapshot create web-data before-upgrade\n";
 
+static int quiet_option(struct cli_context *ctx, void *state, int opt, const char *arg, struct vol_error *err)
+{
+        if (opt != 'q')
+                return -EINVAL;
+        *(bool *)state = true;
+        return 0;
+}
+
 static int snap_create(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)
 {
-        static const struct option options[] = {CLI_COMMON_OPTIONS, {}};
+        static const struct option options[] = {{"quiet", no_argument, NULL, 'q'}, CLI_COMMON_OPTIONS, {}};
         const char *cmd = "volume snapshot create";
-        int r = cli_parse_options(ctx, cmd, snap_create_usage, ":h", options, NULL, NULL, argc, argv, err);
+        bool quiet = false;
+        int r = cli_parse_options(ctx, cmd, snap_create_usage, ":hq", options, quiet_option, &quiet, argc, argv, err);
         if (r != 0)
                 return r < 0 ? r : 0;
         if (optind >= argc || argc - optind > 2)
@@ -60,7 +176,7 @@ static int snap_create(struct cli_context *ctx, int argc, char **argv, struct vo
                 json_object_set_new(body, "name", json_string(argv[optind + 1]));
         _cleanup_free_ char *path = vpath(argv[optind], "snapshots", NULL, NULL);
         _cleanup_(json_decrefp) json_t *ans = NULL;
-        if ((r = call(ctx, "snapshot create", "POST", path, body, &ans, err)) < 0)
+        if ((r = call_watched(ctx, "snapshot create", "POST", path, body, quiet, &ans, err)) < 0)
                 return r;
         if (ctx->json)
                 return cli_json_print(ans, stdout);
@@ -184,7 +300,8 @@ static const char clone_usage[] =
     "Makes a new volume with SOURCE's content, driver and options, independent of it\n"
     "from then on: DEST by name, or the scoped volume of --tenant/--env/--app/--path.\n"
     "btrfs: a writable snapshot; loop: a copy of the image (a reflink where the host's\n"
-    "filesystem has them); local: a copy of the tree.\n"
+    "filesystem has them); local: a copy of the tree. A copy shows its progress on\n"
+    "a terminal (-q, --quiet: not).\n"
     "\n"
     "Example:\n"
     "  volman volume clone web-data web-data-test\n";
@@ -192,6 +309,7 @@ static const char clone_usage[] =
 struct clone_opts {
         const char *tenant, *env, *app, *path;
         json_t *labels;
+        bool quiet;
 };
 
 static int clone_option(struct cli_context *ctx, void *state, int opt, const char *arg, struct vol_error *err)
@@ -202,6 +320,7 @@ static int clone_option(struct cli_context *ctx, void *state, int opt, const cha
         case 'E': o->env = arg; return 0;
         case 'A': o->app = arg; return 0;
         case 'P': o->path = arg; return 0;
+        case 'q': o->quiet = true; return 0;
         case 'l': {
                 const char *eq = strchr(arg, '=');
                 _cleanup_free_ char *k = eq ? xstrndup(arg, (size_t)(eq - arg)) : xstrdup(arg);
@@ -217,11 +336,12 @@ static int volume_clone(struct cli_context *ctx, int argc, char **argv, struct v
         static const struct option options[] = {
             {"tenant", required_argument, NULL, 'T'}, {"env", required_argument, NULL, 'E'},
             {"app", required_argument, NULL, 'A'},    {"path", required_argument, NULL, 'P'},
-            {"label", required_argument, NULL, 'l'},  CLI_COMMON_OPTIONS, {}};
+            {"label", required_argument, NULL, 'l'},  {"quiet", no_argument, NULL, 'q'},
+            CLI_COMMON_OPTIONS, {}};
         const char *cmd = "volume clone";
         _cleanup_(json_decrefp) json_t *labels = json_object();
         struct clone_opts o = {.labels = labels};
-        int r = cli_parse_options(ctx, cmd, clone_usage, ":h", options, clone_option, &o, argc, argv, err);
+        int r = cli_parse_options(ctx, cmd, clone_usage, ":hq", options, clone_option, &o, argc, argv, err);
         if (r != 0)
                 return r < 0 ? r : 0;
         bool scoped = o.tenant || o.env || o.app || o.path;
@@ -240,7 +360,7 @@ static int volume_clone(struct cli_context *ctx, int argc, char **argv, struct v
                 json_object_set(body, "labels", labels);
         _cleanup_free_ char *path = vpath(argv[optind], "clone", NULL, NULL);
         _cleanup_(json_decrefp) json_t *ans = NULL;
-        if ((r = call(ctx, "clone", "POST", path, body, &ans, err)) < 0)
+        if ((r = call_watched(ctx, "clone", "POST", path, body, o.quiet, &ans, err)) < 0)
                 return r;
         if (ctx->json)
                 return cli_json_print(ans, stdout);

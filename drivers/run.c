@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/progress.h"
 
 extern char **environ;
 
@@ -92,6 +93,9 @@ int vol_copy_file_nosync(int src_fd, int dst_fd, bool *ret_reflinked, struct vol
         *ret_reflinked = false;
         if (ioctl(dst_fd, FICLONE, src_fd) == 0) {
                 *ret_reflinked = true;
+                struct stat st;
+                if (fstat(src_fd, &st) == 0)
+                        vol_progress_add((uint64_t)st.st_size, 0);
         } else {
                 struct stat st;
                 if (fstat(src_fd, &st) < 0)
@@ -109,11 +113,14 @@ int vol_copy_file_nosync(int src_fd, int dst_fd, bool *ret_reflinked, struct vol
                                 return vol_error_set(err, -errno, "copying: SEEK_HOLE: %m");
                         loff_t in = data, o = data;
                         while (in < hole) {
-                                ssize_t w = copy_file_range(src_fd, &in, dst_fd, &o, (size_t)(hole - in), 0);
+                                /* in pieces, so that the progress moves */
+                                size_t want = (size_t)(hole - in) < (64u << 20) ? (size_t)(hole - in) : (64u << 20);
+                                ssize_t w = copy_file_range(src_fd, &in, dst_fd, &o, want, 0);
                                 if (w < 0)
                                         return vol_error_set(err, -errno, "copying: %m");
                                 if (w == 0)
                                         break;
+                                vol_progress_add((uint64_t)w, 0);
                         }
                         pos = hole;
                 }

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/progress.h"
 #include "core/xmalloc.h"
 #include "fsutil.h"
 #include "run.h"
@@ -110,6 +111,7 @@ static int copy_file(struct state *s, int sfd, int dfd, const char *name, const 
                 return r;
         s->stats->bytes += (uint64_t)st->st_size;
         s->stats->files++;
+        vol_progress_add(0, 1);
         if (st->st_nlink > 1) {
                 size_t len = s->path_len;
                 if (push(s, name) == 0) {

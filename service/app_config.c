@@ -115,6 +115,9 @@ int vol_apps_config_set(struct vol_service *s, const struct vol_caller *caller, 
         _cleanup_free_ char *key = vol_app_config_key(layer, ref);
         r = vol_store_put_doc(s->store, DOC_CONFIG, key, b.data, VOL_REV_ANY, VOL_SYNC_FULL, NULL, err);
         vol_strbuf_free(&b);
+        /* a layer replaced is the old one gone: in the audit trail */
+        _cleanup_free_ char *what = xasprintf("replace config layer %s", key);
+        vol_service_audit(caller, what, r, err);
         return r;
 }
 

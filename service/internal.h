@@ -127,3 +127,7 @@ struct op;
 struct op *vol_operation_begin(const struct vol_caller *caller, const char *id, const char *kind, const char *volume,
                                struct vol_transfer_progress *progress, uint64_t total);
 void vol_operation_end(struct op *o, const char *volume, int r, const struct vol_error *err);
+
+/* What volume name holds, when its driver counts it without a walk; else 0
+ * (a progress bar's total). */
+uint64_t vol_usage_estimate(struct vol_service *s, const char *name);

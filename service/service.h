@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "core/caller.h"
+#include "core/progress.h"
 #include "core/token.h"
 #include "core/error.h"
 #include "core/filter.h"
@@ -231,12 +232,6 @@ int vol_service_drivers(struct vol_service *s, vol_driver_desc_cb cb, void *user
 
 /* ---- export and import (service/transfer.c) ---- */
 
-/* How far a transfer is: updated as it goes (read from another thread
- * without a lock: figures for people, not for decisions). */
-struct vol_transfer_progress {
-        _Atomic uint64_t bytes;   /* file data so far */
-        _Atomic uint64_t entries; /* archive entries so far */
-};
 /* Takes n bytes of an export: 0, or < 0 to stop it (the client went away). */
 typedef int (*vol_transfer_write_fn)(void *userdata, const void *buf, size_t n);
 /* Gives up to n bytes of an import: > 0, 0 at its end, or < 0 (-errno). */

@@ -201,10 +201,13 @@ int vol_service_snapshot_create(struct vol_service *s, const struct vol_caller *
         int r = vol_validate_name(volume, err);
         if (r < 0 || (r = vol_validate_snapshot_name(name, err)) < 0)
                 return r;
-        struct op *o = vol_operation_begin(caller, op_id, "snapshot", volume, NULL, 0);
+        struct vol_transfer_progress progress = {0};
+        struct op *o = vol_operation_begin(caller, op_id, "snapshot", volume, &progress, vol_usage_estimate(s, volume));
+        vol_progress_set(&progress); /* a driver that copies counts into it */
         pthread_mutex_t *lock = vol_name_lock(&s->locks, volume);
         r = create_locked(s, caller, volume, name, ret, err);
         vol_name_unlock(lock);
+        vol_progress_set(NULL);
         vol_operation_end(o, NULL, r, err);
         _cleanup_free_ char *what = xasprintf("snapshot create %s %s", volume, name);
         vol_service_audit(caller, what, r, err);

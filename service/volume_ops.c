@@ -28,8 +28,11 @@ static int clone_volume(struct vol_service *s, const struct vol_caller *caller, 
 int vol_service_clone(struct vol_service *s, const struct vol_caller *caller, const char *op_id, const char *source,
                       const struct vol_create_request *req, struct vol_volume **ret, struct vol_error *err)
 {
-        struct op *o = vol_operation_begin(caller, op_id, "clone", source, NULL, 0);
+        struct vol_transfer_progress progress = {0};
+        struct op *o = vol_operation_begin(caller, op_id, "clone", source, &progress, vol_usage_estimate(s, source));
+        vol_progress_set(&progress); /* the driver's copy counts into it */
         int r = clone_volume(s, caller, source, req, ret, err);
+        vol_progress_set(NULL);
         vol_operation_end(o, r == 0 ? (*ret)->name : NULL, r, err);
         return r;
 }
@@ -219,4 +222,19 @@ int vol_service_drivers(struct vol_service *s, vol_driver_desc_cb cb, void *user
                         return r;
         }
         return 0;
+}
+
+uint64_t vol_usage_estimate(struct vol_service *s, const char *name)
+{
+        struct vol_volume *v = NULL;
+        uint64_t bytes = 0;
+        if (vol_store_get(s->store, name, &v, NULL) == 0) {
+                struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
+                struct vol_volume_info info = {0};
+                if (d && (d->ops->caps & VOL_CAP_USAGE_CHEAP) && d->ops->info(d, v, true, &info, NULL) == 0 &&
+                    info.has_usage)
+                        bytes = info.usage_bytes;
+        }
+        vol_volume_free(v);
+        return bytes;
 }

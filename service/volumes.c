@@ -782,6 +782,9 @@ static int prune_one(struct vol_service *s, const struct vol_caller *caller, str
                 int rr = remove_locked(s, caller, c->name, true, &one);
                 vol_name_unlock(lock);
                 if (rr == 0) {
+                        /* each removed volume by name, as a remove is */
+                        _cleanup_free_ char *what = xasprintf("remove volume %s (prune)", c->name);
+                        vol_service_audit(caller, what, 0, NULL);
                         cb(c->name, NULL, userdata);
                         r = 1;
                 } else if (rr == -EBUSY || rr == -ENOENT || rr == -EAGAIN) {

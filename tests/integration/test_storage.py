@@ -506,3 +506,23 @@ def test_crash_during_restore_leaves_old_or_new_content(sd, driver, opts, fp):
     st, body = sd.client().post("/v1/volumes/rv/snapshots/s/restore")
     assert st == 200, body
     assert tree(mp) == snap_tree
+
+
+def test_a_clone_and_a_snapshot_report_their_copy(sd):
+    """A local clone or snapshot copies file by file: GET /v1/operations/{id} counts it."""
+    c = sd.client()
+    v = create(c, "p-src", "local")
+    for i in range(20):
+        with open(os.path.join(v["mountpoint"], "f%02d" % i), "wb") as f:
+            f.write(os.urandom(100_000))
+    st, body = c.request("POST", "/v1/volumes/p-src/clone", {"name": "p-dst"},
+                         headers={"X-Volman-Operation": "clone-progress-1"})
+    assert st == 201, body
+    st, op = c.get("/v1/operations/clone-progress-1")
+    assert st == 200 and op["kind"] == "clone" and op["state"] == "done", op
+    assert op["bytes"] == 20 * 100_000 and op["entries"] == 20 and op["volume"] == "p-dst", op
+    st, body = c.request("POST", "/v1/volumes/p-src/snapshots", {"name": "s"},
+                         headers={"X-Volman-Operation": "snap-progress-1"})
+    assert st == 201
+    st, op = c.get("/v1/operations/snap-progress-1")
+    assert op["kind"] == "snapshot" and op["bytes"] == 20 * 100_000 and op["entries"] == 20, op
