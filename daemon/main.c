@@ -193,7 +193,9 @@ int main(int argc, char **argv)
         struct volmand_config conf;
         if (volmand_config_load(argc, argv, &conf, &err) < 0) {
                 fprintf(stderr, "volmand: %s\n", vol_error_message(&err));
-                if (err.code == -EINVAL && !strstr(vol_error_message(&err), ".conf:"))
+                const char *m = vol_error_message(&err);
+                if (strncmp(m, "unknown option", 14) == 0 || strncmp(m, "unexpected argument", 19) == 0 ||
+                    strstr(m, " needs a value"))
                         fputs("Run 'volmand --help' for the options.\n", stderr);
                 vol_error_clear(&err);
                 return 2;

@@ -29,14 +29,18 @@ for tool in meson ninja dpkg-deb dpkg-shlibdeps scdoc; do
     command -v "$tool" >/dev/null || { echo "deb.sh: $tool is missing (scripts/deps.sh installs it)" >&2; exit 1; }
 done
 
+logs=$(mktemp -d)
+stage=$(mktemp -d)
+trap 'rm -rf "$stage" "$logs"' EXIT
+
 opts=(--prefix=/usr --sysconfdir=/etc --localstatedir=/var --buildtype=release -Db_sanitize=none
       -Dman=enabled -Dsystemdunitdir=/lib/systemd/system -Dtmpfilesdir=/usr/lib/tmpfiles.d
       -Dzshcompletiondir=/usr/share/zsh/vendor-completions)
 if [[ -f "$build/build.ninja" ]]; then
-    meson setup --reconfigure "$build" "${opts[@]}" >/dev/null
+    meson setup --reconfigure "$build" "$repo" "${opts[@]}" >"$logs/setup.log" || { cat "$logs/setup.log" >&2; exit 1; }
 else
     rm -rf "$build"
-    meson setup "$build" "${opts[@]}" >/dev/null
+    meson setup "$build" "$repo" "${opts[@]}" >"$logs/setup.log" || { cat "$logs/setup.log" >&2; exit 1; }
 fi
 # Only what gets installed (not the tests and benchmarks).
 targets=$(meson introspect --targets "$build" | /usr/bin/python3 -c '
@@ -46,12 +50,10 @@ for t in json.load(sys.stdin):
     if t.get("installed"):
         for f in t["filename"]:
             print(os.path.relpath(f, build))' "$build")
-ninja -C "$build" $targets >/dev/null
+ninja -C "$build" $targets >"$logs/ninja.log" || { tail -n 40 "$logs/ninja.log" >&2; exit 1; }
 
 version=$(meson introspect --projectinfo "$build" | sed -n 's/.*"version": *"\([^"]*\)".*/\1/p')
 arch=$(dpkg --print-architecture)
-stage=$(mktemp -d)
-trap 'rm -rf "$stage"' EXIT
 pkg="$stage/pkg"
 DESTDIR="$pkg" meson install -C "$build" --quiet --no-rebuild
 

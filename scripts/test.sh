@@ -3,8 +3,9 @@
 # dockerd and Podman), builds with ASan+UBSan, runs the unit tests, then the
 # integration tests (volmand and volman), the engine tests (the volume plugin
 # under real dockerd and Podman), the app tests (deploys through them), the
-# console tests (the web console in headless Chromium) and the power-loss
-# tests (volmand on lazyfs, a file system that drops unsynced writes).
+# console tests (the web console in headless Chromium), the power-loss
+# tests (volmand on lazyfs, a file system that drops unsynced writes) and the
+# packaging tests (the .deb installed, run and purged; meson install).
 # Run from anywhere: as root, or through sudo (it asks for it itself).
 set -euo pipefail
 
@@ -81,11 +82,14 @@ run_suite engines tests/engines
 run_suite apps tests/apps
 run_suite console tests/console
 run_suite powerloss tests/powerloss
+# The .deb built, installed with dpkg -i, run, removed and purged; meson
+# install's layout; the unit, tmpfiles entry and man pages (tests/packaging).
+run_suite packaging tests/packaging
 
 status() { if (($1 == 0)); then echo "passed"; else echo "FAILED (exit $1)"; fi; }
 summary="unit tests $(status $unit_rc); fuzzing $(status $fuzz_rc)"
 failed=$((unit_rc != 0 || fuzz_rc != 0))
-for name in integration engines apps console powerloss; do
+for name in integration engines apps console powerloss packaging; do
         summary+="; $name tests $(status ${rc[$name]})${counts[$name]:+ (${counts[$name]})}"
         ((rc[$name] == 0)) || failed=1
 done

@@ -7,18 +7,40 @@
 # share/bash-completion/completions/volman; load it by hand with
 #   source dist/completion/volman.bash
 
-declare -gA _volman_help_cache 2>/dev/null || true
+declare -gA _volman_subs_cache _volman_flags_cache 2>/dev/null || true
+_volman_subs= _volman_flags=
 
-# _volman_help VOLMAN WORD...: the --help text of `volman WORD...`.
-_volman_help()
+# _volman_load VOLMAN WORD...: the subcommands and the flags the --help of
+# `volman WORD...` lists, in _volman_subs and _volman_flags (variables, not
+# output: the cache must outlive the call, and a TAB should fork nothing
+# once a command's help has been read).
+_volman_load()
 {
     local bin=$1
     shift
     local key="$bin|$*"
-    if [[ -z ${_volman_help_cache[$key]+set} ]]; then
-        _volman_help_cache[$key]=$("$bin" "$@" --help 2>/dev/null)
+    if [[ -z ${_volman_subs_cache[$key]+set} ]]; then
+        local help
+        help=$("$bin" "$@" --help 2>/dev/null)
+        _volman_subs_cache[$key]=$(_volman_commands_in <<<"$help")
+        _volman_flags_cache[$key]=$(_volman_flags_in <<<"$help")
     fi
-    printf '%s\n' "${_volman_help_cache[$key]}"
+    _volman_subs=${_volman_subs_cache[$key]}
+    _volman_flags=${_volman_flags_cache[$key]}
+}
+
+# The line of flags (as _volman_flags_in writes them) that names flag $1, in
+# _volman_line.
+_volman_flag_line()
+{
+    local l
+    _volman_line=
+    while IFS= read -r l; do
+        if [[ " $l " == *" $1 "* ]]; then
+            _volman_line=$l
+            return
+        fi
+    done <<<"$flags"
 }
 
 # The subcommands (and aliases) a help text lists under "Commands:".
@@ -80,14 +102,14 @@ _volman()
 {
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     local bin=${COMP_WORDS[0]}
-    [[ $bin == */* || -n $(type -P "$bin" 2>/dev/null) ]] || bin=volman
+    [[ $bin == */* ]] || type -P "$bin" >/dev/null 2>&1 || bin=volman
     local -a path=() sock=()
-    local help flags i w positional=0 expect_value=""
+    local subs flags i w positional=0 expect_value="" _volman_line
 
     # Walk the words before the cursor: global flags, the command path, then
     # the leaf's flags (skipping their values) and positional arguments.
-    help=$(_volman_help "$bin")
-    flags=$(_volman_flags_in <<<"$help")
+    _volman_load "$bin"
+    subs=$_volman_subs flags=$_volman_flags
     for ((i = 1; i < COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
         if [[ -n $expect_value ]]; then
@@ -96,19 +118,17 @@ _volman()
             continue
         fi
         if [[ $w == -* ]]; then
-            local line
-            line=$(grep -E -- "(^| )${w%%=*}( |$)" <<<"$flags" | head -n 1)
             [[ $w == --socket ]] && { expect_value=--socket; continue; }
             [[ $w == --socket=* ]] && sock=(--socket "${w#--socket=}")
-            [[ $line == *VALUE && $w != *=* ]] && expect_value=$w
+            _volman_flag_line "${w%%=*}"
+            [[ $_volman_line == *VALUE && $w != *=* ]] && expect_value=$w
             continue
         fi
-        local subs
-        subs=$(_volman_commands_in <<<"$help")
-        if [[ -n $subs ]] && grep -qx -- "$w" <<<"$subs"; then
+        if [[ -n $subs && $'\n'$subs$'\n' == *$'\n'$w$'\n'* ]]; then
             path+=("$w")
-            help=$(_volman_help "$bin" "${path[@]}")
-            flags=$(printf '%s\n%s\n' "$flags" "$(_volman_flags_in <<<"$help")")
+            _volman_load "$bin" "${path[@]}"
+            subs=$_volman_subs
+            flags+=$'\n'$_volman_flags
         else
             positional=$((positional + 1))
         fi
@@ -123,10 +143,10 @@ _volman()
         flag=""
     fi
     if [[ -n $flag ]]; then
-        local line long
-        line=$(grep -E -- "(^| )$flag( |$)" <<<"$flags" | head -n 1)
-        long=$(grep -oE -- '--[a-z][a-z0-9-]*' <<<"$line" | head -n 1)
-        if [[ $line == *VALUE ]]; then
+        local long
+        _volman_flag_line "$flag"
+        for long in $_volman_line; do [[ $long == --* ]] && break; done
+        if [[ $_volman_line == *VALUE ]]; then
             case $long in
             --socket | --root | --plugin-socket | --file) COMPREPLY=($(compgen -f -- "$cur")) ;;
             --driver) COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" drivers)" -- "$cur")) ;;
@@ -148,13 +168,13 @@ _volman()
 
     # A flag.
     if [[ $cur == -* ]]; then
-        COMPREPLY=($(compgen -W "$(grep -oE -- '(^| )-{1,2}[a-zA-Z][a-z0-9-]*' <<<"$flags" | tr -d ' ' | sort -u)" -- "$cur"))
+        local all=() f
+        for f in $flags; do [[ $f == -* ]] && all+=("$f"); done
+        COMPREPLY=($(compgen -W "${all[*]}" -- "$cur"))
         return 0
     fi
 
     # A subcommand, or an argument of the leaf.
-    local subs
-    subs=$(_volman_commands_in <<<"$help")
     if [[ -n $subs ]]; then
         COMPREPLY=($(compgen -W "$subs" -- "$cur"))
         return 0
