@@ -1,4 +1,5 @@
 #include <jansson.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,6 +16,7 @@
 struct vol_engine {
         char *endpoint;
         char *socket_path;
+        _Atomic uint64_t calls, errors;
 };
 
 int vol_engine_open(const char *endpoint, struct vol_engine **ret, struct vol_error *err)
@@ -60,6 +62,9 @@ static int request(struct vol_engine *e, const char *method, const char *path, j
         struct vol_strbuf resp;
         vol_strbuf_init(&resp, 0);
         int status = vol_http_call(&call, &resp, err);
+        e->calls++;
+        if (status < 0 || status >= 500)
+                e->errors++;
         if (status < 0) {
                 vol_strbuf_free(&resp);
                 /* whatever went wrong, the engine is not there to serve */
@@ -260,4 +265,10 @@ int vol_engine_container_list(struct vol_engine *e, const struct vol_kvs *match,
                 n++;
         }
         return n;
+}
+
+void vol_engine_counts(struct vol_engine *e, uint64_t *ret_calls, uint64_t *ret_errors)
+{
+        *ret_calls = e->calls;
+        *ret_errors = e->errors;
 }

@@ -65,3 +65,7 @@ int vol_engine_container_remove(struct vol_engine *e, const char *id, struct vol
 /* Lists every container (running or not) carrying all the labels in match. */
 int vol_engine_container_list(struct vol_engine *e, const struct vol_kvs *match,
                               vol_engine_container_cb cb, void *userdata, struct vol_error *err);
+
+/* How many requests went to the engine, and how many of them failed (it
+ * could not be reached, or answered 5xx). */
+void vol_engine_counts(struct vol_engine *e, uint64_t *ret_calls, uint64_t *ret_errors);

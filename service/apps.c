@@ -286,9 +286,11 @@ int vol_apps_deploy(struct vol_service *s, const struct vol_caller *caller, cons
                                      "engine (dockerd or Podman's service)");
         struct vol_deploy_result res;
         memset(&res, 0, sizeof(res));
+        uint64_t start = vol_now_us();
         pthread_mutex_t *lock = lock_app(s, ref);
         r = deploy_locked(s, caller, ref, req, &res, err);
         vol_name_unlock(lock);
+        vol_metrics_record(&s->metrics, VOL_OP_DEPLOY, start, r);
         _cleanup_free_ char *what = xasprintf("deploy app %s/%s/%s (image %s)", ref->tenant, ref->env,
                                               ref->app, req->image);
         if (r < 0) {
@@ -388,9 +390,11 @@ int vol_apps_delete(struct vol_service *s, const struct vol_caller *caller, cons
         if (r < 0 || (r = vol_app_may_touch(caller, VOL_LAYER_APP, ref, true, err)) < 0)
                 return r;
         struct vol_app_delete_result res = {0};
+        uint64_t start = vol_now_us();
         pthread_mutex_t *lock = lock_app(s, ref);
         r = delete_locked(s, caller, ref, &res, err);
         vol_name_unlock(lock);
+        vol_metrics_record(&s->metrics, VOL_OP_APP_DELETE, start, r);
         _cleanup_free_ char *what = xasprintf("delete app %s/%s/%s", ref->tenant, ref->env, ref->app);
         if (r < 0) {
                 vol_error_wrap(err, "deleting %s/%s/%s (run the delete again to finish): ", ref->tenant,

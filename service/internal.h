@@ -31,6 +31,7 @@ struct vol_service {
         struct vol_reaper *reaper; /* destroys retired volumes' storage */
         struct vol_tokens *tokens;     /* API tokens, held in memory (service/tokens.c) */
         struct vol_sessions *sessions; /* console sessions (service/sessions.c) */
+        struct vol_reconcile_report reconciled; /* what start-up's reconciliation found */
         _Atomic uint64_t last_write_us; /* when the last create, removal or mount began */
 
         /* the memory budget of memory-backed volumes */

@@ -6,7 +6,9 @@
 static const char *const op_names[VOL_OP__COUNT] = {
         [VOL_OP_CREATE] = "create", [VOL_OP_INSPECT] = "inspect", [VOL_OP_LIST] = "list",
         [VOL_OP_REMOVE] = "remove", [VOL_OP_PRUNE] = "prune",     [VOL_OP_MOUNT] = "mount",
-        [VOL_OP_UNMOUNT] = "unmount",
+        [VOL_OP_UNMOUNT] = "unmount", [VOL_OP_DEPLOY] = "deploy",   [VOL_OP_APP_DELETE] = "app_delete",
+        [VOL_OP_SNAPSHOT] = "snapshot", [VOL_OP_CLONE] = "clone",   [VOL_OP_RESIZE] = "resize",
+        [VOL_OP_EXPORT] = "export",   [VOL_OP_IMPORT] = "import",
 };
 
 /* Upper bounds of the latency buckets, in seconds. */
@@ -45,7 +47,7 @@ void vol_metrics_record(struct vol_metrics *m, enum vol_op op, uint64_t start_us
 int vol_metrics_render(const struct vol_metrics *m, struct vol_strbuf *out)
 {
         int r = 0;
-        r |= vol_strbuf_puts(out, "# HELP volman_operations_total Volume operations by kind.\n"
+        r |= vol_strbuf_puts(out, "# HELP volman_operations_total Operations by kind (volumes, apps' deploys and deletes).\n"
                                   "# TYPE volman_operations_total counter\n");
         for (int op = 0; op < VOL_OP__COUNT; op++)
                 r |= vol_strbuf_printf(out, "volman_operations_total{op=\"%s\"} %llu\n", op_names[op],

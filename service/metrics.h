@@ -14,6 +14,13 @@ enum vol_op {
         VOL_OP_PRUNE,
         VOL_OP_MOUNT,
         VOL_OP_UNMOUNT,
+        VOL_OP_DEPLOY,
+        VOL_OP_APP_DELETE,
+        VOL_OP_SNAPSHOT,
+        VOL_OP_CLONE,
+        VOL_OP_RESIZE,
+        VOL_OP_EXPORT,
+        VOL_OP_IMPORT,
         VOL_OP__COUNT,
 };
 

@@ -132,6 +132,7 @@ int vol_service_open(const struct vol_service_config *cfg, struct vol_service **
                 vol_error_wrap(err, "reconciling at start-up: ");
                 goto fail;
         }
+        s->reconciled = rep; /* what start-up found, for /metrics */
         *ret = s;
         return 0;
 fail:

@@ -204,9 +204,11 @@ int vol_service_snapshot_create(struct vol_service *s, const struct vol_caller *
         struct vol_transfer_progress progress = {0};
         struct op *o = vol_operation_begin(caller, op_id, "snapshot", volume, &progress, vol_usage_estimate(s, volume));
         vol_progress_set(&progress); /* a driver that copies counts into it */
+        uint64_t start = vol_now_us();
         pthread_mutex_t *lock = vol_name_lock(&s->locks, volume);
         r = create_locked(s, caller, volume, name, ret, err);
         vol_name_unlock(lock);
+        vol_metrics_record(&s->metrics, VOL_OP_SNAPSHOT, start, r);
         vol_progress_set(NULL);
         vol_operation_end(o, NULL, r, err);
         _cleanup_free_ char *what = xasprintf("snapshot create %s %s", volume, name);

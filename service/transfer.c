@@ -315,7 +315,9 @@ int vol_service_export(struct vol_service *s, const struct vol_caller *caller, c
                        struct vol_error *err)
 {
         struct op *o = vol_operation_begin(caller, op_id, "export", name, progress, 0);
+        uint64_t start = vol_now_us();
         int r = export_volume(s, caller, name, zstd, write, userdata, progress, err);
+        vol_metrics_record(&s->metrics, VOL_OP_EXPORT, start, r);
         vol_operation_end(o, NULL, r, err);
         return r;
 }
@@ -710,7 +712,9 @@ int vol_service_import(struct vol_service *s, const struct vol_caller *caller, c
         cr.fill_userdata = &fc;
         cr.clone_from = NULL;
         bool created;
+        uint64_t start = vol_now_us();
         int r = vol_service_create(s, caller, &cr, ret, &created, err);
+        vol_metrics_record(&s->metrics, VOL_OP_IMPORT, start, r);
         free(src.buf);
         vol_operation_end(o, r == 0 ? (*ret)->name : NULL, r, err);
         _cleanup_free_ char *what = xasprintf("import into %s", r == 0 ? (*ret)->name : req->name ? req->name : "a new volume");

@@ -31,7 +31,9 @@ int vol_service_clone(struct vol_service *s, const struct vol_caller *caller, co
         struct vol_transfer_progress progress = {0};
         struct op *o = vol_operation_begin(caller, op_id, "clone", source, &progress, vol_usage_estimate(s, source));
         vol_progress_set(&progress); /* the driver's copy counts into it */
+        uint64_t start = vol_now_us();
         int r = clone_volume(s, caller, source, req, ret, err);
+        vol_metrics_record(&s->metrics, VOL_OP_CLONE, start, r);
         vol_progress_set(NULL);
         vol_operation_end(o, r == 0 ? (*ret)->name : NULL, r, err);
         return r;
@@ -137,9 +139,11 @@ int vol_service_resize(struct vol_service *s, const struct vol_caller *caller, c
                 return r;
         if (!size || !*size)
                 return vol_error_set(err, -EINVAL, "give the new size (e.g. 20g)");
+        uint64_t start = vol_now_us();
         pthread_mutex_t *lock = vol_name_lock(&s->locks, volume);
         r = resize_locked(s, caller, volume, size, ret, err);
         vol_name_unlock(lock);
+        vol_metrics_record(&s->metrics, VOL_OP_RESIZE, start, r);
         _cleanup_free_ char *what = xasprintf("resize %s to %s", volume, size);
         vol_service_audit(caller, what, r, err);
         return r;

@@ -25,7 +25,26 @@ struct space_ctx {
         struct vol_service *s;
         struct vol_strbuf *out;
         uint64_t used[16], limit[16]; /* per driver, by index in s->drivers */
+        struct tenant_count {
+                char *tenant;
+                uint64_t n;
+        } *tenants;
+        size_t n_tenants, cap_tenants;
 };
+
+static void count_tenant(struct space_ctx *c, const char *tenant)
+{
+        for (size_t i = 0; i < c->n_tenants; i++)
+                if (!strcmp(c->tenants[i].tenant, tenant)) {
+                        c->tenants[i].n++;
+                        return;
+                }
+        if (c->n_tenants == c->cap_tenants) {
+                c->cap_tenants = c->cap_tenants ? c->cap_tenants * 2 : 16;
+                c->tenants = xrealloc(c->tenants, c->cap_tenants * sizeof(*c->tenants));
+        }
+        c->tenants[c->n_tenants++] = (struct tenant_count){xstrdup(tenant), 1};
+}
 
 static void add_limit(const struct vol_driver *d, const struct vol_volume *v, struct vol_volume_info *info);
 
@@ -33,6 +52,7 @@ static void add_limit(const struct vol_driver *d, const struct vol_volume *v, st
 static int space_one(const struct vol_volume *v, void *userdata)
 {
         struct space_ctx *c = userdata;
+        count_tenant(c, v->scope ? v->scope->tenant : "");
         for (size_t i = 0; i < c->s->drivers.n && i < 16; i++) {
                 struct vol_driver *d = &c->s->drivers.items[i];
                 if (!d->available || strcmp(d->ops->name, v->driver))
@@ -71,6 +91,14 @@ static int render_space(struct vol_service *s, struct vol_strbuf *out, struct vo
                              "# TYPE volman_driver_limit_bytes gauge\n"
                              "# HELP volman_driver_used_bytes Bytes a driver's volumes hold, summed (where counted).\n"
                              "# TYPE volman_driver_used_bytes gauge\n");
+        vol_strbuf_puts(out, "# HELP volman_tenant_volumes Volumes per tenant (tenant=\"\": volumes without a scope).\n"
+                             "# TYPE volman_tenant_volumes gauge\n");
+        for (size_t i = 0; i < c.n_tenants; i++) {
+                vol_strbuf_printf(out, "volman_tenant_volumes{tenant=\"%s\"} %llu\n", c.tenants[i].tenant,
+                                  (unsigned long long)c.tenants[i].n);
+                free(c.tenants[i].tenant);
+        }
+        free(c.tenants);
         for (size_t i = 0; i < s->drivers.n && i < 16; i++) {
                 const struct vol_driver *d = &s->drivers.items[i];
                 if (!d->available)
@@ -83,6 +111,42 @@ static int render_space(struct vol_service *s, struct vol_strbuf *out, struct vo
                                           (unsigned long long)c.used[i]);
         }
         return 0;
+}
+
+/* The engine's calls, what start-up's reconciliation found, failed syncs. */
+static void render_health(struct vol_service *s, struct vol_strbuf *out)
+{
+        uint64_t calls = 0, errors = 0;
+        if (s->engine)
+                vol_engine_counts(s->engine, &calls, &errors);
+        const struct vol_reconcile_report *rp = &s->reconciled;
+        struct vol_error e = VOL_ERROR_INIT;
+        int degraded = vol_store_health(s->store, &e) < 0;
+        vol_error_clear(&e);
+        vol_strbuf_printf(out,
+                          "# HELP volman_engine_requests_total Requests to the container engine.\n"
+                          "# TYPE volman_engine_requests_total counter\n"
+                          "volman_engine_requests_total %llu\n"
+                          "# HELP volman_engine_errors_total Requests to the engine that failed (unreachable, or 5xx).\n"
+                          "# TYPE volman_engine_errors_total counter\n"
+                          "volman_engine_errors_total %llu\n"
+                          "# HELP volman_store_fsync_failures_total Failed fdatasyncs of the store (the first "
+                          "degrades it: no durable write is tried after it).\n"
+                          "# TYPE volman_store_fsync_failures_total counter\n"
+                          "volman_store_fsync_failures_total %d\n"
+                          "# HELP volman_reconcile_findings What start-up's reconciliation found, by kind.\n"
+                          "# TYPE volman_reconcile_findings gauge\n"
+                          "volman_reconcile_findings{kind=\"rolled_back\"} %zu\n"
+                          "volman_reconcile_findings{kind=\"rolled_forward\"} %zu\n"
+                          "volman_reconcile_findings{kind=\"tombstones\"} %zu\n"
+                          "volman_reconcile_findings{kind=\"stale_refs\"} %zu\n"
+                          "volman_reconcile_findings{kind=\"orphans\"} %zu\n"
+                          "volman_reconcile_findings{kind=\"cleaned\"} %zu\n"
+                          "volman_reconcile_findings{kind=\"missing\"} %zu\n"
+                          "volman_reconcile_findings{kind=\"repaired\"} %zu\n",
+                          (unsigned long long)calls, (unsigned long long)errors, degraded, rp->rolled_back,
+                          rp->rolled_forward, rp->tombstones, rp->stale_refs, rp->orphans, rp->cleaned, rp->missing,
+                          rp->repaired);
 }
 
 int vol_service_render_metrics(struct vol_service *s, const struct vol_caller *caller, struct vol_strbuf *out,
@@ -111,6 +175,7 @@ int vol_service_render_metrics(struct vol_service *s, const struct vol_caller *c
         vol_strbuf_free(&counted);
         if ((r = render_space(s, out, err)) < 0)
                 return r;
+        render_health(s, out);
         pthread_mutex_lock(&s->memory_lock);
         uint64_t used = s->memory_used, max = s->memory_max_total;
         pthread_mutex_unlock(&s->memory_lock);

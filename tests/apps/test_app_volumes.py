@@ -83,10 +83,23 @@ STATE_PATHS = ["/var/lib/state", "/tmp/kafka-streams"]
 COUNT = "; ".join('echo run >> %s/counter' % p for p in STATE_PATHS)
 
 
+def metric(stack, line_re):
+    """One figure of volmand's /metrics, by a regular expression with one group."""
+    import re
+    from appkit import http_unix
+    st, data = http_unix(stack.volman_sock, "GET", "/metrics")
+    assert st == 200
+    m = re.search(line_re, data.decode(), re.M)
+    assert m, line_re
+    return int(m.group(1))
+
+
 def test_state_survives_redeploys(stack, apps):
     t, e, a = uniq("st"), "prod", "streams"
     apps.append((t, e, a))
     stack.put_config({"writeableVolumes": STATE_PATHS}, t, e, a)
+    deploys0 = metric(stack, r'^volman_operations_total\{op="deploy"\} (\d+)$')
+    engine0 = metric(stack, r'^volman_engine_requests_total (\d+)$')
 
     names, mountpoints, generation = None, None, 0
     for n, strategy in ((1, None), (2, "recreate"), (3, "blue-green")):
@@ -110,6 +123,9 @@ def test_state_survives_redeploys(stack, apps):
             names, mountpoints = vols, mps
         assert vols == names and mps == mountpoints
         assert set(names.values()) <= set(stack.engine_volume_names())
+    # /metrics counts the deploys and the engine's requests
+    assert metric(stack, r'^volman_operations_total\{op="deploy"\} (\d+)$') == deploys0 + 3
+    assert metric(stack, r'^volman_engine_requests_total (\d+)$') > engine0
 
 
 # ---- 2. read-only root, /tmp tmpfs ----

@@ -594,3 +594,30 @@ def test_store_of_an_older_volmand_is_upgraded(daemon, client):
     assert client.list_all() == before
     st, v = client.inspect("old-2")
     assert st == 200 and v == [x for x in before if x["name"] == "old-2"][0]
+
+
+def test_grafana_dashboard_asks_only_for_served_metrics(daemon, client):
+    """contrib/grafana/volman.json: every metric a panel's query names is one /metrics serves."""
+    import json
+    import re
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(repo, "contrib", "grafana", "volman.json")) as f:
+        dash = json.load(f)
+    # make every family show up: a volume with a size limit, a scoped one, a deploy-free app
+    assert client.create("g-tmpfs", driver="tmpfs", options={"size": "4m"})[0] == 201
+    st, text = client.get("/metrics")
+    assert st == 200
+    served = set(re.findall(r"^# TYPE (volman_[a-z_]+) (?:counter|gauge|histogram)", text, re.M))
+    histograms = set(re.findall(r"^# TYPE (volman_[a-z_]+) histogram", text, re.M))
+    for h in histograms:
+        served |= {h + "_bucket", h + "_sum", h + "_count"}
+    asked = set()
+    for p in dash["panels"]:
+        for t in p["targets"]:
+            asked |= set(re.findall(r"\bvolman_[a-z_]+", t["expr"]))
+    assert asked, "the dashboard asks for nothing"
+    missing = sorted(asked - served)
+    assert not missing, "the dashboard asks for metrics volmand does not serve: %r" % missing
+    # and each family it serves is drawn somewhere, but for the ones only a person reads
+    unused = sorted(n for n in served - asked if not n.endswith(("_bucket", "_sum", "_count")) and n not in histograms)
+    assert not unused, "metrics no panel shows: %r" % unused

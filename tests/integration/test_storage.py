@@ -526,3 +526,25 @@ def test_a_clone_and_a_snapshot_report_their_copy(sd):
     assert st == 201
     st, op = c.get("/v1/operations/snap-progress-1")
     assert op["kind"] == "snapshot" and op["bytes"] == 20 * 100_000 and op["entries"] == 20, op
+
+
+def test_metrics_count_the_new_operations(sd):
+    import re
+    c = sd.client()
+    create(c, "m-src", "local")
+    assert c.post("/v1/volumes/m-src/snapshots", {"name": "s"})[0] == 201
+    assert c.post("/v1/volumes/m-src/clone", {"name": "m-dst"})[0] == 201
+    assert c.post("/v1/volumes/m-src/clone", {"name": "m-dst"})[0] == 409
+    from test_transfer import raw_export
+    assert raw_export(sd, "m-src")[0] == 200
+    st, text = c.get("/metrics")
+
+    def val(name, op):
+        m = re.search(r'^%s\{op="%s"\} (\d+)$' % (name, op), text, re.M)
+        assert m, (name, op)
+        return int(m.group(1))
+    assert val("volman_operations_total", "snapshot") == 1
+    assert val("volman_operations_total", "clone") == 2 and val("volman_operation_errors_total", "clone") == 1
+    assert val("volman_operations_total", "export") == 1
+    assert re.search(r'^volman_tenant_volumes\{tenant=""\} 2$', text, re.M)
+    assert re.search(r'^volman_engine_requests_total 0$', text, re.M)  # this volmand has no engine
