@@ -49,6 +49,7 @@ void vol_api_resize(void *ctx, const struct vol_http_request *req, struct vol_ht
 void vol_api_export(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_import(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_operation_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_events(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_operation_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 
 /* App handlers (api/apps.c). */

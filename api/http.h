@@ -158,6 +158,11 @@ struct vol_http_stream *vol_http_stream_start(const struct vol_http_request *req
 /* Appends n bytes. Returns 0, or -EPIPE once the peer is gone (the handler
  * may stop early; ending is still needed). */
 int vol_http_stream_write(struct vol_http_stream *st, const void *data, size_t n);
+/* Sends what st holds now (a live stream: each event as it comes). Returns 0
+ * or -EPIPE. */
+int vol_http_stream_flush(struct vol_http_stream *st);
+/* Whether the client is still there (it has not closed or reset). */
+bool vol_http_stream_alive(struct vol_http_stream *st);
 /* Ends the answer: whole (ok) or cut short. After this the handler leaves resp
  * alone. */
 void vol_http_stream_end(struct vol_http_stream *st, bool ok);

@@ -201,3 +201,18 @@ ssize_t http_body_read(struct conn *c, void *buf, size_t n)
                         return -ECONNRESET;
         }
 }
+
+int vol_http_stream_flush(struct vol_http_stream *st)
+{
+        return stream_flush(st);
+}
+
+bool vol_http_stream_alive(struct vol_http_stream *st)
+{
+        if (st->broken || st->c->srv->stopping) /* stopping: a follower ends, the server can go */
+                return false;
+        struct pollfd p = {.fd = st->c->fd, .events = POLLRDHUP};
+        if (poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)))
+                return false;
+        return true;
+}

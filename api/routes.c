@@ -11,6 +11,7 @@ static const char *const q_remove[] = {"force", NULL};
 static const char *const q_apps[] = {"tenant", NULL};
 static const char *const q_import[] = {"name", "driver", "opt", "label", "tenant", "env", "app", "path", NULL};
 static const char *const q_export[] = {"compression", NULL};
+static const char *const q_events[] = {"since", "until", "filter", NULL};
 
 static const struct vol_route routes[] = {
         {"GET", "/v1/health", vol_api_health, NULL, VOL_ROUTE_FAST},
@@ -32,6 +33,7 @@ static const struct vol_route routes[] = {
         {"GET", "/v1/volumes/{}/export", vol_api_export, q_export, 0},
         {"GET", "/v1/drivers", vol_api_drivers, NULL, VOL_ROUTE_FAST},
         {"GET", "/v1/operations", vol_api_operation_list, NULL, VOL_ROUTE_FAST},
+        {"GET", "/v1/events", vol_api_events, q_events, 0},
         {"GET", "/v1/operations/{}", vol_api_operation_get, NULL, VOL_ROUTE_FAST},
         {"GET", "/v1/config", vol_api_config_get, NULL, 0},
         {"PUT", "/v1/config", vol_api_config_put, NULL, 0},

@@ -96,6 +96,8 @@ int cli_volume_import(struct cli_context *ctx, int argc, char **argv, struct vol
  * volman needs is missing. */
 int cli_doctor(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 
+/* `volman events` (cli/events.c). */
+int cli_events(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 /* `volman token ...` (cli/token.c). */
 int cli_token(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 

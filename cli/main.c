@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
     {"app", NULL, cli_app, "Manage tenant apps (config set|get|resolve, deploy, ls, rm)"},
     {"config", NULL, cli_config, "Set or get the global app container config"},
     {"driver", NULL, cli_driver, "List the volume drivers and what each can do here"},
+    {"events", NULL, cli_events, "Follow what happens to volumes and apps"},
     {"token", NULL, cli_token, "Make, list and revoke API tokens (create, ls, rm)"},
     {"health", NULL, cmd_health, "Check that volmand answers"},
     {"doctor", NULL, cli_doctor, "Check what this host gives volman, and how to fix what it lacks"},

@@ -118,6 +118,8 @@ int vol_apps_config_set(struct vol_service *s, const struct vol_caller *caller, 
         /* a layer replaced is the old one gone: in the audit trail */
         _cleanup_free_ char *what = xasprintf("replace config layer %s", key);
         vol_service_audit(caller, what, r, err);
+        if (r == 0)
+                vol_event_simple(s, caller, "app", "config", key, layer == VOL_LAYER_GLOBAL ? NULL : ref->tenant);
         return r;
 }
 

@@ -290,6 +290,20 @@ int vol_apps_deploy(struct vol_service *s, const struct vol_caller *caller, cons
         pthread_mutex_t *lock = lock_app(s, ref);
         r = deploy_locked(s, caller, ref, req, &res, err);
         vol_name_unlock(lock);
+        if (r == 0) {
+                struct vol_event e;
+                memset(&e, 0, sizeof(e));
+                snprintf(e.type, sizeof(e.type), "app");
+                snprintf(e.action, sizeof(e.action), "deploy");
+                snprintf(e.name, sizeof(e.name), "%s/%s/%s", ref->tenant, ref->env, ref->app);
+                snprintf(e.tenant, sizeof(e.tenant), "%s", ref->tenant);
+                char gen[32];
+                snprintf(gen, sizeof(gen), "%lu", res.generation);
+                vol_event_attr(&e, "generation", gen);
+                vol_event_attr(&e, "image", req->image);
+                vol_event_attr(&e, "container", res.container_name);
+                vol_event_emit(s, caller, &e);
+        }
         vol_metrics_record(&s->metrics, VOL_OP_DEPLOY, start, r);
         _cleanup_free_ char *what = xasprintf("deploy app %s/%s/%s (image %s)", ref->tenant, ref->env,
                                               ref->app, req->image);
@@ -394,6 +408,10 @@ int vol_apps_delete(struct vol_service *s, const struct vol_caller *caller, cons
         pthread_mutex_t *lock = lock_app(s, ref);
         r = delete_locked(s, caller, ref, &res, err);
         vol_name_unlock(lock);
+        if (r == 0) {
+                _cleanup_free_ char *name = xasprintf("%s/%s/%s", ref->tenant, ref->env, ref->app);
+                vol_event_simple(s, caller, "app", "delete", name, ref->tenant);
+        }
         vol_metrics_record(&s->metrics, VOL_OP_APP_DELETE, start, r);
         _cleanup_free_ char *what = xasprintf("delete app %s/%s/%s", ref->tenant, ref->env, ref->app);
         if (r < 0) {

@@ -14,6 +14,7 @@
 struct vol_reaper;
 struct vol_tokens;
 struct vol_sessions;
+struct vol_events;
 
 struct vol_service {
         struct vol_store *store;
@@ -31,6 +32,7 @@ struct vol_service {
         struct vol_reaper *reaper; /* destroys retired volumes' storage */
         struct vol_tokens *tokens;     /* API tokens, held in memory (service/tokens.c) */
         struct vol_sessions *sessions; /* console sessions (service/sessions.c) */
+        struct vol_events *events;     /* the events' ring and history (service/events.c) */
         struct vol_reconcile_report reconciled; /* what start-up's reconciliation found */
         _Atomic uint64_t last_write_us; /* when the last create, removal or mount began */
 
@@ -132,3 +134,13 @@ void vol_operation_end(struct op *o, const char *volume, int r, const struct vol
 /* What volume name holds, when its driver counts it without a walk; else 0
  * (a progress bar's total). */
 uint64_t vol_usage_estimate(struct vol_service *s, const char *name);
+
+/* Events (service/events.c): opened after the store (its history loaded),
+ * closed before it (the last second written). emit stamps e (seq, time,
+ * the caller as actor) and publishes it; simple makes one of type, action,
+ * name and tenant (NULL: none). */
+int vol_events_open(struct vol_service *s, struct vol_error *err);
+void vol_events_close(struct vol_service *s);
+void vol_event_emit(struct vol_service *s, const struct vol_caller *caller, struct vol_event *e);
+void vol_event_simple(struct vol_service *s, const struct vol_caller *caller, const char *type, const char *action,
+                      const char *name, const char *tenant);

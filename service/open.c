@@ -121,6 +121,8 @@ int vol_service_open(const struct vol_service_config *cfg, struct vol_service **
         if ((r = vol_store_open(cfg->store_backend, db, &s->store, err)) < 0)
                 goto fail;
         vol_sessions_open(s);
+        if ((r = vol_events_open(s, err)) < 0)
+                goto fail;
         if ((r = vol_tokens_open(s, err)) < 0) {
                 vol_error_wrap(err, "loading tokens: ");
                 goto fail;
@@ -147,6 +149,7 @@ void vol_service_close(struct vol_service *s)
         vol_reaper_stop(s->reaper);
         vol_tokens_close(s);
         vol_sessions_close(s);
+        vol_events_close(s);
         vol_store_close(s->store);
         vol_drivers_close(&s->drivers);
         vol_name_locks_destroy(&s->locks);

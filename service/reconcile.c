@@ -294,6 +294,26 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
                 rep.orphans += c.kept;
         }
         if (rep.rolled_back || rep.rolled_forward || rep.orphans || rep.missing || rep.repaired ||
+            rep.cleaned || rep.tombstones || rep.stale_refs) {
+                struct vol_event e;
+                memset(&e, 0, sizeof(e));
+                snprintf(e.type, sizeof(e.type), "reconcile");
+                snprintf(e.action, sizeof(e.action), "findings");
+                const struct {
+                        const char *k;
+                        size_t v;
+                } f[] = {{"rolled_back", rep.rolled_back}, {"rolled_forward", rep.rolled_forward},
+                         {"tombstones", rep.tombstones},   {"stale_refs", rep.stale_refs},
+                         {"orphans", rep.orphans},         {"cleaned", rep.cleaned},
+                         {"missing", rep.missing},         {"repaired", rep.repaired}};
+                for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+                        char num[24];
+                        snprintf(num, sizeof(num), "%zu", f[i].v);
+                        vol_event_attr(&e, f[i].k, num);
+                }
+                vol_event_emit(s, &vol_caller_system, &e);
+        }
+        if (rep.rolled_back || rep.rolled_forward || rep.orphans || rep.missing || rep.repaired ||
             rep.cleaned || rep.tombstones || rep.stale_refs)
                 vol_service_log("info",
                                 "reconcile: %zu volumes; %zu creates rolled back, %zu removals "

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 
 #include "core/caller.h"
+#include "core/event.h"
 #include "core/progress.h"
 #include "core/token.h"
 #include "core/error.h"
@@ -281,6 +282,29 @@ int vol_service_operation_get(struct vol_service *s, const struct vol_caller *ca
 /* Every operation caller may see, through cb. */
 int vol_service_operation_list(struct vol_service *s, const struct vol_caller *caller, vol_operation_cb cb,
                                void *userdata);
+
+/* ---- events (service/events.c) ---- */
+
+struct vol_events_query {
+        const struct vol_caller *caller; /* a tenant sees its own tenant's events only */
+        struct vol_event_filter filter;
+        int64_t since_us; /* 0: from now on; else replay from then (the kept history) */
+        int64_t until_us; /* 0: follow until the reader goes; else stop past it */
+        /* Called between batches (the reader's chance to flush what it got):
+         * false ends the stream. NULL: always on. */
+        bool (*alive)(void *userdata);
+        /* Called once the reader is admitted, before any event (the reader
+         * answers its head then). NULL: none. */
+        void (*admitted)(void *userdata);
+};
+/* Called per event, in order. Return 0 to go on, < 0 to stop. */
+typedef int (*vol_event_cb)(const struct vol_event *e, void *userdata);
+/* Passes the events q asks for to cb: the history kept (since), then new
+ * ones as they happen, until until, the reader goes, or volmand stops. A
+ * reader that falls behind gets an "events"/"dropped" event and the end.
+ * -EAGAIN when 64 readers follow already. */
+int vol_service_events(struct vol_service *s, const struct vol_events_query *q, vol_event_cb cb, void *userdata,
+                       struct vol_error *err);
 
 /* ---- tokens and console sessions (service/tokens.c, service/sessions.c) ---- */
 

@@ -27,6 +27,19 @@
 
 DEFINE_CLEANUP_FUNC(struct vol_volume, vol_volume_free)
 
+static void snap_event(struct vol_service *s, const struct vol_caller *caller, const char *action,
+                       const struct vol_volume *v, const char *snap)
+{
+        struct vol_event e;
+        memset(&e, 0, sizeof(e));
+        snprintf(e.type, sizeof(e.type), "snapshot");
+        snprintf(e.action, sizeof(e.action), "%s", action);
+        snprintf(e.name, sizeof(e.name), "%s", v->name);
+        snprintf(e.tenant, sizeof(e.tenant), "%s", v->scope ? v->scope->tenant : "");
+        vol_event_attr(&e, "snapshot", snap);
+        vol_event_emit(s, caller, &e);
+}
+
 static char *snap_key(const char *vid, const char *name)
 {
         return xasprintf("%s/%s", vid, name);
@@ -184,6 +197,7 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
                 return r; /* left `creating`: the next start removes it */
         sn.ready = true;
         *ret = sn;
+        snap_event(s, caller, "create", v, name);
         return 0;
 }
 
@@ -254,7 +268,9 @@ static int remove_locked(struct vol_service *s, const struct vol_caller *caller,
         vol_failpoint("snapshot-rm-after-intent");
         if ((r = d->ops->snapshot_remove(d, v, sn.id, err)) < 0)
                 return r; /* stays `deleting`: the next start finishes it */
-        return vol_store_remove_doc(s->store, DOC_SNAPSHOT, key, rev, VOL_SYNC_FULL, err);
+        if ((r = vol_store_remove_doc(s->store, DOC_SNAPSHOT, key, rev, VOL_SYNC_FULL, err)) == 0)
+                snap_event(s, caller, "remove", v, name);
+        return r;
 }
 
 int vol_service_snapshot_remove(struct vol_service *s, const struct vol_caller *caller, const char *volume,
@@ -297,7 +313,9 @@ static int restore_locked(struct vol_service *s, const struct vol_caller *caller
                 return vol_error_set(err, -EBUSY, "snapshot %s of %s is being made or removed", name, volume);
         vol_failpoint("restore-before-driver");
         /* the driver switches atomically: the old content or the new one */
-        return d->ops->snapshot_restore(d, v, sn.id, err);
+        if ((r = d->ops->snapshot_restore(d, v, sn.id, err)) == 0)
+                snap_event(s, caller, "restore", v, name);
+        return r;
 }
 
 int vol_service_snapshot_restore(struct vol_service *s, const struct vol_caller *caller, const char *volume,

@@ -282,6 +282,22 @@ static const char *differing_parameter(const struct vol_volume *v, const char *d
         return NULL;
 }
 
+/* An event of a volume: its name and tenant, the caller, attributes. */
+static void volume_event(struct vol_service *s, const struct vol_caller *caller, const char *action,
+                         const struct vol_volume *v, const char *key, const char *value)
+{
+        struct vol_event e;
+        memset(&e, 0, sizeof(e));
+        snprintf(e.type, sizeof(e.type), "volume");
+        snprintf(e.action, sizeof(e.action), "%s", action);
+        snprintf(e.name, sizeof(e.name), "%s", v->name);
+        snprintf(e.tenant, sizeof(e.tenant), "%s", v->scope ? v->scope->tenant : "");
+        vol_event_attr(&e, "driver", v->driver);
+        if (key)
+                vol_event_attr(&e, key, value);
+        vol_event_emit(s, caller, &e);
+}
+
 static int create_locked(struct vol_service *s, const struct vol_caller *caller, struct vol_driver *d,
                          const char *name, const struct vol_create_request *req, struct vol_volume **ret,
                          bool *ret_created, struct vol_error *err)
@@ -365,6 +381,8 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
                 goto undo;
         }
         vol_failpoint("create-after-commit");
+        volume_event(s, caller, req->clone_from ? "clone" : req->fill ? "import" : "create", v,
+                     req->clone_from ? "source" : NULL, req->clone_from ? req->clone_from->name : NULL);
 
         *ret = TAKE_PTR(v);
         *ret_created = true;
@@ -756,6 +774,7 @@ static int remove_locked(struct vol_service *s, const struct vol_caller *caller,
         if ((r = vol_store_retire(s->store, v, v->revision, VOL_SYNC_FULL, err)) < 0)
                 return r;
         vol_failpoint("remove-after-commit");
+        volume_event(s, caller, only_if_unused_ready ? "prune" : "remove", v, NULL, NULL);
         vol_reaper_add_volume(s->reaper, v);
         return 0;
 }
@@ -933,6 +952,7 @@ static int mount_locked(struct vol_service *s, const struct vol_caller *caller, 
                 if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_ORDERED, err)) < 0)
                         return r;
                 vol_failpoint("mount-after-commit");
+                volume_event(s, caller, "mount", v, "id", ref_id);
         }
         *ret_mountpoint = xstrdup(v->mountpoint);
         return 0;
@@ -978,6 +998,7 @@ static int unmount_locked(struct vol_service *s, const struct vol_caller *caller
         if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_ORDERED, err)) < 0)
                 return r;
         vol_failpoint("unmount-after-commit");
+        volume_event(s, caller, "unmount", v, "id", ref_id);
         struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
         if (d && v->n_mounts == 0) {
                 struct vol_error ignored = VOL_ERROR_INIT;

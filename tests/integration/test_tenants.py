@@ -443,6 +443,15 @@ def test_a_tenant_sees_its_own_and_the_admin_token_sees_all(two_tenants):
     g = TLSClient(d, token=t["globex"])
     assert g.get("/v1/operations/acme-snap-1")[0] == 404
     assert g.get("/v1/operations")[1]["operations"] == []
+    # events: each tenant sees its own tenant's only
+    time.sleep(1.2)
+    until = int(time.time()) + 1
+    for who, token, want in (("acme", t["acme"], True), ("globex", t["globex"], False)):
+        st, body, h = TLSClient(d, token=token).get("/v1/events?since=1h&until=%d" % until)
+        assert st == 200 and h["content-type"] == ["application/x-ndjson"]
+        evs = [json.loads(l) for l in body.splitlines() if l] if isinstance(body, str) else [body] if body else []
+        assert all(e["tenant"] == who for e in evs), (who, evs)
+        assert any(e["name"] == t["vol"] for e in evs) == want, (who, evs)
     st, got, _ = a.get("/v1/tenants/acme/envs/prod/apps/web")
     assert st == 200
     assert sorted((x["path"], x["exists"], x["in_use"]) for x in got["volumes"]) == \
