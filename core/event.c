@@ -33,10 +33,18 @@ void vol_event_to_json(const struct vol_event *e, struct vol_strbuf *out)
         vol_strbuf_printf(out, "},\"attributes\":{%s}}", e->attrs);
 }
 
+/* Copies at most n-1 bytes, never cutting a UTF-8 sequence in two. */
 static void copy_str(json_t *o, const char *key, char *out, size_t n)
 {
         const char *s = json_string_value(json_object_get(o, key));
-        snprintf(out, n, "%s", s ? s : "");
+        size_t len = s ? strlen(s) : 0;
+        if (len >= n) {
+                len = n - 1;
+                while (len > 0 && ((unsigned char)s[len] & 0xc0) == 0x80)
+                        len--; /* s[len] is where the cut falls: back to a sequence's start */
+        }
+        memcpy(out, s ? s : "", len);
+        out[len] = 0;
 }
 
 int vol_event_from_json(json_t *o, struct vol_event *ret)
@@ -127,6 +135,8 @@ bool vol_event_match(const struct vol_event_filter *f, const struct vol_event *e
         return true;
 }
 
+#define TIME_MAX_S 253402300799LL /* 9999-12-31T23:59:59Z */
+
 int vol_parse_time_ref(const char *s, int64_t now_us, int64_t *ret_us, struct vol_error *err)
 {
         if (!s || !*s)
@@ -134,12 +144,16 @@ int vol_parse_time_ref(const char *s, int64_t now_us, int64_t *ret_us, struct vo
         char *end;
         errno = 0;
         long long n = strtoll(s, &end, 10);
-        if (!errno && end != s && !*end && n >= 0) { /* unix seconds */
+        if (!errno && end != s && !*end && n >= 0) { /* unix seconds, up to the year 9999 */
+                if (n > TIME_MAX_S)
+                        return vol_error_set(err, -EINVAL, "time %s is past the year 9999", s);
                 *ret_us = (int64_t)n * 1000000;
                 return 0;
         }
-        if (!errno && end != s && n >= 0 && end[1] == 0 && strchr("smhd", *end)) { /* before now */
+        if (!errno && end != s && n >= 0 && *end && end[1] == 0 && strchr("smhd", *end)) { /* before now */
                 long long unit = *end == 's' ? 1 : *end == 'm' ? 60 : *end == 'h' ? 3600 : 86400;
+                if (n > TIME_MAX_S / unit)
+                        return vol_error_set(err, -EINVAL, "duration %s is longer than time itself", s);
                 *ret_us = now_us - (int64_t)(n * unit) * 1000000;
                 return 0;
         }
