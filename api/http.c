@@ -122,6 +122,15 @@ static void close_worker_conn(struct conn *c)
         conn_free(c);
 }
 
+#define LINGER_MS 1000
+#define LINGER_MAX (UINT64_C(8) << 20)
+
+/* A refusal is out; the client may still be sending what was refused, and a
+ * close now would reset the connection before it reads the answer. Read
+ * and drop what comes (at most LINGER_MAX bytes, until it pauses for
+ * LINGER_MS), then close. Event thread only. */
+static void linger_or_close(struct conn *c, struct conn **graveyard);
+
 static void arm(struct conn *c, uint32_t events)
 {
         /* Plaintext TLS already decrypted is not the socket's to signal: wake
@@ -130,6 +139,24 @@ static void arm(struct conn *c, uint32_t events)
                 events |= EPOLLOUT;
         struct epoll_event ev = {.events = events | EPOLLONESHOT | EPOLLRDHUP, .data.ptr = c};
         epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void linger_or_close(struct conn *c, struct conn **graveyard)
+{
+        /* the answer ends here for the client (it sees the end of the
+         * stream at once); only its unread request is still taken in */
+        if (c->tls)
+                vol_tls_end_writes(c->tls);
+        shutdown(c->fd, SHUT_WR);
+        reset_request(c);
+        c->linger = false;
+        c->body_left = 0;
+        c->in_len = 0;
+        pthread_mutex_lock(&c->srv->lock);
+        c->state = C_LINGER;
+        c->deadline = http_now_ms() + LINGER_MS;
+        pthread_mutex_unlock(&c->srv->lock);
+        arm(c, EPOLLIN);
 }
 
 /* ---- the transport: plain or TLS ---- */
@@ -246,6 +273,10 @@ static void answered(struct conn *c, struct conn **graveyard)
         reset_request(c);
         c->last_active = http_now_ms();
         if (graveyard) { /* the event thread */
+                if (close_it && c->linger && !s->stopping) {
+                        linger_or_close(c, graveyard);
+                        return;
+                }
                 if (close_it || s->stopping) {
                         close_loop_conn(c, graveyard);
                         return;
@@ -315,6 +346,7 @@ static int refuse_loop(struct conn *c, int status, const char *message, struct c
         format_head(c, resp.status, resp.content_type ? resp.content_type : "application/json", len,
                     resp.headers);
         free(resp.headers);
+        c->linger = true;
         int w = write_some(c);
         if (w == 0) {
                 pthread_mutex_lock(&s->lock);
@@ -324,7 +356,10 @@ static int refuse_loop(struct conn *c, int status, const char *message, struct c
                 arm(c, EPOLLOUT);
                 return P_GONE;
         }
-        close_loop_conn(c, graveyard);
+        if (w < 0)
+                close_loop_conn(c, graveyard);
+        else
+                linger_or_close(c, graveyard);
         return P_GONE;
 }
 
@@ -700,6 +735,27 @@ static void on_conn_event(struct conn *c, uint32_t events, struct conn **graveya
                 c->deadline = 0;
                 c->last_active = http_now_ms();
         }
+        if (c->state == C_LINGER) { /* drop what comes; the end or the deadline closes */
+                char buf[16384];
+                for (;;) {
+                        ssize_t r = http_conn_recv(c, buf, sizeof(buf));
+                        if (r > 0) {
+                                c->deadline = http_now_ms() + LINGER_MS; /* still sending: a moment more */
+                                c->body_left += (uint64_t)r; /* counts what was dropped */
+                                if (c->body_left > LINGER_MAX) {
+                                        close_loop_conn(c, graveyard);
+                                        return;
+                                }
+                                continue;
+                        }
+                        if (r == -EAGAIN) {
+                                arm(c, EPOLLIN);
+                                return;
+                        }
+                        close_loop_conn(c, graveyard);
+                        return;
+                }
+        }
         if (c->state == C_WRITE) {
                 int w = write_some(c);
                 if (w < 0) {
@@ -737,7 +793,7 @@ static struct conn *pick_victim(struct vol_http_server *s)
 {
         struct conn *idle = NULL, *partial = NULL;
         for (struct conn *c = s->conns; c; c = c->next) {
-                if (c->state == C_HEAD && c->in_len == 0) {
+                if ((c->state == C_HEAD && c->in_len == 0) || c->state == C_LINGER) {
                         if (!idle || c->last_active < idle->last_active)
                                 idle = c;
                 } else if (c->state == C_TLS || c->state == C_HEAD || c->state == C_BODY) {
@@ -894,7 +950,7 @@ static void expire(struct vol_http_server *s, struct conn **graveyard)
                         timed_out[n] = false;
                         doomed[n++] = c;
                 } else if (!idle && c->deadline && now >= c->deadline) {
-                        timed_out[n] = c->state != C_WRITE && c->state != C_TLS;
+                        timed_out[n] = c->state != C_WRITE && c->state != C_TLS && c->state != C_LINGER;
                         doomed[n++] = c;
                 }
         }

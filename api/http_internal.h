@@ -24,6 +24,7 @@ enum conn_state {
         C_BODY,  /* reading a body */
         C_BUSY,  /* a worker has it */
         C_WRITE, /* the event thread finishes writing an answer */
+        C_LINGER, /* a refusal is sent: what the client still sends is read and dropped, briefly */
         C_DEAD,  /* closed; freed at the end of the event loop's round */
 };
 
@@ -55,6 +56,7 @@ struct conn {
         size_t out_body_len;
         size_t out_off;
         bool close_after;
+        bool linger; /* after this answer, linger before closing (a refusal of a request being sent) */
         struct vol_http_stream *stream; /* a streamed answer under way (worker only) */
         /* a body its handler reads as it comes (VOL_ROUTE_STREAM_BODY): the
          * decoded bytes not yet read are body.data[body_off..body.len) */

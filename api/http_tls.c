@@ -258,6 +258,11 @@ void vol_tls_conn_free(struct vol_tls_conn *c)
         free(c);
 }
 
+void vol_tls_end_writes(struct vol_tls_conn *c)
+{
+        (void)gnutls_bye(c->s, GNUTLS_SHUT_WR);
+}
+
 int vol_tls_handshake(struct vol_tls_conn *c)
 {
         for (;;) {

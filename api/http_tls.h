@@ -39,6 +39,10 @@ struct vol_tls_conn *vol_tls_conn_new(struct vol_tls *t, int fd);
  * it. Accepts NULL. The caller closes the fd. */
 void vol_tls_conn_free(struct vol_tls_conn *c);
 
+/* Sends close_notify (if the socket takes it now), ending what c writes;
+ * c may still read. */
+void vol_tls_end_writes(struct vol_tls_conn *c);
+
 /* One step of the handshake: 1 done, 0 waiting on the socket (see
  * vol_tls_wants_write), -1 failed (the connection must close). */
 int vol_tls_handshake(struct vol_tls_conn *c);
