@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <stdio.h>
@@ -15,6 +16,20 @@
 
 #include "core/cleanup.h"
 #include "core/xmalloc.h"
+
+/* GnuTLS sets itself up when it is loaded (its tables, the system's
+ * priority file: some MiB of memory) unless told not to: volmand tells it
+ * not to, and sets it up when it first serves TLS, so a volmand without
+ * --listen does not pay for it. */
+GNUTLS_SKIP_GLOBAL_INIT
+
+static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
+static int tls_init_result;
+
+static void tls_init(void)
+{
+        tls_init_result = gnutls_global_init();
+}
 
 /* TLS 1.2 and 1.3 only, GnuTLS's NORMAL suites within them. */
 #define PRIORITY "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -85,6 +100,9 @@ static int file_fingerprint(const char *cert_file, char out[VOL_TLS_FINGERPRINT_
 int vol_tls_load(const char *cert_file, const char *key_file, struct vol_tls **ret,
                  char fingerprint[VOL_TLS_FINGERPRINT_MAX], struct vol_error *err)
 {
+        pthread_once(&tls_once, tls_init);
+        if (tls_init_result < 0)
+                return gerr(err, -EIO, "setting up GnuTLS", tls_init_result);
         int r = file_fingerprint(cert_file, fingerprint, err);
         if (r < 0)
                 return r;
@@ -141,6 +159,9 @@ static void add_host_san(gnutls_x509_crt_t crt, const char *host)
 static int make_self_signed(const char *cert_file, const char *key_file, const char *host,
                             struct vol_error *err)
 {
+        pthread_once(&tls_once, tls_init);
+        if (tls_init_result < 0)
+                return gerr(err, -EIO, "setting up GnuTLS", tls_init_result);
         gnutls_x509_privkey_t key = NULL;
         gnutls_x509_crt_t crt = NULL;
         gnutls_datum_t kpem = {0}, cpem = {0};

@@ -17,11 +17,11 @@ struct vol_event {
         char type[16];    /* volume, snapshot, app, reconcile, events */
         char action[24];  /* create, remove, mount, unmount, prune, restore, clone, resize, import,
                              config, deploy, delete, findings, dropped */
-        char name[200];   /* the volume's name, tenant/env/app, or "" */
+        char name[160];   /* the volume's name (<= 128), tenant/env/app, or "" */
         char tenant[64];  /* the tenant it belongs to, or "" */
         char face[16];    /* who did it: admin, tenant, plugin, system */
         char who[96];
-        char attrs[320];  /* more, as a JSON object's members ("\"k\":\"v\",..."), or "" */
+        char attrs[256];  /* more, as a JSON object's members ("\"k\":\"v\",..."), or "" */
 };
 
 /* Writes e as one JSON object (no newline):
@@ -43,7 +43,7 @@ struct vol_event_filter {
         size_t n;
         struct {
                 char key[8];
-                char value[200];
+                char value[160];
         } terms[VOL_EVENT_FILTERS_MAX];
 };
 

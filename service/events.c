@@ -19,7 +19,7 @@
 #include "core/xmalloc.h"
 #include "internal.h"
 
-#define RING 2048
+#define RING 1024
 #define PAGE 256
 #define PAGES_KEPT 40
 #define FOLLOWERS_MAX 64

@@ -119,6 +119,10 @@ void vol_drivers_with_cap(struct vol_service *s, unsigned cap, char *out, size_t
  * live names (volumes and tombstones). */
 int vol_snapshots_of(struct vol_service *s, const char *vid, struct vol_snapshot **ret, size_t *ret_n,
                      struct vol_error *err);
+/* Which volumes may have snapshots (vol_snapshots_of reads the store only
+ * for those): loaded from the store at open. */
+int vol_snapshots_index_load(struct vol_service *s, struct vol_error *err);
+bool vol_snapshots_maybe(const char *vid);
 int vol_snapshots_destroy_all(struct vol_service *s, const struct vol_volume *stub, struct vol_error *err);
 int vol_snapshots_reconcile(struct vol_service *s, const char (*live_ids)[37], size_t n_live, size_t *ret_fixed);
 /* Finishes resizes a crash interrupted (service/volume_ops.c). */

@@ -123,6 +123,8 @@ int vol_service_open(const struct vol_service_config *cfg, struct vol_service **
         vol_sessions_open(s);
         if ((r = vol_events_open(s, err)) < 0)
                 goto fail;
+        if ((r = vol_snapshots_index_load(s, err)) < 0)
+                goto fail;
         if ((r = vol_tokens_open(s, err)) < 0) {
                 vol_error_wrap(err, "loading tokens: ");
                 goto fail;

@@ -11,6 +11,7 @@
  * with the volume's storage (vol_snapshots_destroy_all), under the same
  * tombstone. */
 #include <errno.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,85 @@
 #define DOC_SNAPSHOT "snapshot"
 
 DEFINE_CLEANUP_FUNC(struct vol_volume, vol_volume_free)
+
+/* ---- which volumes may have snapshots ----
+ *
+ * Inspect shows a volume's snapshots; most volumes have none, and an
+ * inspect should not pay a store read to learn it. The ids of the volumes
+ * that may have some are kept, sorted: loaded at start, added to when a
+ * snapshot's record is first written, dropped when a read finds none. */
+
+static pthread_mutex_t index_lock = PTHREAD_MUTEX_INITIALIZER;
+static char (*index_ids)[37];
+static size_t index_n, index_cap;
+
+static int cmp_id(const void *a, const void *b)
+{
+        return strcmp(a, b);
+}
+
+static void index_add(const char *vid)
+{
+        pthread_mutex_lock(&index_lock);
+        size_t lo = 0, hi = index_n;
+        while (lo < hi) {
+                size_t mid = (lo + hi) / 2;
+                int c = strcmp(index_ids[mid], vid);
+                if (c == 0) {
+                        pthread_mutex_unlock(&index_lock);
+                        return;
+                }
+                if (c < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        if (index_n == index_cap) {
+                index_cap = index_cap ? index_cap * 2 : 64;
+                index_ids = xrealloc(index_ids, index_cap * sizeof(*index_ids));
+        }
+        memmove(index_ids + lo + 1, index_ids + lo, (index_n - lo) * sizeof(*index_ids));
+        snprintf(index_ids[lo], sizeof(index_ids[lo]), "%s", vid);
+        index_n++;
+        pthread_mutex_unlock(&index_lock);
+}
+
+static void index_drop(const char *vid)
+{
+        pthread_mutex_lock(&index_lock);
+        char(*hit)[37] = index_n ? bsearch(vid, index_ids, index_n, sizeof(*index_ids), cmp_id) : NULL;
+        if (hit) {
+                size_t i = (size_t)(hit - index_ids);
+                memmove(index_ids + i, index_ids + i + 1, (index_n - i - 1) * sizeof(*index_ids));
+                index_n--;
+        }
+        pthread_mutex_unlock(&index_lock);
+}
+
+bool vol_snapshots_maybe(const char *vid)
+{
+        pthread_mutex_lock(&index_lock);
+        bool hit = index_n && bsearch(vid, index_ids, index_n, sizeof(*index_ids), cmp_id);
+        pthread_mutex_unlock(&index_lock);
+        return hit;
+}
+
+static int index_take(const char *key, const char *json, int64_t rev, void *userdata)
+{
+        const char *slash = strchr(key, '/');
+        if (slash && slash - key < 37) {
+                char vid[37];
+                memcpy(vid, key, (size_t)(slash - key));
+                vid[slash - key] = 0;
+                index_add(vid);
+        }
+        return 0;
+}
+
+int vol_snapshots_index_load(struct vol_service *s, struct vol_error *err)
+{
+        return vol_store_list_docs(s->store, DOC_SNAPSHOT, "", index_take, NULL, err);
+}
 
 static void snap_event(struct vol_service *s, const struct vol_caller *caller, const char *action,
                        const struct vol_volume *v, const char *snap)
@@ -127,7 +207,15 @@ int vol_service_snapshot_list(struct vol_service *s, const struct vol_caller *ca
 int vol_snapshots_of(struct vol_service *s, const char *vid, struct vol_snapshot **ret, size_t *ret_n,
                      struct vol_error *err)
 {
-        return list_of(s, vid, ret, ret_n, err);
+        if (!vol_snapshots_maybe(vid)) {
+                *ret = NULL;
+                *ret_n = 0;
+                return 0;
+        }
+        int r = list_of(s, vid, ret, ret_n, err);
+        if (r == 0 && *ret_n == 0)
+                index_drop(vid);
+        return r;
 }
 
 /* The volume called name, visible to caller, on a driver that snapshots. */
@@ -181,6 +269,7 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
         _cleanup_free_ char *key = snap_key(v->id, name);
         _cleanup_free_ char *intent = snap_json(&sn, v->name, d->ops->name, "creating");
         int64_t rev = 0;
+        index_add(v->id); /* before the record: an inspect never misses it */
         if ((r = vol_store_put_doc(s->store, DOC_SNAPSHOT, key, intent, 0, VOL_SYNC_FULL, &rev, err)) < 0)
                 return r;
         vol_failpoint("snapshot-after-intent");
