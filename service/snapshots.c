@@ -362,18 +362,28 @@ static int remove_locked(struct vol_service *s, const struct vol_caller *caller,
         return r;
 }
 
-int vol_service_snapshot_remove(struct vol_service *s, const struct vol_caller *caller, const char *volume,
-                                const char *name, struct vol_error *err)
+typedef int (*snap_op)(struct vol_service *s, const struct vol_caller *caller, const char *volume,
+                       const char *name, struct vol_error *err);
+
+/* Checks the names, runs op under the volume's lock, audits it as what. */
+static int run_locked(struct vol_service *s, const struct vol_caller *caller, const char *volume, const char *name,
+                      snap_op op, const char *what, struct vol_error *err)
 {
         int r = vol_validate_name(volume, err);
         if (r < 0 || (r = vol_validate_snapshot_name(name, err)) < 0)
                 return r;
         pthread_mutex_t *lock = vol_name_lock(&s->locks, volume);
-        r = remove_locked(s, caller, volume, name, err);
+        r = op(s, caller, volume, name, err);
         vol_name_unlock(lock);
-        _cleanup_free_ char *what = xasprintf("snapshot rm %s %s", volume, name);
-        vol_service_audit(caller, what, r, err);
+        _cleanup_free_ char *line = xasprintf("snapshot %s %s %s", what, volume, name);
+        vol_service_audit(caller, line, r, err);
         return r;
+}
+
+int vol_service_snapshot_remove(struct vol_service *s, const struct vol_caller *caller, const char *volume,
+                                const char *name, struct vol_error *err)
+{
+        return run_locked(s, caller, volume, name, remove_locked, "rm", err);
 }
 
 static int restore_locked(struct vol_service *s, const struct vol_caller *caller, const char *volume,
@@ -410,15 +420,7 @@ static int restore_locked(struct vol_service *s, const struct vol_caller *caller
 int vol_service_snapshot_restore(struct vol_service *s, const struct vol_caller *caller, const char *volume,
                                  const char *name, struct vol_error *err)
 {
-        int r = vol_validate_name(volume, err);
-        if (r < 0 || (r = vol_validate_snapshot_name(name, err)) < 0)
-                return r;
-        pthread_mutex_t *lock = vol_name_lock(&s->locks, volume);
-        r = restore_locked(s, caller, volume, name, err);
-        vol_name_unlock(lock);
-        _cleanup_free_ char *what = xasprintf("snapshot restore %s %s", volume, name);
-        vol_service_audit(caller, what, r, err);
-        return r;
+        return run_locked(s, caller, volume, name, restore_locked, "restore", err);
 }
 
 /* ---- with the volume's storage, and at start-up ---- */

@@ -529,6 +529,20 @@ static void entry_times(struct archive_entry *e, int parent, const char *leaf)
         (void)utimensat(parent, leaf, ts, AT_SYMLINK_NOFOLLOW);
 }
 
+/* A directory whose owner, mode and times are set once everything is in it. */
+static void remember_dir(struct importer *im, const char *path, struct archive_entry *e)
+{
+        struct stat st = {.st_mode = archive_entry_mode(e), .st_uid = archive_entry_uid(e),
+                          .st_gid = archive_entry_gid(e)};
+        st.st_mtim.tv_sec = archive_entry_mtime(e);
+        st.st_mtim.tv_nsec = archive_entry_mtime_nsec(e);
+        if (im->n_dirs == im->cap_dirs) {
+                im->cap_dirs = im->cap_dirs ? im->cap_dirs * 2 : 64;
+                im->dirs = xrealloc(im->dirs, im->cap_dirs * sizeof(*im->dirs));
+        }
+        im->dirs[im->n_dirs++] = (struct dirmeta){xstrdup(path), st};
+}
+
 static int import_entry(struct importer *im, struct archive_entry *e)
 {
         char path[PATH_MAX];
@@ -539,15 +553,7 @@ static int import_entry(struct importer *im, struct archive_entry *e)
         if (c == 1) { /* "./": the volume's own top */
                 if (type != AE_IFDIR)
                         return vol_error_set(im->err, -EINVAL, "the archive's top entry is not a directory");
-                struct stat st = {.st_mode = archive_entry_mode(e), .st_uid = archive_entry_uid(e),
-                                  .st_gid = archive_entry_gid(e)};
-                st.st_mtim.tv_sec = archive_entry_mtime(e);
-                st.st_mtim.tv_nsec = archive_entry_mtime_nsec(e);
-                if (im->n_dirs == im->cap_dirs) {
-                        im->cap_dirs = im->cap_dirs ? im->cap_dirs * 2 : 64;
-                        im->dirs = xrealloc(im->dirs, im->cap_dirs * sizeof(*im->dirs));
-                }
-                im->dirs[im->n_dirs++] = (struct dirmeta){xstrdup("."), st};
+                remember_dir(im, ".", e);
                 return 0;
         }
         const char *hard = archive_entry_hardlink(e); /* a hard link's entry may say no type */
@@ -589,15 +595,7 @@ static int import_entry(struct importer *im, struct archive_entry *e)
                         return vol_error_set(im->err, fd, "entry %s is not a directory it can be: %s", path,
                                              strerror(-fd));
                 set_xattrs(e, fd);
-                struct stat st = {.st_mode = archive_entry_mode(e), .st_uid = archive_entry_uid(e),
-                                  .st_gid = archive_entry_gid(e)};
-                st.st_mtim.tv_sec = archive_entry_mtime(e);
-                st.st_mtim.tv_nsec = archive_entry_mtime_nsec(e);
-                if (im->n_dirs == im->cap_dirs) {
-                        im->cap_dirs = im->cap_dirs ? im->cap_dirs * 2 : 64;
-                        im->dirs = xrealloc(im->dirs, im->cap_dirs * sizeof(*im->dirs));
-                }
-                im->dirs[im->n_dirs++] = (struct dirmeta){xstrdup(path), st};
+                remember_dir(im, path, e);
                 return 0;
         }
         case AE_IFLNK:
