@@ -212,6 +212,50 @@ int vol_http_dechunk(char *buf, size_t len, struct vol_http_dechunk *st, struct 
         return 1;
 }
 
+/* ---- bodies (pure) ---- */
+
+void vol_http_body_start(struct vol_http_body *st, const struct vol_http_answer *a)
+{
+        *st = (struct vol_http_body){
+                .chunked = a->chunked,
+                .has_length = a->has_length,
+                .no_body = a->no_body,
+                .length = a->length,
+                .done = a->no_body || (a->has_length && a->length == 0),
+        };
+}
+
+int vol_http_body_decode(struct vol_http_body *st, char *buf, size_t len, bool eof, size_t *ret_payload,
+                         size_t *ret_used, struct vol_error *err)
+{
+        size_t payload = 0, used = 0;
+        if (st->done) {
+                /* nothing more is part of the body */
+        } else if (st->has_length) {
+                size_t want = st->length - st->payload;
+                payload = used = len < want ? len : want;
+                st->done = payload == want;
+        } else if (st->chunked) {
+                /* the caller dropped what was consumed: offsets start again at 0 */
+                st->dc.in = st->dc.out = 0;
+                int r = vol_http_dechunk(buf, len, &st->dc, err);
+                if (r < 0)
+                        return r;
+                payload = st->dc.out;
+                used = st->dc.in;
+                st->done = r > 0;
+        } else {
+                payload = used = len; /* up to the end of the connection */
+                st->done = eof;
+        }
+        if (!st->done && eof)
+                return vol_error_set(err, -EBADMSG, "the answer was cut short");
+        st->payload += payload;
+        *ret_payload = payload;
+        *ret_used = used;
+        return st->done ? 1 : 0;
+}
+
 /* ---- the exchange ---- */
 
 static int64_t now_ms(void)
@@ -318,8 +362,17 @@ static int read_failed(const struct vol_http_call *c, int r, struct vol_error *e
         return vol_error_set(err, r, "reading the answer from %s: %s", c->socket_path, strerror(-r));
 }
 
-/* Reads the answer into raw; on success *ret and *ret_body_len say where its
- * body is (raw->data + ret->head_len). */
+/* The sink refused the body with r: its message, or one saying so. */
+static int sink_failed(const struct vol_http_call *c, int r, struct vol_error *err)
+{
+        if (err && !err->msg)
+                vol_error_set(err, r, "taking the answer's body from %s: %s", c->socket_path, strerror(-r));
+        return r;
+}
+
+/* Reads the answer into raw. On success *ret is its head and the body kept
+ * in memory is raw->data + ret->head_len, *ret_body_len bytes long: all of
+ * it, or none of a 2xx answer that went to c->sink as it came. */
 static int read_answer(int fd, const struct vol_http_call *c, int64_t deadline, struct vol_strbuf *raw,
                        struct vol_http_answer *ret, size_t *ret_body_len, struct vol_error *err)
 {
@@ -345,56 +398,50 @@ static int read_answer(int fd, const struct vol_http_call *c, int64_t deadline, 
                         return read_failed(c, (int)n, err);
                 eof = n == 0;
         }
-        if (a.has_length && a.length > c->answer_max)
+        bool to_sink = c->sink && a.status / 100 == 2;
+        size_t limit = c->answer_max;
+        if (c->sink && !to_sink && limit > VOL_HTTP_ERROR_BODY_MAX)
+                limit = VOL_HTTP_ERROR_BODY_MAX;
+        if (a.has_length && a.length > limit)
                 return read_failed(c, -E2BIG, err);
-        struct vol_http_dechunk dc = {0};
-        size_t body = 0;
+        struct vol_http_body st;
+        vol_http_body_start(&st, &a);
+        size_t kept = 0; /* payload kept after the head (not to_sink) */
         for (;;) {
-                size_t have = raw->len - a.head_len;
-                if (a.no_body)
-                        break;
-                if (a.has_length) {
-                        if (have >= a.length) {
-                                body = a.length;
-                                break;
-                        }
-                } else if (a.chunked) {
-                        char *b = raw->data + a.head_len;
-                        r = vol_http_dechunk(b, have, &dc, err);
-                        if (r < 0)
-                                return r;
-                        /* keep only the payload and what is not decoded yet */
-                        memmove(b + dc.out, b + dc.in, have - dc.in);
-                        raw->len = a.head_len + dc.out + (have - dc.in);
-                        dc.in = dc.out;
-                        if (dc.out > c->answer_max)
-                                return read_failed(c, -E2BIG, err);
-                        if (r > 0) {
-                                body = dc.out;
-                                break;
-                        }
+                char *b = raw->data + a.head_len + kept;
+                size_t have = raw->len - a.head_len - kept, payload = 0, used = 0;
+                r = vol_http_body_decode(&st, b, have, eof, &payload, &used, err);
+                if (r < 0)
+                        return r;
+                if (st.payload > limit)
+                        return read_failed(c, -E2BIG, err);
+                if (to_sink) {
+                        int s = payload ? c->sink(c->sink_data, b, payload, err) : 0;
+                        if (s < 0)
+                                return sink_failed(c, s, err);
+                        memmove(b, b + used, have - used);
+                        raw->len -= used;
                 } else {
-                        if (have > c->answer_max)
-                                return read_failed(c, -E2BIG, err);
-                        if (eof) {
-                                body = have;
-                                break;
-                        }
+                        memmove(b + payload, b + used, have - used);
+                        raw->len -= used - payload;
+                        kept += payload;
                 }
-                if (eof)
-                        return vol_error_set(err, -EBADMSG, "the answer was cut short");
+                if (r > 0)
+                        break;
                 ssize_t n = read_more(fd, raw, deadline);
                 if (n < 0)
                         return read_failed(c, (int)n, err);
                 eof = n == 0;
         }
         *ret = a;
-        *ret_body_len = body;
+        *ret_body_len = kept;
         return 0;
 }
 
 int vol_http_call(const struct vol_http_call *c, struct vol_strbuf *ret_body, struct vol_error *err)
 {
+        if (c->timeout_ms <= 0)
+                return vol_error_set(err, -EINVAL, "a call to %s needs a timeout", c->socket_path);
         int64_t deadline = now_ms() + c->timeout_ms;
         _cleanup_close_ int fd = connect_unix(c->socket_path, deadline, err);
         if (fd < 0)
@@ -403,9 +450,13 @@ int vol_http_call(const struct vol_http_call *c, struct vol_strbuf *ret_body, st
         /* a server may answer (and close) before it has read the whole request */
         if (r < 0 && r != -EPIPE && r != -ECONNRESET)
                 return vol_error_set(err, r, "sending to %s: %s", c->socket_path, strerror(-r));
+        /* room for the head, the body held in memory, trailers not read yet,
+         * and one read; a body going to a sink is held only when it is an
+         * error's */
+        size_t in_memory = c->sink ? VOL_HTTP_ERROR_BODY_MAX : c->answer_max;
+        size_t room = VOL_HTTP_ANSWER_HEAD_MAX + TRAILERS_MAX + READ_SIZE;
         struct vol_strbuf raw;
-        /* room for the head, the body, trailers not read yet, and one read */
-        vol_strbuf_init(&raw, VOL_HTTP_ANSWER_HEAD_MAX + c->answer_max + TRAILERS_MAX + READ_SIZE);
+        vol_strbuf_init(&raw, in_memory > SIZE_MAX - room ? SIZE_MAX : room + in_memory);
         struct vol_http_answer a = {0};
         size_t body_len = 0;
         r = read_answer(fd, c, deadline, &raw, &a, &body_len, err);

@@ -226,7 +226,7 @@ static int deploy_locked(struct vol_service *s, const struct vol_caller *caller,
 
         struct vol_engine_mount *mounts = xcalloc(cfg->n_paths ? cfg->n_paths : 1, sizeof(*mounts));
         for (size_t i = 0; i < cfg->n_paths; i++)
-                mounts[i] = (struct vol_engine_mount){res->resolved.volume_names[i], cfg->paths[i]};
+                mounts[i] = (struct vol_engine_mount){.volume = res->resolved.volume_names[i], .target = cfg->paths[i]};
         struct vol_kvs labels = VOL_KVS_INIT;
         vol_app_labels(ref, &labels);
         char gen[32];
