@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of fuzz/ and runs each for a while.
 #   fuzz/run.sh [SECONDS] [TARGET...]     (default: 20 seconds, every target)
-# TARGET is fuzz_json_in, fuzz_names, fuzz_appconfig, fuzz_configfile, fuzz_http or fuzz_event (the
+# TARGET is fuzz_json_in, fuzz_names, fuzz_appconfig, fuzz_configfile, fuzz_http, fuzz_event or fuzz_envfile (the
 # fuzz_ may be left out). As root it installs what is missing (the project's
 # packages through scripts/deps.sh, clang and libclang-rt-14-dev). It builds
 # in build-fuzz/ (FUZZ_BUILD), copies each seed corpus to a scratch corpus
@@ -13,7 +13,7 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-all_targets=(fuzz_json_in fuzz_names fuzz_appconfig fuzz_configfile fuzz_http fuzz_event)
+all_targets=(fuzz_json_in fuzz_names fuzz_appconfig fuzz_configfile fuzz_http fuzz_event fuzz_envfile)
 
 usage() {
         sed -n '2,12p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'

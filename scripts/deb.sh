@@ -59,7 +59,8 @@ DESTDIR="$pkg" meson install -C "$build" --quiet --no-rebuild
 
 # Debian's ways: binaries stripped, man pages compressed, the conffile, the
 # copyright file.
-strip --strip-unneeded --remove-section=.comment --remove-section=.note "$pkg/usr/sbin/volmand" "$pkg/usr/bin/volman"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note "$pkg/usr/sbin/volmand" "$pkg/usr/bin/volman" \
+    "$pkg/usr/libexec/volman/con-init"
 find "$pkg/usr/share/man" -type f -exec gzip -9n {} +
 install -D -m 0644 "$repo/dist/volmand.conf.example" "$pkg/etc/volman/volmand.conf"
 install -d -m 0755 "$pkg/usr/share/doc/volman"
