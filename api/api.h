@@ -79,6 +79,16 @@ bool vol_api_auth_tls(void *ctx, const struct vol_http_request *req, void *auth,
 extern const struct vol_route vol_console_routes[];
 extern const size_t vol_console_n_routes;
 
+/* The /con interface's files and secrets (api/con.c). */
+void vol_api_file_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_file_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_file_put(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_file_remove(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_secret_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_secret_read(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_secret_put(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_secret_remove(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+
 /* Fills resp with the API's error body for a negative errno and message. */
 void vol_api_error(struct vol_http_response *resp, int code, const char *message);
 

@@ -65,9 +65,9 @@ static void render_resolved(struct vol_strbuf *b, const struct vol_app_ref *ref,
         for (int i = 0; i < VOL_APP_FIELDS; i++)
                 vol_strbuf_printf(b, "%s\"%s\":\"%s\"", i ? "," : "", vol_app_config_fields[i], r->sources[i]);
         vol_strbuf_puts(b, "},\"volumes\":[");
-        for (size_t i = 0; i < r->config.n_paths; i++) {
+        for (size_t i = 0; i < r->n_volumes; i++) {
                 vol_strbuf_puts(b, i ? ",{\"path\":" : "{\"path\":");
-                vol_strbuf_json_string(b, r->config.paths[i]);
+                vol_strbuf_json_string(b, r->volume_paths[i]);
                 vol_strbuf_puts(b, ",\"name\":");
                 vol_strbuf_json_string(b, r->volume_names[i]);
                 vol_strbuf_putc(b, '}');
@@ -134,9 +134,9 @@ void vol_api_app_get(void *ctx, const struct vol_http_request *req, struct vol_h
                 vol_strbuf_printf(b, ",\"generation\":%lu}", v->containers[i].generation);
         }
         vol_strbuf_puts(b, "],\"volumes\":[");
-        for (size_t i = 0; v->resolved_ok && i < v->resolved.config.n_paths; i++) {
+        for (size_t i = 0; v->resolved_ok && i < v->resolved.n_volumes; i++) {
                 vol_strbuf_puts(b, i ? ",{\"path\":" : "{\"path\":");
-                vol_strbuf_json_string(b, v->resolved.config.paths[i]);
+                vol_strbuf_json_string(b, v->resolved.volume_paths[i]);
                 vol_strbuf_puts(b, ",\"name\":");
                 vol_strbuf_json_string(b, v->resolved.volume_names[i]);
                 vol_strbuf_printf(b, ",\"exists\":%s,\"in_use\":%s}", v->exists[i] ? "true" : "false",

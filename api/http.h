@@ -21,7 +21,7 @@
 #include "core/strbuf.h"
 
 #define VOL_HTTP_BODY_MAX (1u << 20) /* bytes in a request body */
-#define VOL_HTTP_PARAMS_MAX 4       /* {} segments in a route */
+#define VOL_HTTP_PARAMS_MAX 5       /* {} segments in a route */
 
 /* Who is at the other end of a connection. */
 struct vol_http_peer {
@@ -33,7 +33,7 @@ struct vol_http_peer {
         char desc[64]; /* for logs: "uid 0 pid 1234", "10.0.0.7:51234" */
 };
 
-#define VOL_HTTP_AUTH_MAX 256 /* bytes an authenticate hook may keep per request */
+#define VOL_HTTP_AUTH_MAX 512 /* bytes an authenticate hook may keep per request */
 
 struct vol_http_request {
         const char *method;

@@ -21,7 +21,7 @@ DEFINE_CLEANUP_FUNC(struct vol_volume, vol_volume_free)
 /* An engine calling through the plugin socket. */
 static struct vol_caller engine_caller(const struct vol_http_request *req)
 {
-        return (struct vol_caller){VOL_FACE_PLUGIN, NULL, req->peer ? req->peer->desc : "unknown"};
+        return (struct vol_caller){VOL_FACE_PLUGIN, NULL, req->peer ? req->peer->desc : "unknown", NULL};
 }
 
 static void plugin_error(struct vol_http_response *resp, int status, const char *code,

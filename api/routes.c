@@ -12,6 +12,7 @@ static const char *const q_apps[] = {"tenant", NULL};
 static const char *const q_import[] = {"name", "driver", "opt", "label", "tenant", "env", "app", "path", NULL};
 static const char *const q_export[] = {"compression", NULL};
 static const char *const q_events[] = {"since", "until", "filter", NULL};
+static const char *const q_files[] = {"area", NULL};
 
 static const struct vol_route routes[] = {
         {"GET", "/v1/health", vol_api_health, NULL, VOL_ROUTE_FAST},
@@ -47,6 +48,22 @@ static const struct vol_route routes[] = {
         {"POST", "/v1/tenants/{}/envs/{}/apps/{}/deploy", vol_api_app_deploy, NULL, 0},
         {"DELETE", "/v1/tenants/{}/envs/{}/apps/{}", vol_api_app_delete, NULL, 0},
         {"GET", "/v1/apps", vol_api_apps_list, q_apps, 0},
+        /* the /con interface's files and secrets, at an env's level and an app's */
+        {"GET", "/v1/tenants/{}/envs/{}/files", vol_api_file_list, q_files, 0},
+        {"GET", "/v1/tenants/{}/envs/{}/files/{}/{}", vol_api_file_get, NULL, 0},
+        {"PUT", "/v1/tenants/{}/envs/{}/files/{}/{}", vol_api_file_put, NULL, 0},
+        {"DELETE", "/v1/tenants/{}/envs/{}/files/{}/{}", vol_api_file_remove, NULL, 0},
+        {"GET", "/v1/tenants/{}/envs/{}/apps/{}/files", vol_api_file_list, q_files, 0},
+        {"GET", "/v1/tenants/{}/envs/{}/apps/{}/files/{}/{}", vol_api_file_get, NULL, 0},
+        {"PUT", "/v1/tenants/{}/envs/{}/apps/{}/files/{}/{}", vol_api_file_put, NULL, 0},
+        {"DELETE", "/v1/tenants/{}/envs/{}/apps/{}/files/{}/{}", vol_api_file_remove, NULL, 0},
+        {"GET", "/v1/tenants/{}/envs/{}/secrets", vol_api_secret_list, NULL, 0},
+        {"PUT", "/v1/tenants/{}/envs/{}/secrets/{}", vol_api_secret_put, NULL, 0},
+        {"DELETE", "/v1/tenants/{}/envs/{}/secrets/{}", vol_api_secret_remove, NULL, 0},
+        {"GET", "/v1/tenants/{}/envs/{}/apps/{}/secrets", vol_api_secret_list, NULL, 0},
+        {"GET", "/v1/tenants/{}/envs/{}/apps/{}/secrets/{}", vol_api_secret_read, NULL, 0},
+        {"PUT", "/v1/tenants/{}/envs/{}/apps/{}/secrets/{}", vol_api_secret_put, NULL, 0},
+        {"DELETE", "/v1/tenants/{}/envs/{}/apps/{}/secrets/{}", vol_api_secret_remove, NULL, 0},
         {"POST", "/v1/tokens", vol_api_token_create, NULL, 0},
         {"GET", "/v1/tokens", vol_api_token_list, NULL, 0},
         {"DELETE", "/v1/tokens/{}", vol_api_token_remove, NULL, 0},

@@ -37,6 +37,8 @@ void vol_app_config_free(struct vol_app_config *c)
         free(c->volume_size);
         free(c->network_mode);
         free(c->memory);
+        vol_con_config_free(&c->con);
+        vol_con_sides_free(&c->sides);
         memset(c, 0, sizeof(*c));
 }
 
@@ -63,11 +65,11 @@ int vol_validate_app_path(const char *path, struct vol_error *err)
 
 #define KNOWN_FIELDS                                                                               \
         "writeableVolumes, readOnlyRootfs, tmpSize, volumeDriver, volumeSize, networkMode, "        \
-        "capAdd, pidsLimit, memory"
+        "capAdd, pidsLimit, memory, con, sides"
 
 static const char *const fields[] = {"writeableVolumes", "readOnlyRootfs", "tmpSize",   "volumeDriver",
                                      "volumeSize",       "networkMode",    "capAdd",    "pidsLimit",
-                                     "memory",           NULL};
+                                     "memory",           "con",            "sides",     NULL};
 
 /* A string field: 0 and *slot set (or left NULL when absent/null). */
 static int string_field(json_t *obj, const char *key, size_t max, bool *has, char **slot,
@@ -195,6 +197,18 @@ static int parse(json_t *obj, struct vol_app_config *c, struct vol_error *err)
         json_t *ca = json_object_get(obj, "capAdd");
         if (ca && !json_is_null(ca) && (r = parse_caps(ca, c, err)) < 0)
                 return r;
+        json_t *con = json_object_get(obj, "con");
+        if (con && !json_is_null(con)) {
+                if ((r = vol_con_config_from_json(con, &c->con, err)) < 0)
+                        return r;
+                c->has_con = true;
+        }
+        json_t *sides = json_object_get(obj, "sides");
+        if (sides && !json_is_null(sides)) {
+                if ((r = vol_con_sides_from_json(sides, &c->sides, err)) < 0)
+                        return r;
+                c->has_sides = true;
+        }
         json_t *ro = json_object_get(obj, "readOnlyRootfs");
         if (ro && !json_is_null(ro)) {
                 if (!json_is_boolean(ro))
@@ -327,6 +341,16 @@ int vol_app_config_to_json(const struct vol_app_config *c, struct vol_strbuf *ou
                 r |= SEP();
                 r |= vol_strbuf_printf(out, "\"pidsLimit\":%lld", (long long)c->pids_limit);
         }
+        if (c->has_con) {
+                r |= SEP();
+                r |= vol_strbuf_puts(out, "\"con\":");
+                r |= vol_con_config_to_json(&c->con, out);
+        }
+        if (c->has_sides) {
+                r |= SEP();
+                r |= vol_strbuf_puts(out, "\"sides\":");
+                r |= vol_con_sides_to_json(&c->sides, out);
+        }
 #undef SEP
         r |= vol_strbuf_putc(out, '}');
         return r ? -E2BIG : 0;
@@ -434,6 +458,14 @@ int vol_app_config_merge(const struct vol_app_config *global, const struct vol_a
         m.pids_limit = (src = PICK(pids_limit)) ? src->pids_limit : VOL_APP_DEFAULT_PIDS_LIMIT;
         m.has_memory = true;
         m.memory = xstrdup((src = PICK(memory)) ? src->memory : VOL_APP_DEFAULT_MEMORY);
+        m.has_con = true;
+        vol_con_config_merge(global && global->has_con ? &global->con : NULL, env && env->has_con ? &env->con : NULL,
+                             app && app->has_con ? &app->con : NULL, &m.con);
+        m.con.set = true;
+        m.has_sides = true;
+        if ((src = PICK(sides)))
+                vol_con_sides_copy(&src->sides, &m.sides);
+        m.sides.set = true;
         *ret = m;
         return 0;
 }
@@ -441,7 +473,8 @@ int vol_app_config_merge(const struct vol_app_config *global, const struct vol_a
 
 const char *const vol_app_config_fields[VOL_APP_FIELDS] = {
         "writeableVolumes", "readOnlyRootfs", "tmpSize",  "volumeDriver", "volumeSize",
-        "networkMode",      "capAdd",         "pidsLimit", "memory",
+        "networkMode",      "capAdd",         "pidsLimit", "memory",       "con",
+        "sides",
 };
 
 /* Whether c sets field i of vol_app_config_fields. */
@@ -451,7 +484,8 @@ static bool sets(const struct vol_app_config *c, int i)
                 return false;
         const bool has[VOL_APP_FIELDS] = {c->has_writeable_volumes, c->has_read_only_rootfs, c->has_tmp_size,
                                           c->has_volume_driver,     c->has_volume_size,     c->has_network_mode,
-                                          c->has_cap_add,           c->has_pids_limit,      c->has_memory};
+                                          c->has_cap_add,           c->has_pids_limit,      c->has_memory,
+                                          c->has_con,               c->has_sides};
         return has[i];
 }
 

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "con.h"
 #include "error.h"
 #include "strbuf.h"
 
@@ -53,10 +54,14 @@ struct vol_app_config {
         int64_t pids_limit;
         bool has_memory;
         char *memory; /* as written: "1g" */
+        bool has_con;
+        struct vol_con_config con; /* the /con interface (core/con.h) */
+        bool has_sides;
+        struct vol_con_sides sides; /* containers deployed with the app */
 };
 
 /* The fields, in the order the API writes them. */
-#define VOL_APP_FIELDS 9
+#define VOL_APP_FIELDS 11
 extern const char *const vol_app_config_fields[VOL_APP_FIELDS];
 
 /* Where each field of the merge of these layers (any may be NULL) comes
@@ -77,7 +82,8 @@ void vol_app_config_free(struct vol_app_config *c);
 /* Reads one layer from a JSON object: fields writeableVolumes (array of
  * paths), readOnlyRootfs (bool), tmpSize, volumeDriver, volumeSize,
  * networkMode, memory (strings), capAdd (array of capability names),
- * pidsLimit (integer); null or absent = unset. Unknown fields, wrong types
+ * pidsLimit (integer), con (core/con.h), sides (a list of side containers);
+ * null or absent = unset. Unknown fields, wrong types
  * and bad values are refused with a message naming them; every path is
  * checked by vol_validate_app_path and duplicates are refused.
  * Returns 0 and fills *ret (zeroed first), or < 0 (ret then holds nothing). */

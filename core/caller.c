@@ -2,7 +2,7 @@
 
 #include <stdio.h>
 
-const struct vol_caller vol_caller_system = {VOL_FACE_SYSTEM, NULL, "volmand"};
+const struct vol_caller vol_caller_system = {VOL_FACE_SYSTEM, NULL, "volmand", NULL};
 
 const char *vol_face_name(enum vol_face face)
 {
@@ -36,8 +36,10 @@ bool vol_caller_is_admin(const struct vol_caller *c)
 struct vol_caller vol_identity_caller(const struct vol_identity *id)
 {
         if (!id->known)
-                return (struct vol_caller){VOL_FACE_TENANT, "", "nobody"};
+                return (struct vol_caller){VOL_FACE_TENANT, "", "nobody", NULL};
+        if (id->seed[0]) /* nobody, but for its app's secrets */
+                return (struct vol_caller){VOL_FACE_TENANT, "", id->who[0] ? id->who : "seed", id->seed};
         if (id->face == VOL_FACE_ADMIN)
-                return (struct vol_caller){VOL_FACE_ADMIN, NULL, id->who[0] ? id->who : "admin"};
-        return (struct vol_caller){VOL_FACE_TENANT, id->tenant, id->who[0] ? id->who : "nobody"};
+                return (struct vol_caller){VOL_FACE_ADMIN, NULL, id->who[0] ? id->who : "admin", NULL};
+        return (struct vol_caller){VOL_FACE_TENANT, id->tenant, id->who[0] ? id->who : "nobody", NULL};
 }

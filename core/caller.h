@@ -18,6 +18,9 @@ struct vol_caller {
         enum vol_face face;
         const char *tenant; /* VOL_FACE_TENANT: the tenant; else NULL */
         const char *who;    /* for the audit log: "uid 0 pid 812", "token ci"; never NULL */
+        /* A seed token's app, "tenant/env/app": such a caller is otherwise
+         * nobody (tenant ""), and may read that app's secrets alone. */
+        const char *seed;
 };
 
 /* Who a credential (an admin's or a tenant's token, a session) stands for:
@@ -29,6 +32,7 @@ struct vol_identity {
         enum vol_face face;   /* VOL_FACE_ADMIN or VOL_FACE_TENANT */
         char tenant[64];      /* VOL_FACE_TENANT: the tenant (a DNS label) */
         char who[96];         /* for the audit log: "token ci (3f2a9c01b7de) from 10.0.0.7" */
+        char seed[200];       /* a seed token's app, "tenant/env/app"; else empty */
 };
 
 /* The caller an identity makes; it points into id. Nobody (an identity never

@@ -16,6 +16,9 @@
 #ifndef VOLMAN_CONFIG_FILE
 #define VOLMAN_CONFIG_FILE "/etc/volman/volmand.conf"
 #endif
+#ifndef VOLMAN_CON_INIT
+#define VOLMAN_CON_INIT "/usr/libexec/volman/con-init"
+#endif
 
 static const char *const log_levels[] = {"debug", "info", "warning", "error", NULL};
 static const char *const log_formats[] = {"text", "json", NULL};
@@ -37,6 +40,10 @@ static const struct vol_conf_key keys[VOLMAND_N_KEYS] = {
         [VOLMAND_LISTEN] = {"listen", VOL_CONF_STRING, NULL},
         [VOLMAND_TLS_CERT] = {"tls-cert", VOL_CONF_PATH, NULL},
         [VOLMAND_TLS_KEY] = {"tls-key", VOL_CONF_PATH, NULL},
+        [VOLMAND_SECRET_KEY_FILE] = {"secret-key-file", VOL_CONF_PATH, NULL},
+        [VOLMAND_CON_INIT] = {"con-init", VOL_CONF_PATH, NULL},
+        [VOLMAND_SEED_TTL] = {"seed-ttl", VOL_CONF_STRING, NULL},
+        [VOLMAND_SEED_URL] = {"seed-url", VOL_CONF_STRING, NULL},
         [VOLMAND_LOG_LEVEL] = {"log-level", VOL_CONF_CHOICE, log_levels},
         [VOLMAND_LOG_FORMAT] = {"log-format", VOL_CONF_CHOICE, log_formats},
 };
@@ -61,6 +68,10 @@ static const struct {
         [VOLMAND_LISTEN] = {NULL, "no HTTPS listener", NULL},
         [VOLMAND_TLS_CERT] = {NULL, "a self-signed certificate under ROOT/tls, with listen", NULL},
         [VOLMAND_TLS_KEY] = {NULL, "with tls-cert", NULL},
+        [VOLMAND_SECRET_KEY_FILE] = {NULL, "ROOT/secret.key, made at first start", NULL},
+        [VOLMAND_CON_INIT] = {VOLMAN_CON_INIT, NULL, NULL},
+        [VOLMAND_SEED_TTL] = {"15m", NULL, NULL},
+        [VOLMAND_SEED_URL] = {NULL, "no /con/seed/url", NULL},
         [VOLMAND_LOG_LEVEL] = {"info", NULL, NULL},
         [VOLMAND_LOG_FORMAT] = {"text", NULL, NULL},
 };
@@ -98,6 +109,14 @@ void volmand_usage(FILE *f)
                 "  --tls-cert FILE       the listener's PEM certificate (chain); with --tls-key\n"
                 "  --tls-key FILE        its key; without both, a self-signed certificate is made\n"
                 "                        under ROOT/tls at first start and its fingerprint logged\n"
+                "  --secret-key-file FILE  the key that seals apps' secrets (32 bytes, root's\n"
+                "                        alone; default ROOT/secret.key, made at first start)\n"
+                "  --con-init PATH       the con-init binary mounted into /con containers\n"
+                "                        (default %s)\n"
+                "  --seed-ttl DURATION   how long a deploy's seed token lives: 90s, 15m, 2h\n"
+                "                        (default 15m)\n"
+                "  --seed-url URL        the API's address as apps reach it, written to\n"
+                "                        /con/seed/url (default: none)\n"
                 "  --log-level LEVEL     debug (one line per request too), info (default: also\n"
                 "                        each destructive operation and who asked), warning, error\n"
                 "  --log-format FORMAT   text (default) or json (one object per line)\n"
@@ -115,7 +134,7 @@ void volmand_usage(FILE *f)
                 "Example:\n"
                 "  volmand --root /var/lib/volman --log-level debug --plugin-socket none\n",
                 VOLMAN_CONFIG_FILE, defaults[VOLMAND_ROOT].value, defaults[VOLMAND_SOCKET].value,
-                defaults[VOLMAND_PLUGIN_SOCKET].value);
+                defaults[VOLMAND_PLUGIN_SOCKET].value, VOLMAN_CON_INIT);
 }
 
 static void set(struct volmand_config *c, enum volmand_key k, const char *value, char *origin)

@@ -25,6 +25,10 @@ enum volmand_key {
         VOLMAND_LISTEN,
         VOLMAND_TLS_CERT,
         VOLMAND_TLS_KEY,
+        VOLMAND_SECRET_KEY_FILE,
+        VOLMAND_CON_INIT,
+        VOLMAND_SEED_TTL,
+        VOLMAND_SEED_URL,
         VOLMAND_LOG_LEVEL,
         VOLMAND_LOG_FORMAT,
         VOLMAND_N_KEYS

@@ -39,6 +39,19 @@ static uint64_t size_value(const char *text)
         return n;
 }
 
+/* Seconds in "90s", "15m", "2h" or "600" (1 s to 24 h), or -1. */
+static int64_t duration_value(const char *text)
+{
+        if (!text || !*text)
+                return -1;
+        char *end;
+        long long n = strtoll(text, &end, 10);
+        int64_t unit = !*end ? 1 : !strcmp(end, "s") ? 1 : !strcmp(end, "m") ? 60 : !strcmp(end, "h") ? 3600 : 0;
+        if (end == text || unit == 0 || n <= 0 || n > 86400 || n * unit > 86400)
+                return -1;
+        return (int64_t)n * unit;
+}
+
 /* The group id of name (or a number). Prints why not, naming where. */
 static int group_id(const char *where, const char *name, unsigned *ret)
 {
@@ -278,6 +291,12 @@ int main(int argc, char **argv)
         vol_failpoint_set_killer(die_now);
         rc = 1;
         const char *engine = v[VOLMAND_ENGINE];
+        int64_t seed_ttl = duration_value(v[VOLMAND_SEED_TTL]);
+        if (seed_ttl <= 0) {
+                fprintf(stderr, "volmand: --seed-ttl %s: a duration such as 90s, 15m or 2h (at most 24h)\n",
+                        v[VOLMAND_SEED_TTL]);
+                goto out;
+        }
         struct vol_service_config cfg = {
                 .root = root,
                 .store_backend = "sqlite",
@@ -289,6 +308,10 @@ int main(int argc, char **argv)
                 .memory_max_volume = size_value(v[VOLMAND_MEMORY_MAX_VOLUME]),
                 .boot_id = getenv("VOLMAN_BOOT_ID"),
                 .btrfs_root = v[VOLMAND_BTRFS_ROOT],
+                .secret_key_file = v[VOLMAND_SECRET_KEY_FILE],
+                .con_init = v[VOLMAND_CON_INIT],
+                .seed_ttl = seed_ttl,
+                .seed_url = v[VOLMAND_SEED_URL],
         };
         volmand_notifyf("STATUS=opening the store and reconciling volumes under %s", root);
         struct vol_service *svc = NULL;

@@ -163,9 +163,12 @@ static int load_layer(struct vol_service *s, enum vol_layer layer, const struct 
 
 void vol_app_resolved_free(struct vol_app_resolved *r)
 {
-        for (size_t i = 0; r->volume_names && i < r->config.n_paths; i++)
-                free(r->volume_names[i]);
+        for (size_t i = 0; i < r->n_volumes; i++) {
+                free(r->volume_names ? r->volume_names[i] : NULL);
+                free(r->volume_paths ? r->volume_paths[i] : NULL);
+        }
         free(r->volume_names);
+        free(r->volume_paths);
         vol_app_config_free(&r->config);
         memset(r, 0, sizeof(*r));
 }
@@ -205,10 +208,27 @@ static int resolve_layers(struct vol_service *s, const struct vol_app_ref *ref,
                                   "%s does not (these do: %s)",
                                   res.config.volume_size, d->ops->name, list);
         }
-        res.volume_names = xcalloc(res.config.n_paths ? res.config.n_paths : 1, sizeof(char *));
-        for (size_t i = 0; r >= 0 && i < res.config.n_paths; i++) {
+        const struct vol_con_config *con = &res.config.con;
+        size_t max = res.config.n_paths + 3;
+        res.volume_paths = xcalloc(max, sizeof(char *));
+        res.volume_names = xcalloc(max, sizeof(char *));
+        for (size_t i = 0; i < res.config.n_paths; i++) {
+                const char *p = res.config.paths[i];
+                if (con->enabled && !strncmp(p, VOL_CON_ROOT, strlen(VOL_CON_ROOT)) &&
+                    (!p[strlen(VOL_CON_ROOT)] || p[strlen(VOL_CON_ROOT)] == '/') && r >= 0)
+                        r = vol_error_set(err, -EINVAL,
+                                          "writeableVolumes lists %s, but with con on /con belongs to the /con "
+                                          "interface (its data, log and var areas are the app's volumes)",
+                                          p);
+                res.volume_paths[res.n_volumes++] = xstrdup(p);
+        }
+        for (int a = VOL_CON_DATA; con->enabled && a <= VOL_CON_VAR; a++)
+                if (con->areas[a].on)
+                        res.volume_paths[res.n_volumes++] =
+                                xasprintf(VOL_CON_ROOT "/%s", vol_con_area_name((enum vol_con_area)a));
+        for (size_t i = 0; r >= 0 && i < res.n_volumes; i++) {
                 struct vol_scope scope = {(char *)ref->tenant, (char *)ref->env, (char *)ref->app,
-                                          res.config.paths[i]};
+                                          res.volume_paths[i]};
                 r = vol_name_for_scope(s->prefix, &scope, &res.volume_names[i], err);
         }
         if (r < 0) {

@@ -88,7 +88,7 @@ int vol_apps_get(struct vol_service *s, const struct vol_caller *caller, const s
                 return 0;
         }
         v.resolved_ok = true;
-        size_t n = v.resolved.config.n_paths;
+        size_t n = v.resolved.n_volumes;
         v.exists = xcalloc(n ? n : 1, sizeof(bool));
         v.in_use = xcalloc(n ? n : 1, sizeof(bool));
         for (size_t i = 0; i < n; i++) {

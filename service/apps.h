@@ -32,7 +32,11 @@ int vol_apps_config_get(struct vol_service *s, const struct vol_caller *caller, 
 
 struct vol_app_resolved {
         struct vol_app_config config; /* the merge: every field set */
-        char **volume_names;          /* one per config.paths[i] */
+        /* the app's volumes: config.paths first, then /con/data, /con/log
+         * and /con/var when the merged con turns them on */
+        size_t n_volumes;
+        char **volume_paths;
+        char **volume_names; /* one per volume_paths[i] */
         /* where each field comes from ("app", "env", "global", "default"),
          * for vol_app_config_fields[i] */
         const char *sources[VOL_APP_FIELDS];
@@ -112,7 +116,7 @@ struct vol_app_view {
         bool resolved_ok;
         struct vol_app_resolved resolved; /* when resolved_ok */
         char *resolve_error;              /* else why the config does not resolve */
-        bool *exists, *in_use;            /* per resolved.config.paths[i] */
+        bool *exists, *in_use;            /* per resolved.volume_paths[i] */
 };
 
 /* The app ref: its app layer, last deploy, containers (from the engine, by

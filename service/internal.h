@@ -8,6 +8,7 @@
 #include "locks.h"
 #include "metrics.h"
 #include "apps.h"
+#include "core/token.h"
 #include "service.h"
 #include "store/store.h"
 
@@ -35,6 +36,13 @@ struct vol_service {
         struct vol_events *events;     /* the events' ring and history (service/events.c) */
         struct vol_reconcile_report reconciled; /* what start-up's reconciliation found */
         _Atomic uint64_t last_write_us; /* when the last create, removal or mount began */
+
+        /* the /con interface (docs/con.md) */
+        char *root;                /* the data root */
+        unsigned char *secret_key; /* seals secrets (sodium_malloc'd, read-only) */
+        char *con_init;            /* the con-init binary mounted into containers */
+        int64_t seed_ttl;          /* seconds a seed token lives */
+        char *seed_url;            /* the API's address written to /con/seed/url, or NULL */
 
         /* the memory budget of memory-backed volumes */
         pthread_mutex_t memory_lock;
@@ -73,6 +81,14 @@ int vol_tokens_open(struct vol_service *s, struct vol_error *err);
 void vol_tokens_close(struct vol_service *s);
 /* Whether token id exists (is not revoked). */
 bool vol_tokens_exists(struct vol_service *s, const char *id);
+/* Mints a seed token for generation of the app app_key ("tenant/env/app"),
+ * valid for ttl seconds: the token in token, its end in *ret_expires.
+ * Stored (hashed) before it returns, so it outlives a restart. */
+int vol_tokens_mint_seed(struct vol_service *s, const char *app_key, unsigned long generation, int64_t ttl,
+                         char token[VOL_TOKEN_LEN + 1], int64_t *ret_expires, struct vol_error *err);
+/* Revokes the seed tokens of app_key: those of generation (only), or all
+ * but those of generation (!only; generation 0: all). */
+void vol_tokens_drop_seeds(struct vol_service *s, const char *app_key, unsigned long generation, bool only);
 
 /* The rate of failed attempts per client address: check refuses a client
  * past its allowance (-EUSERS with a message); failed counts one failure,
@@ -105,8 +121,25 @@ char *vol_app_state_key(const struct vol_app_ref *ref);
 #define LABEL_APP "volman.app"
 #define LABEL_GENERATION "volman.generation"
 #define LABEL_MANAGED "volman.managed-by"
+#define LABEL_SIDE "volman.side" /* a side container (docs/con.md): its name */
 /* Sets in labels the tenant, env and app labels of ref's containers. */
 void vol_app_labels(const struct vol_app_ref *ref, struct vol_kvs *labels);
+/* The lock one app's deploys and delete take (a stripe of app_locks). */
+pthread_mutex_t *vol_app_lock(struct vol_service *s, const struct vol_app_ref *ref);
+/* The containers of an app (the engine's, by their labels), of one
+ * generation or (0) all. */
+struct vol_app_found {
+        size_t n, cap;
+        char **ids;
+        unsigned long max_generation;
+};
+int vol_app_find_containers(struct vol_service *s, const struct vol_app_ref *ref, unsigned long generation,
+                            struct vol_app_found *ret, struct vol_error *err);
+/* Removes each found container (counting them in *ret_n when not NULL); one
+ * gone already is no error. */
+int vol_app_remove_containers(struct vol_service *s, struct vol_app_found *f, size_t *ret_n,
+                              struct vol_error *err);
+void vol_app_found_free(struct vol_app_found *f);
 
 /* The names of the drivers declaring cap, available or not (said so), joined
  * by ", " into out (n bytes), for messages. */

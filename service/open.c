@@ -14,6 +14,8 @@
 #include "core/names.h"
 #include "core/size.h"
 #include "core/xmalloc.h"
+#include "con.h"
+#include "con_internal.h"
 #include "internal.h"
 
 #define MEMORY_VOLUME_DEFAULT (UINT64_C(8) << 30)
@@ -99,6 +101,12 @@ int vol_service_open(const struct vol_service_config *cfg, struct vol_service **
         else
                 read_boot_id(s->boot_id);
         s->engine_driver = xstrdup(cfg->engine_driver ? cfg->engine_driver : "volman");
+        s->root = xstrdup(cfg->root);
+        s->con_init = xstrdup(cfg->con_init ? cfg->con_init : VOLMAN_CON_INIT);
+        s->seed_ttl = cfg->seed_ttl > 0 ? cfg->seed_ttl : 900;
+        s->seed_url = cfg->seed_url ? xstrdup(cfg->seed_url) : NULL;
+        if ((r = vol_secrets_open(s, cfg->root, cfg->secret_key_file, err)) < 0)
+                goto fail;
         if (cfg->engine && (r = vol_engine_open(cfg->engine, &s->engine, err)) < 0)
                 goto fail;
         struct vol_drivers_config dcfg = {.root = cfg->root, .btrfs_root = cfg->btrfs_root};
@@ -137,6 +145,8 @@ int vol_service_open(const struct vol_service_config *cfg, struct vol_service **
                 goto fail;
         }
         s->reconciled = rep; /* what start-up found, for /metrics */
+        if (s->engine)
+                vol_con_sweep(s, NULL, NULL); /* /con tmpfs of containers that went while volmand was down */
         *ret = s;
         return 0;
 fail:
@@ -150,6 +160,7 @@ void vol_service_close(struct vol_service *s)
                 return;
         vol_reaper_stop(s->reaper);
         vol_tokens_close(s);
+        vol_secrets_close(s);
         vol_sessions_close(s);
         vol_events_close(s);
         vol_store_close(s->store);
@@ -161,6 +172,9 @@ void vol_service_close(struct vol_service *s)
         if (s->root_lock_fd > 0)
                 close(s->root_lock_fd); /* releases the root */
         free(s->engine_driver);
+        free(s->root);
+        free(s->con_init);
+        free(s->seed_url);
         free(s->prefix);
         free(s->default_driver);
         free(s);

@@ -45,6 +45,11 @@ struct vol_service_config {
         uint64_t memory_max_volume;
         const char *boot_id; /* NULL: the kernel's (/proc/sys/kernel/random/boot_id) */
         const char *btrfs_root; /* a btrfs filesystem's directory for the btrfs driver, or NULL */
+        /* the /con interface (docs/con.md) */
+        const char *secret_key_file; /* NULL: {root}/secret.key, made at the first start */
+        const char *con_init;        /* the con-init binary; NULL: VOLMAN_CON_INIT */
+        int64_t seed_ttl;            /* seconds a seed token lives; 0: 900 */
+        const char *seed_url;        /* the API's address for /con/seed/url, or NULL */
 };
 
 struct vol_service;

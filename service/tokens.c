@@ -37,6 +37,11 @@ struct tok {
         int64_t created;
         int64_t last_used; /* in memory; guarded by last_lock */
         int64_t saved_last_used;
+        /* a seed token (docs/con.md): minted by a deploy for one app's
+         * generation; it reads that app's secrets alone, until it expires */
+        char *seed; /* "tenant/env/app", or NULL */
+        unsigned long generation;
+        int64_t expires; /* unix seconds; 0: never */
 };
 
 struct rate {
@@ -64,6 +69,7 @@ static void tok_free(struct tok *t)
 {
         free(t->tenant);
         free(t->name);
+        free(t->seed);
 }
 
 static char *tok_json(const struct tok *t, int64_t last_used)
@@ -71,6 +77,11 @@ static char *tok_json(const struct tok *t, int64_t last_used)
         json_t *o = json_pack("{s:o,s:s,s:s,s:I,s:I}", "tenant", t->tenant ? json_string(t->tenant) : json_null(),
                               "name", t->name, "hash", t->hash, "created", (json_int_t)t->created,
                               "last_used", (json_int_t)last_used);
+        if (t->seed) {
+                json_object_set_new(o, "seed", json_string(t->seed));
+                json_object_set_new(o, "generation", json_integer((json_int_t)t->generation));
+                json_object_set_new(o, "expires", json_integer((json_int_t)t->expires));
+        }
         char *s = json_dumps(o, JSON_COMPACT);
         json_decref(o);
         return s;
@@ -81,10 +92,12 @@ static int load_one(const char *key, const char *json, int64_t revision, void *u
         struct vol_tokens *ts = userdata;
         json_error_t je;
         _cleanup_(json_decrefp) json_t *o = json_loads(json, 0, &je);
-        const char *tenant = NULL, *name = NULL, *hash = NULL;
-        json_int_t created = 0, last = 0;
-        if (!o || json_unpack(o, "{s?s,s:s,s:s,s:I,s?I}", "tenant", &tenant, "name", &name, "hash", &hash,
-                              "created", &created, "last_used", &last) < 0 ||
+        const char *tenant = NULL, *name = NULL, *hash = NULL, *seed = NULL;
+        json_int_t created = 0, last = 0, generation = 0, expires = 0;
+        if (!o ||
+            json_unpack(o, "{s?s,s:s,s:s,s:I,s?I,s?s,s?I,s?I}", "tenant", &tenant, "name", &name, "hash", &hash,
+                        "created", &created, "last_used", &last, "seed", &seed, "generation", &generation,
+                        "expires", &expires) < 0 ||
             !vol_token_id_valid(key) || strlen(hash) != VOL_TOKEN_HASH_LEN) {
                 vol_service_log("warning", "token %s: its stored record is unreadable; ignoring it", key);
                 return 0;
@@ -101,6 +114,9 @@ static int load_one(const char *key, const char *json, int64_t revision, void *u
         t->name = xstrdup(name);
         t->created = created;
         t->last_used = t->saved_last_used = last;
+        t->seed = seed ? xstrdup(seed) : NULL;
+        t->generation = (unsigned long)generation;
+        t->expires = expires;
         return 0;
 }
 
@@ -164,6 +180,45 @@ static int admin_only(const struct vol_caller *caller, struct vol_error *err)
         return vol_error_set(err, -EPERM, "tokens are the operator's: only an admin may list, make or revoke them");
 }
 
+/* Draws t's id and secret (the token's text in token), stores t (its
+ * secret's hash only) and adds it to the table, which then owns what t
+ * holds. On failure t is freed and token wiped. */
+static int add_token(struct vol_service *s, struct tok *t, char token[VOL_TOKEN_LEN + 1], struct vol_error *err)
+{
+        struct vol_tokens *ts = s->tokens;
+        uint8_t rnd[38];
+        int r = 0;
+        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+                tok_free(t);
+                return vol_error_set(err, -EIO, "reading random bytes for a token: %m");
+        }
+        char secret[VOL_TOKEN_SECRET_LEN + 1];
+        vol_token_format(rnd, rnd + 6, token);
+        (void)vol_token_parse(token, t->id, secret);
+        vol_token_hash(secret, t->hash);
+        explicit_bzero(secret, sizeof(secret));
+        explicit_bzero(rnd, sizeof(rnd));
+        _cleanup_free_ char *json = tok_json(t, 0);
+        pthread_rwlock_wrlock(&ts->lock);
+        if (ts->n >= TOKENS_MAX)
+                r = vol_error_set(err, -E2BIG, "there are %d tokens already; revoke some first", TOKENS_MAX);
+        else /* expect_rev 0: an ID drawn twice (48 random bits) is refused, not overwritten */
+                r = vol_store_put_doc(s->store, DOC_TOKEN, t->id, json, 0, VOL_SYNC_FULL, NULL, err);
+        if (r >= 0) {
+                if (ts->n == ts->cap) {
+                        ts->cap = ts->cap ? ts->cap * 2 : 16;
+                        ts->items = xrealloc(ts->items, ts->cap * sizeof(*ts->items));
+                }
+                ts->items[ts->n++] = *t;
+        }
+        pthread_rwlock_unlock(&ts->lock);
+        if (r < 0) {
+                explicit_bzero(token, VOL_TOKEN_LEN + 1);
+                tok_free(t);
+        }
+        return r < 0 ? r : 0;
+}
+
 int vol_service_token_create(struct vol_service *s, const struct vol_caller *caller, const char *tenant,
                              const char *name, char token[VOL_TOKEN_LEN + 1], struct vol_token_info *ret,
                              struct vol_error *err)
@@ -179,41 +234,9 @@ int vol_service_token_create(struct vol_service *s, const struct vol_caller *cal
                 return vol_error_set(err, -EINVAL,
                                      "token name must be 1 to %d of the characters A-Z a-z 0-9 . _ -",
                                      VOL_TOKEN_NAME_MAX);
-        struct vol_tokens *ts = s->tokens;
-        uint8_t rnd[38];
-        if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-                return vol_error_set(err, -EIO, "reading random bytes for a token: %m");
-        struct tok t = {.created = now_s()};
-        char secret[VOL_TOKEN_SECRET_LEN + 1];
-        vol_token_format(rnd, rnd + 6, token);
-        (void)vol_token_parse(token, t.id, secret);
-        vol_token_hash(secret, t.hash);
-        t.tenant = tenant ? xstrdup(tenant) : NULL;
-        t.name = xstrdup(name);
-        _cleanup_free_ char *json = tok_json(&t, 0);
-
-        pthread_rwlock_wrlock(&ts->lock);
-        if (ts->n >= TOKENS_MAX) {
-                r = vol_error_set(err, -E2BIG, "there are %d tokens already; revoke some first", TOKENS_MAX);
-        } else {
-                /* expect_rev 0: an ID drawn twice (48 random bits) is refused, not overwritten */
-                r = vol_store_put_doc(s->store, DOC_TOKEN, t.id, json, 0, VOL_SYNC_FULL, NULL, err);
-        }
-        if (r >= 0) {
-                if (ts->n == ts->cap) {
-                        ts->cap = ts->cap ? ts->cap * 2 : 16;
-                        ts->items = xrealloc(ts->items, ts->cap * sizeof(*ts->items));
-                }
-                ts->items[ts->n++] = t;
-        }
-        pthread_rwlock_unlock(&ts->lock);
-        explicit_bzero(secret, sizeof(secret));
-        explicit_bzero(rnd, sizeof(rnd));
-        if (r < 0) {
-                explicit_bzero(token, VOL_TOKEN_LEN + 1);
-                tok_free(&t);
+        struct tok t = {.created = now_s(), .tenant = tenant ? xstrdup(tenant) : NULL, .name = xstrdup(name)};
+        if ((r = add_token(s, &t, token, err)) < 0)
                 return r;
-        }
         if (ret)
                 *ret = (struct vol_token_info){.tenant = tenant, .name = name, .created = t.created};
         if (ret)
@@ -235,6 +258,8 @@ int vol_service_token_list(struct vol_service *s, const struct vol_caller *calle
         pthread_rwlock_rdlock(&ts->lock);
         for (size_t i = 0; r >= 0 && i < ts->n; i++) {
                 const struct tok *t = &ts->items[i];
+                if (t->seed)
+                        continue; /* a deploy's, revoked with its generation */
                 struct vol_token_info info = {.tenant = t->tenant, .name = t->name, .created = t->created};
                 memcpy(info.id, t->id, sizeof(info.id));
                 pthread_mutex_lock(&ts->last_lock);
@@ -369,7 +394,7 @@ int vol_service_authenticate(struct vol_service *s, const char *token, const cha
         vol_token_hash(secret, hash);
         explicit_bzero(secret, sizeof(secret));
         struct vol_tokens *ts = s->tokens;
-        bool ok = false;
+        bool ok = false, expired = false;
         pthread_rwlock_rdlock(&ts->lock);
         for (size_t i = 0; i < ts->n; i++) {
                 struct tok *t = &ts->items[i];
@@ -377,11 +402,17 @@ int vol_service_authenticate(struct vol_service *s, const char *token, const cha
                         continue;
                 if (!vol_token_equal(t->hash, hash, VOL_TOKEN_HASH_LEN))
                         break;
+                if (t->expires && now_s() >= t->expires) {
+                        expired = true;
+                        break;
+                }
                 ok = true;
                 ret->known = true;
-                ret->face = t->tenant ? VOL_FACE_TENANT : VOL_FACE_ADMIN;
+                ret->face = t->tenant || t->seed ? VOL_FACE_TENANT : VOL_FACE_ADMIN;
                 if (t->tenant)
                         snprintf(ret->tenant, sizeof(ret->tenant), "%s", t->tenant);
+                if (t->seed)
+                        snprintf(ret->seed, sizeof(ret->seed), "%s", t->seed);
                 snprintf(ret->who, sizeof(ret->who), "token %s%s(%s) from %s", t->name, *t->name ? " " : "", t->id,
                          client);
                 pthread_mutex_lock(&ts->last_lock);
@@ -390,12 +421,83 @@ int vol_service_authenticate(struct vol_service *s, const char *token, const cha
                 break;
         }
         pthread_rwlock_unlock(&ts->lock);
+        if (expired)
+                return vol_auth_failed(s, client, "the token has expired", err);
         if (!ok)
                 return vol_auth_failed(s, client, "the token is unknown or revoked", err);
         return 0;
 }
 
+/* ---- seed tokens ---- */
+
+int vol_tokens_mint_seed(struct vol_service *s, const char *app_key, unsigned long generation, int64_t ttl,
+                         char token[VOL_TOKEN_LEN + 1], int64_t *ret_expires, struct vol_error *err)
+{
+        struct tok t = {.created = now_s(), .name = xstrdup("seed"), .seed = xstrdup(app_key),
+                        .generation = generation};
+        t.expires = t.created + ttl;
+        int r = add_token(s, &t, token, err);
+        if (r < 0)
+                return r;
+        *ret_expires = t.expires;
+        return 0;
+}
+
+/* Drops the seed tokens for which drop(t) holds, from the table and the store. */
+static void drop_seeds(struct vol_service *s, bool (*drop)(const struct tok *t, const void *arg), const void *arg)
+{
+        struct vol_tokens *ts = s->tokens;
+        pthread_rwlock_wrlock(&ts->lock);
+        for (size_t i = 0; i < ts->n;) {
+                struct tok *t = &ts->items[i];
+                if (!t->seed || !drop(t, arg)) {
+                        i++;
+                        continue;
+                }
+                struct vol_error e = VOL_ERROR_INIT;
+                int r = vol_store_remove_doc(s->store, DOC_TOKEN, t->id, VOL_REV_ANY, VOL_SYNC_ORDERED, &e);
+                if (r < 0 && r != -ENOENT) {
+                        /* kept in the table too: it is revoked on the next try */
+                        vol_service_log("warning", "seed token %s: revoking: %s", t->id, vol_error_message(&e));
+                        vol_error_clear(&e);
+                        i++;
+                        continue;
+                }
+                vol_error_clear(&e);
+                tok_free(t);
+                ts->items[i] = ts->items[--ts->n];
+        }
+        pthread_rwlock_unlock(&ts->lock);
+}
+
+struct seed_match {
+        const char *app_key;
+        unsigned long generation;
+        bool only;
+};
+
+static bool seed_matches(const struct tok *t, const void *arg)
+{
+        const struct seed_match *m = arg;
+        if (strcmp(t->seed, m->app_key))
+                return false;
+        return m->only ? t->generation == m->generation : !m->generation || t->generation != m->generation;
+}
+
+static bool expired(const struct tok *t, const void *arg)
+{
+        return t->expires && *(const int64_t *)arg >= t->expires;
+}
+
+void vol_tokens_drop_seeds(struct vol_service *s, const char *app_key, unsigned long generation, bool only)
+{
+        struct seed_match m = {app_key, generation, only};
+        drop_seeds(s, seed_matches, &m);
+}
+
 void vol_service_tick(struct vol_service *s)
 {
         save_last_used(s, false);
+        int64_t now = now_s();
+        drop_seeds(s, expired, &now);
 }

@@ -27,6 +27,7 @@
 
 #include "core/cleanup.h"
 #include "core/xmalloc.h"
+#include "con_internal.h"
 #include "drivers/fsutil.h"
 #include "internal.h"
 
@@ -371,6 +372,7 @@ struct importer {
         struct archive *a;
         int top;
         const char *volume;
+        bool strip_first; /* an Engine API archive of /a/b holds b/...: b is the top */
         struct vol_transfer_progress *progress;
         struct vol_error *err;
         /* directories, to take their modes and times once all is in them */
@@ -408,6 +410,12 @@ static int clean_path(struct importer *im, const char *p, char out[PATH_MAX])
         memcpy(out, p, n + 1);
         while (n > 1 && out[n - 1] == '/')
                 out[--n] = 0;
+        if (im->strip_first) {
+                char *slash = strchr(out, '/');
+                if (!slash)
+                        return 1; /* the top itself */
+                memmove(out, slash + 1, strlen(slash + 1) + 1);
+        }
         if (!strcmp(out, ".") || !*out)
                 return 1; /* the top itself */
         for (char *seg = out, *end; seg; seg = end ? end + 1 : NULL) {
@@ -658,14 +666,12 @@ struct fill_ctx {
         struct vol_transfer_progress *progress;
 };
 
-static int fill_volume(struct vol_service *s, const struct vol_volume *v, void *userdata, struct vol_error *err)
+/* Extracts the archive fc reads into the directory top, named name in
+ * messages, and syncs its file system. */
+static int extract(int top, const char *name, bool strip_first, struct fill_ctx *fc, struct vol_error *err)
 {
-        struct fill_ctx *fc = userdata;
-        _cleanup_close_ int top = open(v->mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (top < 0)
-                return vol_error_set(err, -errno, "opening the new volume %s: %m", v->name);
-        struct importer im = {.a = archive_read_new(), .top = top, .volume = v->name, .progress = fc->progress,
-                              .err = err};
+        struct importer im = {.a = archive_read_new(), .top = top, .volume = name, .strip_first = strip_first,
+                              .progress = fc->progress, .err = err};
         archive_read_support_filter_all(im.a);
         archive_read_support_format_tar(im.a);
         int r = 0;
@@ -690,11 +696,70 @@ static int fill_volume(struct vol_service *s, const struct vol_volume *v, void *
         if (r == 0)
                 r = finish_dirs(&im);
         if (r == 0 && syncfs(top) < 0)
-                r = vol_error_set(err, -errno, "syncing the new volume %s: %m", v->name);
+                r = vol_error_set(err, -errno, "syncing %s: %m", name);
         archive_read_free(im.a);
         for (size_t i = 0; i < im.n_dirs; i++)
                 free(im.dirs[i].path);
         free(im.dirs);
+        return r;
+}
+
+static int fill_volume(struct vol_service *s, const struct vol_volume *v, void *userdata, struct vol_error *err)
+{
+        _cleanup_close_ int top = open(v->mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (top < 0)
+                return vol_error_set(err, -errno, "opening the new volume %s: %m", v->name);
+        return extract(top, v->name, false, userdata, err);
+}
+
+static ssize_t fd_read(void *userdata, void *buf, size_t n)
+{
+        ssize_t got;
+        do
+                got = read(*(int *)userdata, buf, n);
+        while (got < 0 && errno == EINTR);
+        return got < 0 ? -errno : got;
+}
+
+int vol_tar_first_file(int fd, size_t max, char **ret_text, struct vol_error *err)
+{
+        struct archive *a = archive_read_new();
+        archive_read_support_format_tar(a);
+        int r = -ENOENT;
+        struct archive_entry *e;
+        if (archive_read_open_fd(a, fd, BLOCK) != ARCHIVE_OK) {
+                archive_read_free(a);
+                return vol_error_set(err, -EINVAL, "not a tar archive");
+        }
+        while (r == -ENOENT && archive_read_next_header(a, &e) == ARCHIVE_OK) {
+                if (archive_entry_filetype(e) != AE_IFREG)
+                        continue;
+                if (archive_entry_size(e) < 0 || (uint64_t)archive_entry_size(e) > max) {
+                        r = vol_error_set(err, -EFBIG, "%s is larger than %zu bytes", archive_entry_pathname(e), max);
+                        break;
+                }
+                size_t n = (size_t)archive_entry_size(e);
+                char *text = xmalloc(n + 1);
+                la_ssize_t got = archive_read_data(a, text, n);
+                if (got < 0 || (size_t)got != n) {
+                        free(text);
+                        r = vol_error_set(err, -EIO, "reading %s from the archive", archive_entry_pathname(e));
+                        break;
+                }
+                text[n] = 0;
+                *ret_text = text;
+                r = 0;
+        }
+        archive_read_free(a);
+        return r;
+}
+
+int vol_tar_extract_fd(int top, int src_fd, const char *name, struct vol_error *err)
+{
+        struct source src = {fd_read, &src_fd, xmalloc(BLOCK), 0};
+        struct fill_ctx fc = {&src, NULL};
+        int r = extract(top, name, true, &fc, err);
+        free(src.buf);
         return r;
 }
 

@@ -69,6 +69,20 @@ static const char *const migrations[] = {
          * written with the row, so a list copies text instead of decoding and
          * rendering every row; filled in for older rows at open */
         "ALTER TABLE volumes ADD COLUMN json TEXT;",
+        /* 5: documents in a rowid table: a WITHOUT ROWID table keeps whole rows
+         * in its B-tree, which suits small rows only; the /con files and
+         * secrets (docs/con.md) are documents of up to 1.4 MB, and with them
+         * every write and scan crawled through overflow chains */
+        "CREATE TABLE docs5 ("
+        "  kind TEXT NOT NULL,"
+        "  key TEXT NOT NULL,"
+        "  body TEXT NOT NULL,"
+        "  revision INTEGER NOT NULL,"
+        "  PRIMARY KEY (kind, key)"
+        ");"
+        "INSERT INTO docs5 (kind, key, body, revision) SELECT kind, key, body, revision FROM docs;"
+        "DROP TABLE docs;"
+        "ALTER TABLE docs5 RENAME TO docs;",
 };
 
 #define COLUMNS SQLITE_COLUMNS

@@ -19,8 +19,14 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.abspath(os.environ.get("VOLMAN_BUILD") or os.path.join(REPO, "build-test"))
 VOLMAND = os.path.join(BUILD, "volmand")
+CON_INIT = os.path.join(BUILD, "con-init", "con-init")
+SEED_TTL = 12  # seconds a deploy's seed token lives in these tests
 IMAGE = "localhost/bb:latest"
-APPLETS = ("sh", "cat", "echo", "sleep", "touch", "grep", "wc", "ls", "mkdir", "id", "rm")
+APPLETS = ("sh", "cat", "echo", "sleep", "touch", "grep", "wc", "ls", "mkdir", "id", "rm", "env", "stat",
+           "printf", "kill", "ps", "head", "test", "true", "false", "cp", "sed")
+# The /con image (tests/apps/conftest.py): busybox running as uid 1000, with its own
+# /con/configuration and a /srv/seed to start volumes from.
+CON_IMAGE = "localhost/bbcon:latest"
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 ENGINES = ("docker", "podman")
 
@@ -290,18 +296,26 @@ class Stack:
 
     # -- life cycle --
 
+    def restart_volmand(self):
+        """kill -9 of volmand, then a new one on the same root and sockets."""
+        self.volmand.kill()
+        self.volmand.wait(timeout=30)
+        self.start_volmand(self.volmand_args)
+
     def start_volmand(self, extra_args=()):
         if not (os.path.isfile(VOLMAND) and os.access(VOLMAND, os.X_OK)):
             _fail("%s is not built (set VOLMAN_BUILD to the build directory)" % VOLMAND)
-        os.makedirs(self.vroot)
+        self.volmand_args = tuple(extra_args)
+        os.makedirs(self.vroot, exist_ok=True)
         self.volmand_log = os.path.join(self.tmp, "volmand.log")
         env = dict(self.env)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        with open(self.volmand_log, "wb") as log:
+        with open(self.volmand_log, "ab") as log:
             self.volmand = subprocess.Popen(
                 [VOLMAND, "--root", self.vroot, "--socket", self.volman_sock,
                  "--plugin-socket", self.plugin_sock, "--engine", "unix://" + self.engine_sock,
-                 "--engine-driver", self.driver, *extra_args],
+                 "--engine-driver", self.driver, "--con-init", CON_INIT,
+                 "--listen", "127.0.0.1:0", "--seed-ttl", "%ds" % SEED_TTL, *extra_args],
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env)
         try:
             wait_for("volmand health", lambda: self.volmand.poll() is None and
@@ -385,6 +399,17 @@ class Stack:
                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=self.env,
                 start_new_session=True)
         self._wait_engine("podman system service")
+
+    def import_image(self, tarball, name, user):
+        """Imports tarball as image name, running as user ("uid:gid")."""
+        if self.kind == "docker":
+            cmd = [shutil.which("docker"), "-H", "unix://" + self.engine_sock, "import", "--change",
+                   "USER %s" % user, tarball, name]
+        else:
+            cmd = self.podman_global + ["import", "--change", "USER=%s" % user, tarball, name]
+        r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env, timeout=120)
+        if r.returncode != 0:
+            _fail("importing %s into %s failed: %s" % (name, self.kind, r.stdout.decode(errors="replace")))
 
     def _wait_engine(self, what):
         def up():

@@ -29,7 +29,7 @@ import tempfile
 
 import pytest
 
-from appkit import APPLETS, ENGINES, Stack, _fail
+from appkit import APPLETS, CON_IMAGE, ENGINES, Stack, _fail
 
 # ---- the image ----
 
@@ -49,7 +49,16 @@ def bb_tarball(tmp_path_factory):
         os.symlink("busybox", rootfs / "bin" / a)
     tar = d / "bb.tar"
     subprocess.run(["tar", "cf", str(tar), "-C", str(rootfs), "."], check=True)
-    return str(tar)
+    # the /con image: the same, plus its own /con/configuration and a /srv/seed
+    (rootfs / "con" / "configuration").mkdir(parents=True)
+    (rootfs / "con" / "configuration" / "from-image.conf").write_text("image=1\n")
+    (rootfs / "srv" / "seed" / "sub").mkdir(parents=True)
+    (rootfs / "srv" / "seed" / "hello.txt").write_text("seeded from the image\n")
+    (rootfs / "srv" / "seed" / "sub" / "deep.txt").write_text("deep\n")
+    os.chown(rootfs / "srv" / "seed" / "hello.txt", 1000, 1000)
+    con_tar = d / "bbcon.tar"
+    subprocess.run(["tar", "cf", str(con_tar), "-C", str(rootfs), "."], check=True)
+    return str(tar), str(con_tar)
 
 
 @pytest.fixture(scope="session", params=ENGINES)
@@ -65,10 +74,12 @@ def stack(request, bb_tarball):
     s = Stack(request.param, tmp)
     try:
         s.start_volmand()
+        bb, bbcon = bb_tarball
         if request.param == "docker":
-            s.start_docker(bb_tarball)
+            s.start_docker(bb)
         else:
-            s.start_podman(bb_tarball)
+            s.start_podman(bb)
+        s.import_image(bbcon, CON_IMAGE, "1000:1000")
         s.put_config({"networkMode": "none"})
     except BaseException:
         s.stop()
@@ -88,6 +99,8 @@ def apps(stack):
     yield made
     for t, e, a in made:
         try:
-            stack.delete_app(t, e, a)
+            st, j = stack.delete_app(t, e, a)
+            if st != 200:
+                print("cleaning up %s/%s/%s: %s %s" % (t, e, a, st, j))
         except Exception as ex:  # the test's own failure says more
             print("cleaning up %s/%s/%s: %s" % (t, e, a, ex))

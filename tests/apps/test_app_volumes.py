@@ -365,7 +365,7 @@ def test_resolve_predicts_names(stack, apps):
     assert (r["tenant"], r["env"], r["app"]) == (t, e, a)
     assert r["config"] == {"writeableVolumes": paths, "readOnlyRootfs": True, "tmpSize": "256m",
                            "volumeDriver": "local", "volumeSize": None, "networkMode": "none",
-                           "capAdd": [], "pidsLimit": 4096, "memory": "1g"}
+                           "capAdd": [], "pidsLimit": 4096, "memory": "1g", "con": False, "sides": []}
     assert [v["path"] for v in r["volumes"]] == paths
     names = [v["name"] for v in r["volumes"]]
     # docs/names.md: {prefix}-{tenant}-{env}-{app}-{slug}

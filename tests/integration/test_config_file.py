@@ -29,6 +29,10 @@ EVERY_KEY = {
     "listen": "127.0.0.1:8443",
     "tls-cert": "/etc/volman/cert.pem",
     "tls-key": "/etc/volman/key.pem",
+    "secret-key-file": "/etc/volman/secret.key",
+    "con-init": "/opt/volman/con-init",
+    "seed-ttl": "90s",
+    "seed-url": "https://volman.example:8443",
     "log-level": "debug",
     "log-format": "json",
 }

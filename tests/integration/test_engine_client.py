@@ -88,6 +88,10 @@ def chunked(data, size=1):
 
 def good_engine(method, target, hdrs, body):
     """A working engine, giving every answer as chunks of one byte after a 100."""
+    if method == "GET" and target.startswith("/v1.41/images/") and target.endswith("/json"):
+        return [b"HTTP/1.1 100 Continue\r\n\r\n",
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"] \
+            + chunked(json.dumps({"Id": "sha256:bb", "Config": {"Cmd": ["sh"], "User": ""}}).encode(), 2)
     if method == "GET" and target.startswith("/v1.41/containers/json"):
         return [b"HTTP/1.1 100 Continue\r\n\r\n",
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"] \
@@ -106,13 +110,13 @@ def test_a_deploy_through_chunked_and_interim_answers(engine):
     assert st == 200, (st, j)
     assert j["container"]["id"] == "c0ffee" and j["generation"] == 1, j
     methods = [(m, t.split("?")[0]) for m, t, _, _, _ in e.requests]
-    assert methods == [("GET", "/v1.41/containers/json"), ("POST", "/v1.41/containers/create"),
-                       ("POST", "/v1.41/containers/c0ffee/start")], methods
+    assert methods == [("GET", "/v1.41/containers/json"), ("GET", "/v1.41/images/localhost%2Fbb%3Alatest/json"),
+                       ("POST", "/v1.41/containers/create"), ("POST", "/v1.41/containers/c0ffee/start")], methods
     for m, t, version, hdrs, body in e.requests:
         assert version == "HTTP/1.1" and hdrs["connection"] == "close" and hdrs["host"]
         if m == "POST":
             assert int(hdrs["content-length"]) == len(body)
-    create = e.requests[1]
+    create = e.requests[2]
     assert create[3]["content-type"] == "application/json"
     spec = json.loads(create[4])
     assert spec["Image"] == "localhost/bb:latest" and spec["HostConfig"]["ReadonlyRootfs"] is True

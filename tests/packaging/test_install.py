@@ -31,7 +31,7 @@ def opt_install(tmp_path_factory):
     p = run(["meson", "setup", str(build), "--prefix=/opt/volman", "--buildtype=release", "-Db_sanitize=none"],
             cwd=REPO)
     assert p.returncode == 0, p.stdout + p.stderr
-    targets = ["volmand", "cli/volman"] + ["man/" + os.path.basename(m) for m in MAN_PAGES]
+    targets = ["volmand", "cli/volman", "con-init/con-init"] + ["man/" + os.path.basename(m) for m in MAN_PAGES]
     p = run(["ninja", "-C", str(build)] + targets)
     assert p.returncode == 0, p.stdout + p.stderr
     p = run(["meson", "install", "-C", str(build), "--no-rebuild", "--quiet"],
@@ -45,7 +45,7 @@ def test_prefix_and_destdir_are_honoured(opt_install):
     want = {"opt/volman/sbin/volmand", "opt/volman/bin/volman",
             "opt/volman/lib/systemd/system/volmand.service", "opt/volman/lib/tmpfiles.d/volman.conf",
             "opt/volman/share/bash-completion/completions/volman", "opt/volman/share/zsh/site-functions/_volman",
-            "opt/volman/share/doc/volman/examples/volmand.conf.example"}
+            "opt/volman/share/doc/volman/examples/volmand.conf.example", "opt/volman/libexec/volman/con-init"}
     want |= {"opt/volman/share/man/" + m for m in MAN_PAGES}
     assert want <= files, sorted(want - files)
     assert not [f for f in files if not f.startswith("opt/volman/")], files  # nothing outside the prefix
@@ -55,6 +55,8 @@ def test_prefix_and_destdir_are_honoured(opt_install):
     # the programs look for the configuration file under the prefix
     p = run([os.path.join(opt_install, "opt/volman/sbin/volmand"), "--print-config"])
     assert p.returncode == 0 and "configuration file: /opt/volman/etc/volman/volmand.conf" in p.stdout, p
+    # ... and con-init, which deploys mount into /con containers, where it is installed
+    assert "con-init = /opt/volman/libexec/volman/con-init " in p.stdout, p.stdout
     assert open(os.path.join(opt_install, "opt/volman/share/doc/volman/examples/volmand.conf.example")).read() == \
         open(os.path.join(REPO, "dist/volmand.conf.example")).read()
 
@@ -68,7 +70,8 @@ def test_package_layout(deb, tmp_path):
     files = installed(str(dest))
     want = {"usr/sbin/volmand", "usr/bin/volman", "lib/systemd/system/volmand.service",
             "usr/lib/tmpfiles.d/volman.conf", "usr/share/bash-completion/completions/volman",
-            "usr/share/zsh/vendor-completions/_volman", "usr/share/doc/volman/examples/volmand.conf.example"}
+            "usr/share/zsh/vendor-completions/_volman", "usr/share/doc/volman/examples/volmand.conf.example",
+            "usr/libexec/volman/con-init"}
     want |= {"usr/share/man/" + m for m in MAN_PAGES}
     assert want <= files, sorted(want - files)
 

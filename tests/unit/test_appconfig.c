@@ -423,8 +423,8 @@ static void test_sources(void **state)
         parse_ok("{\"writeableVolumes\":[\"/data\"],\"networkMode\":\"none\"}", &a);
         const char *src[VOL_APP_FIELDS];
         vol_app_config_sources(&g, &e, &a, src);
-        const char *want[VOL_APP_FIELDS] = {"app",     "default", "global",  "default", "default",
-                                            "app",     "default", "default", "env"};
+        const char *want[VOL_APP_FIELDS] = {"app",     "default", "global",  "default", "default", "app",
+                                            "default", "default", "env",     "default", "default"};
         for (int i = 0; i < VOL_APP_FIELDS; i++)
                 if (strcmp(src[i], want[i]))
                         fail_msg("%s comes from %s, not %s", vol_app_config_fields[i], src[i], want[i]);
@@ -545,7 +545,7 @@ static void test_merge_defaults(void **state)
         static const char *const want =
                 "{\"writeableVolumes\":[],\"readOnlyRootfs\":true,\"tmpSize\":\"256m\","
                 "\"volumeDriver\":\"local\",\"volumeSize\":null,\"networkMode\":null,"
-                "\"capAdd\":[],\"pidsLimit\":4096,\"memory\":\"1g\"}";
+                "\"capAdd\":[],\"pidsLimit\":4096,\"memory\":\"1g\",\"con\":false,\"sides\":[]}";
         json_t *m = merge3(NULL, NULL, NULL);
         assert_json_equal(m, want, "no layers");
         json_decref(m);
@@ -566,7 +566,7 @@ static void test_merge_fields_independent(void **state)
         assert_json_equal(m,
                           "{\"writeableVolumes\":[\"/data\"],\"readOnlyRootfs\":false,\"tmpSize\":\"64m\","
                           "\"volumeDriver\":\"tmpfs\",\"volumeSize\":\"5m\",\"networkMode\":\"none\","
-                          "\"capAdd\":[\"CHOWN\"],\"pidsLimit\":100,\"memory\":\"256m\"}",
+                          "\"capAdd\":[\"CHOWN\"],\"pidsLimit\":100,\"memory\":\"256m\",\"con\":false,\"sides\":[]}",
                           "mixed layers");
         json_decref(m);
 }
