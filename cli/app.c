@@ -1,4 +1,5 @@
-/* `volman app ...`: config set|get|resolve, deploy, ls, rm (docs/apps.md).
+/* `volman app ...`: config set|get|resolve, deploy, ls, rm (docs/apps.md),
+ * and the groups `file` and `secret` of the /con interface (con.c).
  * Each command parses its flags, makes one call of the apps API and writes
  * its result to stdout; errors go back to main(). */
 #include <errno.h>
@@ -8,6 +9,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "con.h"
 #include "core/xmalloc.h"
 #include "output.h"
 
@@ -512,6 +514,8 @@ static const struct cli_command app_commands[] = {
     {"deploy", NULL, app_deploy, "Deploy an app's container with its writeable volumes"},
     {"ls", "list", app_ls, "List apps and their last deploy"},
     {"rm", "remove", app_rm, "Remove an app: containers, volumes, config"},
+    {"file", NULL, cli_app_file, "Put, list, get or remove /con configuration and context files"},
+    {"secret", NULL, cli_app_secret, "Put, list or remove /con secrets (never their values)"},
 };
 
 int cli_app(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)

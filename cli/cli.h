@@ -79,7 +79,7 @@ const struct cli_command *cli_command_find(const struct cli_command *table, size
 /* The `volume` command group (volume.c). */
 int cli_volume(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 
-/* The `app` command group (app.c): config set|get|resolve, deploy, ls, rm. */
+/* The `app` command group (app.c): config set|get|resolve, deploy, ls, rm, file, secret. */
 int cli_app(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 
 /* The `config` command group (config.c): the global layer of the app config. */

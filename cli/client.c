@@ -123,7 +123,7 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *userdata)
 }
 
 static int setup_handle(struct vol_client *c, const char *method, const char *url, const char *body,
-                        struct curl_slist *headers, struct vol_strbuf *response,
+                        size_t body_len, struct curl_slist *headers, struct vol_strbuf *response,
                         struct vol_error *err)
 {
         if (!c->curl) {
@@ -159,12 +159,12 @@ static int setup_handle(struct vol_client *c, const char *method, const char *ur
         } else if (strcmp(method, "POST") == 0) {
                 SET(CURLOPT_POST, 1L);
                 SET(CURLOPT_POSTFIELDS, body ? body : "");
-                SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? strlen(body) : 0));
+                SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
         } else {
                 SET(CURLOPT_CUSTOMREQUEST, method);
                 if (body) {
-                        SET(CURLOPT_POSTFIELDS, body);
-                        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+                        SET(CURLOPT_POSTFIELDS, body); /* not copied: body outlives the call */
+                        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
                 }
         }
 #undef SET
@@ -174,8 +174,10 @@ static int setup_handle(struct vol_client *c, const char *method, const char *ur
         return 0;
 }
 
-int vol_client_request(struct vol_client *c, const char *method, const char *path, const char *body,
-                       long *ret_status, char **ret_body, size_t *ret_len, struct vol_error *err)
+/* vol_client_request with a body of body_len bytes of content_type. */
+static int request(struct vol_client *c, const char *method, const char *path, const char *content_type,
+                   const char *body, size_t body_len, long *ret_status, char **ret_body, size_t *ret_len,
+                   struct vol_error *err)
 {
         int r = check_socket(c, err);
         if (r < 0)
@@ -187,7 +189,8 @@ int vol_client_request(struct vol_client *c, const char *method, const char *pat
         if (h)
                 headers = h;
         if (body) {
-                h = curl_slist_append(headers, "Content-Type: application/json");
+                _cleanup_free_ char *ct = xasprintf("Content-Type: %s", content_type);
+                h = curl_slist_append(headers, ct);
                 if (h)
                         headers = h;
         }
@@ -200,7 +203,7 @@ int vol_client_request(struct vol_client *c, const char *method, const char *pat
         struct vol_strbuf response;
         vol_strbuf_init(&response, VOL_CLIENT_RESPONSE_MAX);
 
-        r = setup_handle(c, method, url, body, headers, &response, err);
+        r = setup_handle(c, method, url, body, body_len, headers, &response, err);
         if (r < 0)
                 goto out;
 
@@ -247,6 +250,13 @@ out:
         return r;
 }
 
+int vol_client_request(struct vol_client *c, const char *method, const char *path, const char *body,
+                       long *ret_status, char **ret_body, size_t *ret_len, struct vol_error *err)
+{
+        return request(c, method, path, "application/json", body, body ? strlen(body) : 0, ret_status, ret_body,
+                       ret_len, err);
+}
+
 /* The errno for an error answer: status first, the body's code to split what
  * shares a status. */
 static int errno_for_answer(long status, const char *code)
@@ -291,6 +301,8 @@ static int error_from_answer(long status, const char *body, size_t len, struct v
         return vol_error_set(err, r, "volmand answered HTTP %ld", status);
 }
 
+static int answer_json(long status, const char *answer, size_t len, json_t **ret_json, struct vol_error *err);
+
 int vol_client_call(struct vol_client *c, const char *method, const char *path, json_t *body,
                     json_t **ret_json, struct vol_error *err)
 {
@@ -307,7 +319,26 @@ int vol_client_call(struct vol_client *c, const char *method, const char *path, 
         int r = vol_client_request(c, method, path, body_text, &status, &answer, &len, err);
         if (r < 0)
                 return r;
+        return answer_json(status, answer, len, ret_json, err);
+}
 
+int vol_client_send_bytes(struct vol_client *c, const char *method, const char *path, const void *data,
+                          size_t len, json_t **ret_json, struct vol_error *err)
+{
+        long status = 0;
+        _cleanup_free_ char *answer = NULL;
+        size_t alen = 0;
+        int r = request(c, method, path, "application/octet-stream", data ? data : "", len, &status, &answer,
+                        &alen, err);
+        if (r < 0)
+                return r;
+        return answer_json(status, answer, alen, ret_json, err);
+}
+
+/* A 2xx answer parsed into *ret_json (NULL when empty; ret_json may be
+ * NULL), an error answer as a negative errno with the daemon's message. */
+static int answer_json(long status, const char *answer, size_t len, json_t **ret_json, struct vol_error *err)
+{
         if (status < 200 || status > 299)
                 return error_from_answer(status, answer, len, err);
 
@@ -391,7 +422,7 @@ static int transfer(struct xfer *x, const char *method, const char *path, long l
                 headers = h;
         struct vol_strbuf unused;
         vol_strbuf_init(&unused, 1);
-        if ((r = setup_handle(c, !strcmp(method, "POST") ? "PUT" : method, url, NULL, headers, &unused, err)) < 0)
+        if ((r = setup_handle(c, !strcmp(method, "POST") ? "PUT" : method, url, NULL, 0, headers, &unused, err)) < 0)
                 goto out;
         CURL *hd = c->curl;
         if (!strcmp(method, "POST")) {

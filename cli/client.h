@@ -53,6 +53,11 @@ int vol_client_request(struct vol_client *c, const char *method, const char *pat
 int vol_client_call(struct vol_client *c, const char *method, const char *path, json_t *body,
                     json_t **ret_json, struct vol_error *err);
 
+/* vol_client_call with a raw body: the len bytes at data as
+ * application/octet-stream (a /con file, a secret). */
+int vol_client_send_bytes(struct vol_client *c, const char *method, const char *path, const void *data,
+                          size_t len, json_t **ret_json, struct vol_error *err);
+
 /* s percent-encoded for a URL path segment or query value: every byte but
  * the unreserved ones (A-Z a-z 0-9 - . _ ~) becomes %XX. Never NULL; the
  * caller frees. */

@@ -17,7 +17,7 @@ static int cmd_version(struct cli_context *ctx, int argc, char **argv, struct vo
 
 static const struct cli_command commands[] = {
     {"volume", NULL, cli_volume, "Manage volumes (create, ls, inspect, rm, prune, mount, unmount, snapshot, clone, update)"},
-    {"app", NULL, cli_app, "Manage tenant apps (config set|get|resolve, deploy, ls, rm)"},
+    {"app", NULL, cli_app, "Manage tenant apps (config set|get|resolve, deploy, ls, rm, file, secret)"},
     {"config", NULL, cli_config, "Set or get the global app container config"},
     {"driver", NULL, cli_driver, "List the volume drivers and what each can do here"},
     {"events", NULL, cli_events, "Follow what happens to volumes and apps"},

@@ -3,7 +3,9 @@
 # Commands, subcommands and flags come from volman's own --help (so they
 # follow the binary: nothing here to keep in step), asked once per shell;
 # volume, app, tenant, env, driver and token names come from volmand, through
-# the same volman and socket the command line names. Installed as
+# the same volman and socket the command line names, and the names of an
+# env's or app's /con files and secrets from the --tenant, --env, --app and
+# --area the command line gives. Installed as
 # share/bash-completion/completions/volman; load it by hand with
 #   source dist/completion/volman.bash
 
@@ -84,6 +86,8 @@ _volman_flags_in()
 }
 
 # _volman_query VOLMAN SOCKETARGS... -- WHAT: names from volmand, one per line.
+# files and secrets are those of the level in the caller's $level (the
+# --tenant, --env, --app and --area flags of the command line).
 _volman_query()
 {
     local bin=$1 what=${!#}
@@ -95,6 +99,9 @@ _volman_query()
         local key=${what%s}
         "$bin" "${sock[@]}" --json app ls 2>/dev/null | sed -n "s/^ *\"$key\": \"\\([^\"]*\\)\".*/\\1/p" | sort -u ;;
     tokens) "$bin" "${sock[@]}" --json token ls 2>/dev/null | sed -n 's/^ *"id": "\([^"]*\)".*/\1/p' ;;
+    files | secrets)
+        "$bin" "${sock[@]}" --json app "${what%s}" ls "${level[@]}" 2>/dev/null |
+            sed -n 's/^ *"name": "\([^"]*\)".*/\1/p' | sort -u ;;
     esac
 }
 
@@ -103,7 +110,7 @@ _volman()
     local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD-1]}
     local bin=${COMP_WORDS[0]}
     [[ $bin == */* ]] || type -P "$bin" >/dev/null 2>&1 || bin=volman
-    local -a path=() sock=()
+    local -a path=() sock=() level=()
     local subs flags i w positional=0 expect_value="" _volman_line
 
     # Walk the words before the cursor: global flags, the command path, then
@@ -113,13 +120,19 @@ _volman()
     for ((i = 1; i < COMP_CWORD; i++)); do
         w=${COMP_WORDS[i]}
         if [[ -n $expect_value ]]; then
-            [[ $expect_value == --socket ]] && sock=(--socket "$w")
+            case $expect_value in
+            --socket) sock=(--socket "$w") ;;
+            --tenant | --env | --app | --area) level+=("$expect_value" "$w") ;;
+            esac
             expect_value=""
             continue
         fi
         if [[ $w == -* ]]; then
             [[ $w == --socket ]] && { expect_value=--socket; continue; }
             [[ $w == --socket=* ]] && sock=(--socket "${w#--socket=}")
+            case $w in
+            --tenant=* | --env=* | --app=* | --area=*) level+=("${w%%=*}" "${w#*=}") ;;
+            esac
             _volman_flag_line "${w%%=*}"
             [[ $_volman_line == *VALUE && $w != *=* ]] && expect_value=$w
             continue
@@ -148,12 +161,13 @@ _volman()
         for long in $_volman_line; do [[ $long == --* ]] && break; done
         if [[ $_volman_line == *VALUE ]]; then
             case $long in
-            --socket | --root | --plugin-socket | --file) COMPREPLY=($(compgen -f -- "$cur")) ;;
+            --socket | --root | --plugin-socket | --file | --output) COMPREPLY=($(compgen -f -- "$cur")) ;;
             --driver) COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" drivers)" -- "$cur")) ;;
             --tenant) COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" tenants)" -- "$cur")) ;;
             --env) COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" envs)" -- "$cur")) ;;
             --app) COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" apps)" -- "$cur")) ;;
             --strategy) COMPREPLY=($(compgen -W "recreate blue-green" -- "$cur")) ;;
+            --area) COMPREPLY=($(compgen -W "configuration context" -- "$cur")) ;;
             --filter)
                 local f
                 f="label= tenant= env= app= name= dangling=true dangling=false"
@@ -186,6 +200,10 @@ _volman()
         ((positional == 0)) && COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" volumes)" -- "$cur")) ;;
     "token rm")
         COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" tokens)" -- "$cur")) ;;
+    "app file get" | "app file rm" | "app file remove")
+        ((positional == 0)) && COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" files)" -- "$cur")) ;;
+    "app secret rm" | "app secret remove")
+        ((positional == 0)) && COMPREPLY=($(compgen -W "$(_volman_query "$bin" "${sock[@]}" secrets)" -- "$cur")) ;;
     *) COMPREPLY=() ;;
     esac
     return 0

@@ -233,7 +233,7 @@ USAGE = [
     (("config", "set", "--bogus", "-f", "x.yaml"), "config set", "unknown option --bogus"),
     (("config", "get", "extra"), "config get", "unexpected argument 'extra'"),
     (("config", "get", "-x"), "config get", "unknown option -x"),
-    (("app",), "app", "give a command (config, deploy, ls, rm)"),
+    (("app",), "app", "give a command (config, deploy, ls, rm, file, secret)"),
     (("app", "config"), "app config", "give a command (set, get, resolve)"),
     (("app", "config", "set", "--env", "prod", "-f", "x"), "app config set",
      "--tenant is required"),
