@@ -89,14 +89,32 @@ static int find_in_db(const char *text, const char *name, int field, unsigned *r
 
 /* ---- tmpfs areas ---- */
 
-static int mount_area(const char *path, uint64_t bytes, unsigned mode, unsigned uid, unsigned gid, bool noexec,
+/* Whether the kernel's tmpfs takes noswap (Linux 6.4 and later): probed at
+ * the first secret area, then known. */
+static _Atomic int noswap_known; /* 0: not yet, 1: it does, -1: it does not */
+
+/* Mounts a tmpfs on path. A secret one (secret, seed) is noexec, and noswap
+ * where the kernel has it: its pages then never reach a swap device. */
+static int mount_area(const char *path, uint64_t bytes, unsigned mode, unsigned uid, unsigned gid, bool secret,
                       struct vol_error *err)
 {
         if (mkdir(path, 0700) < 0 && errno != EEXIST)
                 return vol_error_set(err, -errno, "creating %s: %m", path);
         _cleanup_free_ char *opts = xasprintf("size=%llu,mode=%o,uid=%u,gid=%u", (unsigned long long)bytes, mode,
                                               uid, gid);
-        unsigned long flags = MS_NOSUID | MS_NODEV | (noexec ? MS_NOEXEC : 0);
+        unsigned long flags = MS_NOSUID | MS_NODEV | (secret ? MS_NOEXEC : 0);
+        if (secret && noswap_known >= 0) {
+                _cleanup_free_ char *more = xasprintf("%s,noswap", opts);
+                if (mount("tmpfs", path, "tmpfs", flags, more) == 0) {
+                        noswap_known = 1;
+                        return 0;
+                }
+                if (errno != EINVAL)
+                        return vol_error_set(err, -errno, "mounting a tmpfs on %s: %m", path);
+                noswap_known = -1;
+                vol_service_log("warning", "this kernel's tmpfs has no noswap (Linux 6.4 and later have it): "
+                                "secrets in /con/secret may reach a swap device under memory pressure");
+        }
         if (mount("tmpfs", path, "tmpfs", flags, opts) < 0)
                 return vol_error_set(err, -errno, "mounting a tmpfs on %s: %m", path);
         return 0;

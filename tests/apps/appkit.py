@@ -27,6 +27,8 @@ APPLETS = ("sh", "cat", "echo", "sleep", "touch", "grep", "wc", "ls", "mkdir", "
 # The /con image (tests/apps/conftest.py): busybox running as uid 1000, with its own
 # /con/configuration and a /srv/seed to start volumes from.
 CON_IMAGE = "localhost/bbcon:latest"
+# ... and its own command, which con-init runs when a deploy gives none
+CON_IMAGE_CMD = '["sh", "-c", "echo IMAGE-CMD uid=$(id -u) FOO=$FOO; echo __READY__; exec sleep 3600"]'
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
 ENGINES = ("docker", "podman")
 
@@ -400,13 +402,17 @@ class Stack:
                 start_new_session=True)
         self._wait_engine("podman system service")
 
-    def import_image(self, tarball, name, user):
-        """Imports tarball as image name, running as user ("uid:gid")."""
+    def import_image(self, tarball, name, user, cmd_json=None):
+        """Imports tarball as image name, running as user ("uid:gid"), with the
+        command cmd_json (a JSON list) when given."""
+        changes = ["USER %s" % user] + (["CMD %s" % cmd_json] if cmd_json else [])
         if self.kind == "docker":
-            cmd = [shutil.which("docker"), "-H", "unix://" + self.engine_sock, "import", "--change",
-                   "USER %s" % user, tarball, name]
+            cmd = [shutil.which("docker"), "-H", "unix://" + self.engine_sock, "import"]
         else:
-            cmd = self.podman_global + ["import", "--change", "USER=%s" % user, tarball, name]
+            cmd = self.podman_global + ["import"]
+        for c in changes:
+            cmd += ["--change", c]
+        cmd += [tarball, name]
         r = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=self.env, timeout=120)
         if r.returncode != 0:
             _fail("importing %s into %s failed: %s" % (name, self.kind, r.stdout.decode(errors="replace")))

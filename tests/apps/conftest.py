@@ -29,7 +29,7 @@ import tempfile
 
 import pytest
 
-from appkit import APPLETS, CON_IMAGE, ENGINES, Stack, _fail
+from appkit import APPLETS, CON_IMAGE, CON_IMAGE_CMD, ENGINES, Stack, _fail
 
 # ---- the image ----
 
@@ -79,7 +79,7 @@ def stack(request, bb_tarball):
             s.start_docker(bb)
         else:
             s.start_podman(bb)
-        s.import_image(bbcon, CON_IMAGE, "1000:1000")
+        s.import_image(bbcon, CON_IMAGE, "1000:1000", CON_IMAGE_CMD)
         s.put_config({"networkMode": "none"})
     except BaseException:
         s.stop()

@@ -32,7 +32,26 @@ REPORT = (
     'for f in /con/secret/* /con/seed/*; do [ -f "$f" ] && echo "FILE $f mode=$(stat -c %a $f) uid=$(stat -c %u $f)"; done; '
     'echo "ENV FOO=$FOO"; echo "ENV SHARED=$SHARED"; echo "ENV DBPASS_LEN=${#DBPASS}"; '
     'echo "PID1 $(cat /proc/1/cmdline | tr "\\0" " ")"; '
+    'echo "CPUS $(grep -c ^processor /con/proc/cpuinfo)"; '
+    'echo "MEMTOTAL $(grep ^MemTotal: /con/proc/meminfo)"; '
 )
+
+
+def kernel_has_tmpfs_noswap():
+    """Whether this kernel's tmpfs takes noswap: mounts one to see."""
+    import subprocess
+    import tempfile
+    d = tempfile.mkdtemp(prefix="noswap-")
+    try:
+        ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "noswap,size=1m", "tmpfs", d],
+                            stderr=subprocess.DEVNULL).returncode == 0
+        if ok:
+            subprocess.run(["umount", d])
+        else:
+            print("this kernel's tmpfs has no noswap: not checked")
+        return ok
+    finally:
+        os.rmdir(d)
 
 
 def facts(out):
@@ -130,11 +149,15 @@ def test_full_layout_modes_env_and_fallbacks(stack, apps):
     assert "Default context directory in use." in out, out
     assert "Default configuration directory in use." not in out, out
     assert DATA_WARNING not in out, out
-    # /con/proc: MemTotal from the memory limit (default 1g)
-    st, _ = 0, None
-    host = os.path.join(stack.vroot, "con", res["container"]["name"], "proc", "meminfo")
-    with open(host) as fh:
-        assert re.search(r"^MemTotal:\s+1048576 kB$", fh.read(), re.M)
+    # /con/proc: MemTotal from the memory limit (default 1g), one processor per CPU
+    assert re.search(r"^MEMTOTAL MemTotal:\s+1048576 kB$", out, re.M), out
+    assert "CPUS %d" % os.cpu_count() in out, out
+    # secrets never reach swap where the kernel can say so (tmpfs noswap, Linux 6.4+)
+    if kernel_has_tmpfs_noswap():
+        host = os.path.join(stack.vroot, "con", res["container"]["name"], "secret")
+        with open("/proc/self/mountinfo") as fh:
+            line = [l for l in fh if l.split()[4] == host]
+        assert line and "noswap" in line[0], line
 
 
 def test_data_survives_recreate_and_blue_green_and_files_change(stack, apps):
@@ -387,3 +410,19 @@ def test_redeploy_revokes_the_old_seed_and_a_restart_sweeps_gone_generations(sta
     # and the app deploys again
     r3 = deploy(stack, t, e, a, "cat /con/secret/k; echo")
     assert "v1" in stack.wait_ready(r3["container"]["id"])
+
+
+def test_con_init_runs_the_images_own_command(stack, apps):
+    t, e, a = uniq("t"), "prod", "imgcmd"
+    apps.append((t, e, a))
+    stack.put_config({"con": True}, t, e, a)
+    put_file(stack, app_path(t, e, a), "configuration", "ENV", b"FOO=from-env-file\n")
+    res = stack.volman("POST", app_path(t, e, a) + "/deploy", {"image": CON_IMAGE}, expect=200)[1]
+    out = stack.wait_ready(res["container"]["id"])
+    assert "IMAGE-CMD uid=1000 FOO=from-env-file" in out, out
+    cmdline = stack.inspect(res["container"]["id"])
+    assert cmdline["Path"] == "/con/.init", cmdline["Path"]
+    # an image with neither entrypoint nor command, and no command given: a clear refusal
+    st, j = stack.volman("POST", app_path(t, e, a) + "/deploy", {"image": IMAGE})
+    assert st == 400 and "nothing to run" in j["error"]["message"], (st, j)
+    assert [c["Id"] for c in running(stack, t, e, a)] == [res["container"]["id"]]
