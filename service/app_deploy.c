@@ -26,6 +26,7 @@
 #include "internal.h"
 
 #define SIDE_LOG_MAX 4096 /* bytes of a failed side's output in the error */
+#define SEED_ARCHIVE_MAX (UINT64_C(8) << 30) /* an image's content for a volume without a size */
 
 /* The size a volume's options set, as text for messages ("no size"). */
 static const char *size_text(const struct vol_kvs *options)
@@ -171,6 +172,18 @@ static int fill_from_image(struct vol_service *s, const struct vol_volume *v, vo
         return vol_tar_extract_fd(top, f->fd, f->what, err);
 }
 
+/* The most an image's content for a new volume may take as an archive: the
+ * volume's size and a tenth more for the archive's headers, or
+ * SEED_ARCHIVE_MAX for a volume without one. The archive is spooled to the
+ * root's disk first: a tenant's image must not fill it. */
+static uint64_t seed_archive_max(const struct vol_app_config *cfg)
+{
+        uint64_t size = 0;
+        if (cfg->volume_size && vol_parse_size("volumeSize", cfg->volume_size, &size, NULL) == 0 && size)
+                return size + size / 10 + (1u << 20);
+        return SEED_ARCHIVE_MAX;
+}
+
 /* A persistent /con area whose config says `from: IMAGE:/path` and whose
  * volume does not exist yet: the volume is made here, filled with that
  * content before it is ready (an import's create: a crash leaves no
@@ -203,7 +216,7 @@ static int seed_volume(struct vol_service *s, const struct vol_app_ref *ref, con
         if (fd < 0)
                 r = vol_error_set(err, -errno, "a temporary file under %s: %m", s->root);
         else
-                r = vol_engine_container_archive(s->engine, id, src, fd, UINT64_MAX, err);
+                r = vol_engine_container_archive(s->engine, id, src, fd, seed_archive_max(cfg), err);
         vol_engine_container_remove(s->engine, id, &ignored);
         vol_error_clear(&ignored);
         if (r < 0)
