@@ -193,6 +193,7 @@ void vol_api_secret_read(void *ctx, const struct vol_http_request *req, struct v
         if (vol_secret_read(ctx, &caller, &ref, req->params[3], &value, &len, &err) < 0)
                 return fail(resp, &err);
         resp->content_type = "application/octet-stream";
+        resp->wipe = true;
         vol_strbuf_append(&resp->body, value, len);
         vol_secret_value_free(value);
 }

@@ -53,6 +53,9 @@ static void reset_request(struct conn *c)
         memset(&c->head, 0, sizeof(c->head));
         memset(&c->scan, 0, sizeof(c->scan));
         memset(&c->ch, 0, sizeof(c->ch));
+        /* a body may be a secret (PUT .../secrets/NAME): none stays in freed memory */
+        if (c->body.data)
+                explicit_bzero(c->body.data, c->body.len);
         vol_strbuf_free(&c->body);
         vol_strbuf_init(&c->body, VOL_HTTP_BODY_MAX);
         c->chunked = false;
@@ -60,6 +63,13 @@ static void reset_request(struct conn *c)
         c->deadline = 0;
         c->stream_body = c->body_done = false;
         c->body_off = 0;
+        if (c->out_wipe) { /* an answer that was a secret (response.wipe) */
+                if (c->out_head)
+                        explicit_bzero(c->out_head, c->out_head_len);
+                if (c->out_body)
+                        explicit_bzero(c->out_body, c->out_body_len);
+        }
+        c->out_wipe = false;
         free(c->out_head);
         free(c->out_body);
         c->out_head = c->out_body = NULL;
@@ -213,6 +223,8 @@ static void format_head(struct conn *c, int status, const char *content_type, si
                 c->out_head = xrealloc(c->out_head, c->out_head_len + c->out_body_len + 1);
                 memcpy(c->out_head + c->out_head_len, c->out_body, c->out_body_len);
                 c->out_head_len += c->out_body_len;
+                if (c->out_wipe)
+                        explicit_bzero(c->out_body, c->out_body_len);
                 free(c->out_body);
                 c->out_body = NULL;
                 c->out_body_len = 0;
@@ -482,6 +494,7 @@ send:
                 http_drain_body(c, STREAM_DRAIN_MAX);
         c->close_after = !c->keep_alive || s->stopping || (c->stream_body && !c->body_done);
         size_t len;
+        c->out_wipe = resp.wipe;
         c->out_body = vol_strbuf_take(&resp.body, &len);
         c->out_body_len = len;
         format_head(c, resp.status, resp.content_type ? resp.content_type : "application/json", len,

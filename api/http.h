@@ -57,6 +57,7 @@ struct vol_http_response {
         const char *content_type; /* default application/json */
         struct vol_strbuf body;
         char *headers; /* more header lines, each ending in \r\n (malloc'd; the server frees), or NULL */
+        bool wipe;     /* the body is a secret: the server wipes it from memory once sent */
 };
 
 typedef void (*vol_http_handler)(void *ctx, const struct vol_http_request *req,

@@ -53,6 +53,7 @@ struct conn {
         char *out_head;
         size_t out_head_len;
         char *out_body;
+        bool out_wipe; /* the answer is a secret: wiped before it is freed */
         size_t out_body_len;
         size_t out_off;
         bool close_after;
