@@ -293,21 +293,29 @@ def test_delete_app(stack, apps):
 # ---- 5. no writeable volumes, no volume ----
 
 
+def engine_names_of(stack, tenant):
+    """The engine's volumes of tenant's scope. dockerd's list was seen (about 1 run
+    in 10) to still hold, then lose, plugin volumes that an earlier test's app delete
+    had removed through it, while volman's own list was empty: a test compares only
+    its own tenant's volumes there, and volman's list whole."""
+    return [n for n in stack.engine_volume_names() if n.startswith("volman-%s-" % tenant)]
+
+
 def test_stateless_app_gets_no_volume(stack, apps):
     t, e, a = uniq("sl"), "prod", "rest"
     apps.append((t, e, a))
-    before = (stack.volman_volume_names(), stack.engine_volume_names())
+    before = (stack.volman_volume_names(), engine_names_of(stack, t))
     assert stack.resolved(t, e, a)["volumes"] == []
     d, out = deploy_ready(stack, t, e, a, "echo stateless")
     assert d["resolved"]["volumes"] == []
     assert d["resolved"]["config"]["writeableVolumes"] == []
     only_container(stack, t, e, a, d)
-    assert (stack.volman_volume_names(), stack.engine_volume_names()) == before
+    assert (stack.volman_volume_names(), engine_names_of(stack, t)) == before
     mounts = stack.inspect(d["container"]["id"]).get("Mounts") or []
     assert [m for m in mounts if m.get("Type") == "volume"] == []
     # a redeploy makes none either
     deploy_ready(stack, t, e, a, "echo stateless")
-    assert (stack.volman_volume_names(), stack.engine_volume_names()) == before
+    assert (stack.volman_volume_names(), engine_names_of(stack, t)) == before
 
 
 # ---- 6. the env layer, and [] at app level ----
@@ -341,7 +349,7 @@ def test_env_layer_and_app_opt_out(stack, apps):
     assert names[0] != names[1]
     assert set(names) <= set(stack.engine_volume_names())
 
-    before = (stack.volman_volume_names(), stack.engine_volume_names())
+    before = (stack.volman_volume_names(), engine_names_of(stack, t))
     assert stack.resolved(t, e, a3)["volumes"] == []
     d, out = deploy_ready(stack, t, e, a3, DATA_SCRIPT)
     assert d["resolved"]["volumes"] == []
@@ -349,7 +357,7 @@ def test_env_layer_and_app_opt_out(stack, apps):
     assert refused and "Read-only file system" in refused[0], out
     assert not lines_with(out, "DATAMOUNT="), out
     assert stack.volman_volume_names(tenant=t, env=e, app=a3) == []
-    assert (stack.volman_volume_names(), stack.engine_volume_names()) == before
+    assert (stack.volman_volume_names(), engine_names_of(stack, t)) == before
 
 
 # ---- 7. resolve, and bad paths ----
