@@ -4,8 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
-#include <gnutls/gnutls.h>
-#include <gnutls/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,11 +14,72 @@
 
 #include "core/cleanup.h"
 #include "core/xmalloc.h"
+#include "lazy_tls.h"
+
+/* GnuTLS is loaded on first use (lazy_tls.h): vol_tls_load and
+ * vol_tls_self_signed load it first, everything else runs on what they made,
+ * and each call goes through its table. A call missing here fails to link
+ * (volmand does not link GnuTLS). gnutls_free is a variable there. */
+#define GT(f) (vol_gnutls()->f)
+#define gnutls_bye GT(gnutls_bye)
+#define gnutls_certificate_allocate_credentials GT(gnutls_certificate_allocate_credentials)
+#define gnutls_certificate_free_credentials GT(gnutls_certificate_free_credentials)
+#define gnutls_certificate_server_set_request GT(gnutls_certificate_server_set_request)
+#define gnutls_certificate_set_x509_key_file GT(gnutls_certificate_set_x509_key_file)
+#define gnutls_credentials_set GT(gnutls_credentials_set)
+#define gnutls_deinit GT(gnutls_deinit)
+#define gnutls_error_is_fatal GT(gnutls_error_is_fatal)
+#define gnutls_global_init GT(gnutls_global_init)
+#define gnutls_handshake GT(gnutls_handshake)
+#define gnutls_handshake_set_timeout GT(gnutls_handshake_set_timeout)
+#define gnutls_init GT(gnutls_init)
+#define gnutls_load_file GT(gnutls_load_file)
+#define gnutls_memset GT(gnutls_memset)
+#define gnutls_priority_deinit GT(gnutls_priority_deinit)
+#define gnutls_priority_init GT(gnutls_priority_init)
+#define gnutls_priority_set GT(gnutls_priority_set)
+#define gnutls_record_check_pending GT(gnutls_record_check_pending)
+#define gnutls_record_get_direction GT(gnutls_record_get_direction)
+#define gnutls_record_recv GT(gnutls_record_recv)
+#define gnutls_record_send GT(gnutls_record_send)
+#define gnutls_session_ticket_enable_server GT(gnutls_session_ticket_enable_server)
+#define gnutls_session_ticket_key_generate GT(gnutls_session_ticket_key_generate)
+#define gnutls_strerror GT(gnutls_strerror)
+#define gnutls_transport_set_int2 GT(gnutls_transport_set_int2)
+#define gnutls_x509_crt_deinit GT(gnutls_x509_crt_deinit)
+#define gnutls_x509_crt_export2 GT(gnutls_x509_crt_export2)
+#define gnutls_x509_crt_get_fingerprint GT(gnutls_x509_crt_get_fingerprint)
+#define gnutls_x509_crt_import GT(gnutls_x509_crt_import)
+#define gnutls_x509_crt_init GT(gnutls_x509_crt_init)
+#define gnutls_x509_crt_set_activation_time GT(gnutls_x509_crt_set_activation_time)
+#define gnutls_x509_crt_set_basic_constraints GT(gnutls_x509_crt_set_basic_constraints)
+#define gnutls_x509_crt_set_dn_by_oid GT(gnutls_x509_crt_set_dn_by_oid)
+#define gnutls_x509_crt_set_expiration_time GT(gnutls_x509_crt_set_expiration_time)
+#define gnutls_x509_crt_set_key GT(gnutls_x509_crt_set_key)
+#define gnutls_x509_crt_set_key_purpose_oid GT(gnutls_x509_crt_set_key_purpose_oid)
+#define gnutls_x509_crt_set_key_usage GT(gnutls_x509_crt_set_key_usage)
+#define gnutls_x509_crt_set_serial GT(gnutls_x509_crt_set_serial)
+#define gnutls_x509_crt_set_subject_alt_name GT(gnutls_x509_crt_set_subject_alt_name)
+#define gnutls_x509_crt_set_version GT(gnutls_x509_crt_set_version)
+#define gnutls_x509_crt_sign2 GT(gnutls_x509_crt_sign2)
+#define gnutls_x509_privkey_deinit GT(gnutls_x509_privkey_deinit)
+#define gnutls_x509_privkey_export2 GT(gnutls_x509_privkey_export2)
+#define gnutls_x509_privkey_generate GT(gnutls_x509_privkey_generate)
+#define gnutls_x509_privkey_init GT(gnutls_x509_privkey_init)
+#undef gnutls_free
+#define gnutls_free(p) ((*GT(gnutls_free))((void *)(p)), (p) = NULL)
+
+static int gerr(struct vol_error *err, int code, const char *what, int g)
+{
+        return vol_error_set(err, code, "%s: %s", what, gnutls_strerror(g));
+}
 
 /* GnuTLS sets itself up when it is loaded (its tables, the system's
- * priority file: some MiB of memory) unless told not to: volmand tells it
- * not to, and sets it up when it first serves TLS, so a volmand without
- * --listen does not pay for it. */
+ * priority file) unless the program defines this function returning 1,
+ * which its constructor calls: volmand does, and sets GnuTLS up itself, once
+ * it is loaded, to report a failure. dlopen'ed, the library finds the
+ * function only in volmand's dynamic symbol table: meson.build exports it
+ * (--export-dynamic-symbol). */
 GNUTLS_SKIP_GLOBAL_INIT
 
 static pthread_once_t tls_once = PTHREAD_ONCE_INIT;
@@ -29,6 +88,16 @@ static int tls_init_result;
 static void tls_init(void)
 {
         tls_init_result = gnutls_global_init();
+}
+
+/* Loads GnuTLS and sets it up, once. */
+static int tls_setup(struct vol_error *err)
+{
+        int r = vol_gnutls_load("the HTTPS listener", err);
+        if (r < 0)
+                return r;
+        pthread_once(&tls_once, tls_init);
+        return tls_init_result < 0 ? gerr(err, -EIO, "setting up GnuTLS", tls_init_result) : 0;
 }
 
 /* TLS 1.2 and 1.3 only, GnuTLS's NORMAL suites within them. */
@@ -44,11 +113,6 @@ struct vol_tls {
 struct vol_tls_conn {
         gnutls_session_t s;
 };
-
-static int gerr(struct vol_error *err, int code, const char *what, int g)
-{
-        return vol_error_set(err, code, "%s: %s", what, gnutls_strerror(g));
-}
 
 static int finish(struct vol_tls *t, struct vol_tls **ret, struct vol_error *err)
 {
@@ -100,11 +164,8 @@ static int file_fingerprint(const char *cert_file, char out[VOL_TLS_FINGERPRINT_
 int vol_tls_load(const char *cert_file, const char *key_file, struct vol_tls **ret,
                  char fingerprint[VOL_TLS_FINGERPRINT_MAX], struct vol_error *err)
 {
-        pthread_once(&tls_once, tls_init);
-        if (tls_init_result < 0)
-                return gerr(err, -EIO, "setting up GnuTLS", tls_init_result);
-        int r = file_fingerprint(cert_file, fingerprint, err);
-        if (r < 0)
+        int r = tls_setup(err);
+        if (r < 0 || (r = file_fingerprint(cert_file, fingerprint, err)) < 0)
                 return r;
         struct vol_tls *t = xcalloc(1, sizeof(*t));
         gnutls_certificate_allocate_credentials(&t->creds);
@@ -159,13 +220,12 @@ static void add_host_san(gnutls_x509_crt_t crt, const char *host)
 static int make_self_signed(const char *cert_file, const char *key_file, const char *host,
                             struct vol_error *err)
 {
-        pthread_once(&tls_once, tls_init);
-        if (tls_init_result < 0)
-                return gerr(err, -EIO, "setting up GnuTLS", tls_init_result);
+        int r = tls_setup(err), g;
+        if (r < 0)
+                return r;
         gnutls_x509_privkey_t key = NULL;
         gnutls_x509_crt_t crt = NULL;
         gnutls_datum_t kpem = {0}, cpem = {0};
-        int r = 0, g;
         gnutls_x509_privkey_init(&key);
         gnutls_x509_crt_init(&crt);
         if ((g = gnutls_x509_privkey_generate(key, GNUTLS_PK_ECDSA,

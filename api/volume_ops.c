@@ -185,7 +185,8 @@ void vol_api_export(void *ctx, const struct vol_http_request *req, struct vol_ht
         bool zstd = comp && !strcmp(comp, "zstd");
         /* what can fail before the first byte answers with an error */
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
-        if (vol_service_get(ctx, &caller, req->params[0], false, &v, NULL, &err) < 0)
+        if (vol_service_get(ctx, &caller, req->params[0], false, &v, NULL, &err) < 0 ||
+            vol_service_transfer_ready("volume export", &err) < 0)
                 return fail(resp, &err);
         struct vol_http_stream *st =
                 vol_http_stream_start(req, 200, zstd ? "application/zstd" : "application/x-tar");

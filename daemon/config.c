@@ -129,7 +129,9 @@ void volmand_usage(FILE *f)
                 "\n"
                 "Environment, for tests: VOLMAN_FAILPOINT=NAME[:N][=kill|eio] makes the daemon\n"
                 "kill itself, or fail as if the disk had, at a named point (docs/api.md);\n"
-                "VOLMAN_BOOT_ID overrides the kernel's boot id (to test what a reboot voids).\n"
+                "VOLMAN_BOOT_ID overrides the kernel's boot id (to test what a reboot voids);\n"
+                "VOLMAN_LIBARCHIVE and VOLMAN_LIBGNUTLS name the file loaded, on first use, in\n"
+                "place of libarchive.so.13 and libgnutls.so.30 (to test a machine without them).\n"
                 "\n"
                 "Example:\n"
                 "  volmand --root /var/lib/volman --log-level debug --plugin-socket none\n",

@@ -78,6 +78,10 @@ mkdir -p "$stage/src/debian"
 printf 'Source: volman\n\nPackage: volman\nArchitecture: any\n' >"$stage/src/debian/control"
 depends=$(cd "$stage/src" && dpkg-shlibdeps -O "$pkg/usr/sbin/volmand" "$pkg/usr/bin/volman" 2>/dev/null |
           sed -n 's/^shlibs:Depends=//p')
+# volmand dlopens libarchive (export, import) and GnuTLS (--listen) when it
+# first needs them (docs/architecture.md): dpkg-shlibdeps cannot see those.
+# The versions are Debian 12's.
+depends="$depends, libarchive13 (>= 3.6.2), libgnutls30 (>= 3.7.9)"
 
 mkdir -p "$pkg/DEBIAN"
 cat >"$pkg/DEBIAN/control" <<EOF

@@ -253,6 +253,8 @@ static int resolve_user(const char *user, struct probe *probe, struct vol_app_im
         _cleanup_free_ char *passwd = NULL, *group = NULL;
         if (parse_id(u, &p->uid) < 0) {
                 passwd = probe_text(probe, "/etc/passwd", err);
+                if (!passwd && err && err->code == -ELIBACC) /* libarchive is not installed */
+                        return err->code;
                 if (!passwd || find_in_db(passwd, u, 2, &p->uid) < 0)
                         return vol_error_set(err, -EINVAL,
                                              "the image runs as user %s, which its /etc/passwd does not name; "
@@ -264,6 +266,8 @@ static int resolve_user(const char *user, struct probe *probe, struct vol_app_im
                 p->gid = p->uid;
         if (g && parse_id(g, &p->gid) < 0) {
                 group = probe_text(probe, "/etc/group", err);
+                if (!group && err && err->code == -ELIBACC)
+                        return err->code;
                 if (!group || find_in_db(group, g, 2, &p->gid) < 0)
                         return vol_error_set(err, -EINVAL,
                                              "the image runs as group %s, which its /etc/group does not name", g);

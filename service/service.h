@@ -246,6 +246,13 @@ typedef ssize_t (*vol_transfer_read_fn)(void *userdata, void *buf, size_t n);
 /* (Each of export, import, clone and snapshot create takes op_id: NULL, or
  * the id under which GET /v1/operations shows it while it runs.) */
 
+/* Whether exports and imports can run: loads libarchive, which volmand maps
+ * on first use only (service/lazy_archive.h). Returns 0, or -ELIBACC with a
+ * message saying what ("volume export") needs it and which Debian package to
+ * install. Export and import load it themselves too; this lets a caller
+ * refuse before it answers. */
+int vol_service_transfer_ready(const char *what, struct vol_error *err);
+
 /* Writes volume name's content as a tar stream (pax; zstd-compressed when
  * zstd) through write: owners, modes, times, xattrs, symlinks as links, hard
  * links; nothing followed out of the volume, no other filesystem entered. */

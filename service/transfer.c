@@ -10,8 +10,6 @@
  * entry given twice, more data than the volume holds: each refuses the whole
  * import, naming the entry, and the half-made volume is removed (it is made
  * through the create state machine: `creating` until the archive is whole). */
-#include <archive.h>
-#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -30,6 +28,62 @@
 #include "con_internal.h"
 #include "drivers/fsutil.h"
 #include "internal.h"
+#include "lazy_archive.h"
+
+/* libarchive is loaded on first use (lazy_archive.h): every entry point
+ * below loads it first, and each call goes through its table. A call
+ * missing here fails to link (volmand does not link libarchive). */
+#define LA(f) (vol_libarchive()->f)
+#define archive_entry_atime LA(archive_entry_atime)
+#define archive_entry_atime_is_set LA(archive_entry_atime_is_set)
+#define archive_entry_atime_nsec LA(archive_entry_atime_nsec)
+#define archive_entry_filetype LA(archive_entry_filetype)
+#define archive_entry_free LA(archive_entry_free)
+#define archive_entry_gid LA(archive_entry_gid)
+#define archive_entry_hardlink LA(archive_entry_hardlink)
+#define archive_entry_mode LA(archive_entry_mode)
+#define archive_entry_mtime LA(archive_entry_mtime)
+#define archive_entry_mtime_nsec LA(archive_entry_mtime_nsec)
+#define archive_entry_new LA(archive_entry_new)
+#define archive_entry_pathname LA(archive_entry_pathname)
+#define archive_entry_perm LA(archive_entry_perm)
+#define archive_entry_set_atime LA(archive_entry_set_atime)
+#define archive_entry_set_gid LA(archive_entry_set_gid)
+#define archive_entry_set_hardlink LA(archive_entry_set_hardlink)
+#define archive_entry_set_mode LA(archive_entry_set_mode)
+#define archive_entry_set_mtime LA(archive_entry_set_mtime)
+#define archive_entry_set_pathname LA(archive_entry_set_pathname)
+#define archive_entry_set_size LA(archive_entry_set_size)
+#define archive_entry_set_symlink LA(archive_entry_set_symlink)
+#define archive_entry_set_uid LA(archive_entry_set_uid)
+#define archive_entry_size LA(archive_entry_size)
+#define archive_entry_sparse_add_entry LA(archive_entry_sparse_add_entry)
+#define archive_entry_symlink LA(archive_entry_symlink)
+#define archive_entry_uid LA(archive_entry_uid)
+#define archive_entry_xattr_add_entry LA(archive_entry_xattr_add_entry)
+#define archive_entry_xattr_next LA(archive_entry_xattr_next)
+#define archive_entry_xattr_reset LA(archive_entry_xattr_reset)
+#define archive_error_string LA(archive_error_string)
+#define archive_read_data LA(archive_read_data)
+#define archive_read_data_block LA(archive_read_data_block)
+#define archive_read_free LA(archive_read_free)
+#define archive_read_new LA(archive_read_new)
+#define archive_read_next_header LA(archive_read_next_header)
+#define archive_read_open LA(archive_read_open)
+#define archive_read_open_fd LA(archive_read_open_fd)
+#define archive_read_support_filter_all LA(archive_read_support_filter_all)
+#define archive_read_support_format_tar LA(archive_read_support_format_tar)
+#define archive_set_error LA(archive_set_error)
+#define archive_write_add_filter_zstd LA(archive_write_add_filter_zstd)
+#define archive_write_close LA(archive_write_close)
+#define archive_write_data LA(archive_write_data)
+#define archive_write_free LA(archive_write_free)
+#define archive_write_header LA(archive_write_header)
+#define archive_write_new LA(archive_write_new)
+#define archive_write_open2 LA(archive_write_open2)
+#define archive_write_set_bytes_in_last_block LA(archive_write_set_bytes_in_last_block)
+#define archive_write_set_bytes_per_block LA(archive_write_set_bytes_per_block)
+#define archive_write_set_format_pax LA(archive_write_set_format_pax)
 
 #define BLOCK (64u << 10)
 #define DEPTH_MAX 256
@@ -329,7 +383,7 @@ static int export_volume(struct vol_service *s, const struct vol_caller *caller,
 {
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         int r = vol_service_get(s, caller, name, false, &v, NULL, err);
-        if (r < 0)
+        if (r < 0 || (r = vol_libarchive_load("volume export", err)) < 0)
                 return r;
         if (v->status != VOL_STATUS_READY)
                 return vol_error_set(err, -EBUSY, "volume %s is being created or removed", name);
@@ -723,9 +777,12 @@ static ssize_t fd_read(void *userdata, void *buf, size_t n)
 
 int vol_tar_first_file(int fd, size_t max, char **ret_text, struct vol_error *err)
 {
+        int r = vol_libarchive_load("reading a file of an image", err);
+        if (r < 0)
+                return r;
         struct archive *a = archive_read_new();
         archive_read_support_format_tar(a);
-        int r = -ENOENT;
+        r = -ENOENT;
         struct archive_entry *e;
         if (archive_read_open_fd(a, fd, BLOCK) != ARCHIVE_OK) {
                 archive_read_free(a);
@@ -756,11 +813,19 @@ int vol_tar_first_file(int fd, size_t max, char **ret_text, struct vol_error *er
 
 int vol_tar_extract_fd(int top, int src_fd, const char *name, struct vol_error *err)
 {
+        int r = vol_libarchive_load("extracting an image's files", err);
+        if (r < 0)
+                return r;
         struct source src = {fd_read, &src_fd, xmalloc(BLOCK), 0};
         struct fill_ctx fc = {&src, NULL};
-        int r = extract(top, name, true, &fc, err);
+        r = extract(top, name, true, &fc, err);
         free(src.buf);
         return r;
+}
+
+int vol_service_transfer_ready(const char *what, struct vol_error *err)
+{
+        return vol_libarchive_load(what, err);
 }
 
 int vol_service_import(struct vol_service *s, const struct vol_caller *caller, const char *op_id,
@@ -776,7 +841,10 @@ int vol_service_import(struct vol_service *s, const struct vol_caller *caller, c
         cr.clone_from = NULL;
         bool created;
         uint64_t start = vol_now_us();
-        int r = vol_service_create(s, caller, &cr, ret, &created, err);
+        /* before the create: no volume is made (and removed) for nothing */
+        int r = vol_libarchive_load("volume import", err);
+        if (r == 0)
+                r = vol_service_create(s, caller, &cr, ret, &created, err);
         vol_metrics_record(&s->metrics, VOL_OP_IMPORT, start, r);
         free(src.buf);
         vol_operation_end(o, r == 0 ? (*ret)->name : NULL, r, err);
