@@ -210,7 +210,7 @@ def sodium():
         try:
             lib = ctypes.CDLL(name)
         except OSError as e:
-            pytest.skip("libsodium is not loadable from Python (%s): cannot open a sealed box" % e)
+            pytest.fail("libsodium (volmand's own dependency) is not loadable from Python (%s): cannot open a sealed box" % e)
         assert lib.sodium_init() >= 0
         _sodium = lib
     return _sodium
