@@ -25,6 +25,7 @@
 #include "core/syncer.h"
 #include "core/volume_json.h"
 #include "core/xmalloc.h"
+#include "conflict.h"
 #include "store.h"
 #include "sqlite_rows.h"
 
@@ -1022,13 +1023,9 @@ static int sqlite_health(struct vol_store *base, struct vol_error *err)
 
 static int write_error(int r, const char *name, struct vol_error *err)
 {
+        if (vol_store_is_conflict(r))
+                return vol_store_volume_conflict(r, name, err);
         switch (r) {
-        case -EEXIST:
-                return vol_error_set(err, r, "volume %s already exists", name);
-        case -ENOENT:
-                return vol_error_set(err, r, "volume %s not found", name);
-        case -ESTALE:
-                return vol_error_set(err, r, "volume %s was changed concurrently", name);
         case -ESHUTDOWN:
                 return vol_error_set(err, r, "the daemon is shutting down");
         case -EIO:
@@ -1058,6 +1055,13 @@ static int sqlite_remove(struct vol_store *base, const char *name, int64_t expec
         return r < 0 ? write_error(r, name, err) : 0;
 }
 
+static int doc_write_error(int r, const char *kind, const char *key, struct vol_error *err)
+{
+        if (vol_store_is_conflict(r))
+                return vol_store_doc_conflict(r, kind, key, err);
+        return vol_error_set(err, r, "%s %s: writing to the metadata store failed", kind, key);
+}
+
 static int sqlite_put_doc(struct vol_store *base, const char *kind, const char *key,
                           const char *json, int64_t expect_rev, enum vol_store_sync sync,
                           int64_t *ret_rev, struct vol_error *err)
@@ -1066,11 +1070,7 @@ static int sqlite_put_doc(struct vol_store *base, const char *kind, const char *
                               .expect_rev = expect_rev, .sync = sync};
         int r = submit((struct sqlite_store *)base, &op);
         if (r < 0)
-                return vol_error_set(err, r, "%s %s: %s", kind, key,
-                                     r == -EEXIST ? "exists already"
-                                     : r == -ENOENT ? "not found"
-                                     : r == -ESTALE ? "was changed concurrently"
-                                                    : "writing to the metadata store failed");
+                return doc_write_error(r, kind, key, err);
         if (ret_rev)
                 *ret_rev = op.new_rev;
         return 0;
@@ -1082,12 +1082,7 @@ static int sqlite_remove_doc(struct vol_store *base, const char *kind, const cha
         struct write_op op = {.kind = W_DOC_REMOVE, .doc_kind = kind, .name = key,
                               .expect_rev = expect_rev, .sync = sync};
         int r = submit((struct sqlite_store *)base, &op);
-        if (r < 0)
-                return vol_error_set(err, r, "%s %s: %s", kind, key,
-                                     r == -ENOENT ? "not found"
-                                     : r == -ESTALE ? "was changed concurrently"
-                                                    : "writing to the metadata store failed");
-        return 0;
+        return r < 0 ? doc_write_error(r, kind, key, err) : 0;
 }
 
 static int sqlite_get_doc(struct vol_store *base, const char *kind, const char *key, char **ret_json,
