@@ -4,6 +4,7 @@
 
 static const struct vol_store_ops *const backends[] = {
         &vol_store_sqlite_ops,
+        &vol_store_etcd_ops,
 };
 
 const struct vol_store_ops *vol_store_find(const char *name)
