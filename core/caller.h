@@ -33,6 +33,7 @@ struct vol_identity {
         char tenant[64];      /* VOL_FACE_TENANT: the tenant (a DNS label) */
         char who[96];         /* for the audit log: "token ci (3f2a9c01b7de) from 10.0.0.7" */
         char seed[200];       /* a seed token's app, "tenant/env/app"; else empty */
+        char via[64];         /* cluster mode: the node that passed this call on; else empty */
 };
 
 /* The caller an identity makes; it points into id. Nobody (an identity never

@@ -73,6 +73,8 @@ const char *vol_error_code_name(int code)
                 return "conflict";
         case -EBUSY:
                 return "in_use";
+        case -EREMOTE:
+                return "wrong_node";
         case -E2BIG:
         case -EMSGSIZE:
                 return "too_large";
@@ -108,6 +110,7 @@ int vol_error_http_status(int code)
         case -EEXIST:
         case -ESTALE:
         case -EBUSY:
+        case -EREMOTE:
                 return 409;
         case -EPERM:
                 return 403;

@@ -58,6 +58,7 @@ void vol_volume_free(struct vol_volume *v)
         }
         free(v->mounts);
         free(v->mountpoint);
+        free(v->node);
         free(v);
 }
 
@@ -81,6 +82,7 @@ struct vol_volume *vol_volume_dup(const struct vol_volume *v)
                 d->mounts[i].boot = xstrdup(v->mounts[i].boot ? v->mounts[i].boot : "");
         }
         d->mountpoint = v->mountpoint ? xstrdup(v->mountpoint) : NULL;
+        d->node = v->node ? xstrdup(v->node) : NULL;
         d->revision = v->revision;
         return d;
 }

@@ -22,6 +22,7 @@
 #define VOL_MOUNTS_MAX 1024  /* mount references on one volume */
 #define VOL_MOUNT_ID_MAX 256 /* bytes in a mount reference id */
 #define VOL_DRIVER_NAME_MAX 32
+#define VOL_NODE_NAME_MAX 63 /* a cluster node's name: a DNS label */
 
 enum vol_status {
         VOL_STATUS_CREATING = 0, /* intent recorded, driver may not have acted */
@@ -61,6 +62,7 @@ struct vol_volume {
         size_t n_mounts;
         struct vol_mount_ref *mounts;
         char *mountpoint;
+        char *node;       /* cluster mode: the node holding the bytes; NULL on a single node */
         int64_t revision; /* store revision; 0 = never stored */
 };
 

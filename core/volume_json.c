@@ -83,7 +83,7 @@ int vol_volume_to_json(struct vol_strbuf *b, const struct vol_volume *v,
         r |= vol_strbuf_puts(b, ",\"mountpoint\":");
         r |= vol_strbuf_json_string(b, v->mountpoint ? v->mountpoint : "");
         r |= vol_strbuf_puts(b, ",\"status\":\"");
-        r |= vol_strbuf_puts(b, vol_status_name(v->status));
+        r |= vol_strbuf_puts(b, info && info->status ? info->status : vol_status_name(v->status));
         r |= vol_strbuf_puts(b, "\",\"labels\":");
         r |= kvs_json(b, &v->labels);
         r |= vol_strbuf_puts(b, ",\"options\":");
@@ -121,6 +121,10 @@ int vol_volume_to_json(struct vol_strbuf *b, const struct vol_volume *v,
                 r |= vol_strbuf_puts(b, "\"}");
         }
         r |= vol_strbuf_putc(b, ']');
+        if (v->node) {
+                r |= vol_strbuf_puts(b, ",\"node\":");
+                r |= vol_strbuf_json_string(b, v->node);
+        }
         if (info)
                 r |= vol_volume_info_to_json(b, info);
         r |= vol_strbuf_putc(b, '}');
@@ -133,6 +137,10 @@ int vol_volume_info_to_json(struct vol_strbuf *b, const struct vol_volume_info *
         if (info->note) {
                 r |= vol_strbuf_puts(b, ",\"note\":");
                 r |= vol_strbuf_json_string(b, info->note);
+        }
+        if (info->node_state) {
+                r |= vol_strbuf_puts(b, ",\"node_state\":");
+                r |= vol_strbuf_json_string(b, info->node_state);
         }
         if (info->has_limit)
                 r |= vol_strbuf_printf(b, ",\"size_limit_bytes\":%llu", (unsigned long long)info->limit_bytes);

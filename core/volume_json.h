@@ -20,11 +20,13 @@ struct vol_volume_info {
         bool has_snapshots;   /* the driver snapshots: */
         const struct vol_snapshot *snapshots; /* ... these (oldest first) */
         size_t n_snapshots;
+        const char *status;     /* in place of the record's status ("unavailable"), or NULL */
+        const char *node_state; /* cluster mode: the state of the volume's node, or NULL */
 };
 
 /* Writes v as one JSON object: id, name, driver, mountpoint, status, labels,
  * options, scope (object or null), created_at (RFC 3339, UTC), mounts
- * ([{id, since}]), persistent, and note and usage when info has them.
+ * ([{id, since}]), node (cluster mode only), persistent, and note and usage when info has them.
  * info may be NULL (persistent is then omitted). Returns 0 or -E2BIG when b's
  * maximum is reached. */
 int vol_volume_to_json(struct vol_strbuf *b, const struct vol_volume *v,

@@ -52,6 +52,7 @@ struct vol_tombstone {
         const char *mountpoint;
         struct vol_kvs options;
         int64_t retired_at; /* unix time, seconds */
+        const char *node;   /* cluster mode: the node whose disk holds the bytes; NULL otherwise */
 };
 
 /* Called once per tombstone; t is only valid during the call. */
@@ -120,6 +121,18 @@ struct vol_store_ops {
         /* Every document of kind whose key starts with prefix, in key order. */
         int (*list_docs)(struct vol_store *s, const char *kind, const char *prefix,
                          vol_store_doc_cb cb, void *userdata, struct vol_error *err);
+
+        /* Shared backends only (NULL in a backend for one process, such as
+         * sqlite): documents bound to this process's session, for presence
+         * (cluster nodes). put_session_doc writes (kind, key) unconditionally
+         * under the session, starting one of ttl_s seconds if there is none;
+         * the backend drops every such document when the session lapses
+         * (etcd: a lease). renew_session keeps it alive: 0, or -ENOENT when it
+         * had lapsed (its documents are gone; the next put starts a new one),
+         * or < 0 when the backend cannot be reached. */
+        int (*put_session_doc)(struct vol_store *s, const char *kind, const char *key,
+                               const char *json, int ttl_s, struct vol_error *err);
+        int (*renew_session)(struct vol_store *s, struct vol_error *err);
 };
 
 /* A write that returns an error has changed nothing a later read can see:
@@ -133,6 +146,7 @@ struct vol_store {
 
 /* The backends. */
 extern const struct vol_store_ops vol_store_sqlite_ops;
+extern const struct vol_store_ops vol_store_etcd_ops;
 
 /* The backend registered under name, or NULL. */
 const struct vol_store_ops *vol_store_find(const char *name);
