@@ -23,7 +23,16 @@
 #define PAGE 256
 #define PAGES_KEPT 40
 #define FOLLOWERS_MAX 64
-#define DOC_EVENTS "events"
+/* The kind of the history's documents: "events", and in a cluster
+ * "events@NODE" (each node keeps its own; their sequence numbers are its own). */
+static void history_kind(const struct vol_service *s, char out[96])
+{
+        const char *node = vol_service_node(s);
+        if (node)
+                snprintf(out, 96, "events@%s", node);
+        else
+                snprintf(out, 96, "events");
+}
 
 struct vol_events {
         pthread_mutex_t lock;
@@ -88,7 +97,9 @@ static struct vol_event *load_history(struct vol_service *s, size_t *ret_n)
 {
         struct page_load pl = {0};
         struct vol_error err = VOL_ERROR_INIT;
-        if (vol_store_list_docs(s->store, DOC_EVENTS, "", take_page, &pl, &err) < 0)
+        char kind[96];
+        history_kind(s, kind);
+        if (vol_store_list_docs(s->store, kind, "", take_page, &pl, &err) < 0)
                 vol_service_log("warning", "events: reading their history: %s", vol_error_message(&err));
         vol_error_clear(&err);
         if (pl.n)
@@ -107,6 +118,8 @@ static void page_key(uint64_t page, char out[24])
 static void flush_range(struct vol_events *ev, uint64_t from, uint64_t to, const struct vol_event *copy, uint64_t first)
 {
         struct vol_service *s = ev->s;
+        char kind[96];
+        history_kind(s, kind);
         for (uint64_t page = (from + 1) / PAGE; page <= to / PAGE; page++) {
                 uint64_t lo = page * PAGE, hi = lo + PAGE - 1;
                 struct vol_strbuf b;
@@ -117,7 +130,7 @@ static void flush_range(struct vol_events *ev, uint64_t from, uint64_t to, const
                         char key[24];
                         page_key(page, key);
                         _cleanup_free_ char *json = NULL;
-                        if (vol_store_get_doc(s->store, DOC_EVENTS, key, &json, NULL, NULL) == 0) {
+                        if (vol_store_get_doc(s->store, kind, key, &json, NULL, NULL) == 0) {
                                 json_auto_t *arr = json_loads(json, 0, NULL);
                                 size_t i;
                                 json_t *o;
@@ -143,14 +156,14 @@ static void flush_range(struct vol_events *ev, uint64_t from, uint64_t to, const
                 char key[24];
                 page_key(page, key);
                 struct vol_error err = VOL_ERROR_INIT;
-                if (b.data && vol_store_put_doc(s->store, DOC_EVENTS, key, b.data, VOL_REV_ANY, VOL_SYNC_ORDERED, NULL,
+                if (b.data && vol_store_put_doc(s->store, kind, key, b.data, VOL_REV_ANY, VOL_SYNC_ORDERED, NULL,
                                                 &err) < 0)
                         vol_service_log("warning", "events: keeping their history: %s", vol_error_message(&err));
                 vol_error_clear(&err);
                 vol_strbuf_free(&b);
                 if (page >= PAGES_KEPT) { /* the history stays bounded */
                         page_key(page - PAGES_KEPT, key);
-                        vol_store_remove_doc(s->store, DOC_EVENTS, key, VOL_REV_ANY, VOL_SYNC_ORDERED, NULL);
+                        vol_store_remove_doc(s->store, kind, key, VOL_REV_ANY, VOL_SYNC_ORDERED, NULL);
                 }
         }
 }

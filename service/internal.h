@@ -34,6 +34,7 @@ struct vol_service {
         struct vol_tokens *tokens;     /* API tokens, held in memory (service/tokens.c) */
         struct vol_sessions *sessions; /* console sessions (service/sessions.c) */
         struct vol_events *events;     /* the events' ring and history (service/events.c) */
+        struct vol_cluster *cluster;   /* cluster mode (service/cluster.c); NULL: a single node */
         struct vol_reconcile_report reconciled; /* what start-up's reconciliation found */
         _Atomic uint64_t last_write_us; /* when the last create, removal or mount began */
 
@@ -149,7 +150,8 @@ void vol_drivers_with_cap(struct vol_service *s, unsigned cap, char *out, size_t
  * id vid (oldest first; caller frees); destroying every snapshot of the
  * volume stub (id, name) with its storage; and at start-up undoing or
  * finishing half-done snapshots, and dropping those whose volume no id in
- * live names (volumes and tombstones). */
+ * live names (volumes and tombstones), leaving those of foreign ids (other
+ * cluster nodes' volumes) to their nodes. */
 int vol_snapshots_of(struct vol_service *s, const char *vid, struct vol_snapshot **ret, size_t *ret_n,
                      struct vol_error *err);
 /* Which volumes may have snapshots (vol_snapshots_of reads the store only
@@ -157,7 +159,8 @@ int vol_snapshots_of(struct vol_service *s, const char *vid, struct vol_snapshot
 int vol_snapshots_index_load(struct vol_service *s, struct vol_error *err);
 bool vol_snapshots_maybe(const char *vid);
 int vol_snapshots_destroy_all(struct vol_service *s, const struct vol_volume *stub, struct vol_error *err);
-int vol_snapshots_reconcile(struct vol_service *s, const char (*live_ids)[37], size_t n_live, size_t *ret_fixed);
+int vol_snapshots_reconcile(struct vol_service *s, const char (*live_ids)[37], size_t n_live,
+                            const char (*foreign_ids)[37], size_t n_foreign, size_t *ret_fixed);
 /* Finishes resizes a crash interrupted (service/volume_ops.c). */
 int vol_resizes_reconcile(struct vol_service *s, size_t *ret_fixed);
 

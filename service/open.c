@@ -16,6 +16,7 @@
 #include "core/xmalloc.h"
 #include "con.h"
 #include "con_internal.h"
+#include "cluster.h"
 #include "internal.h"
 
 #define MEMORY_VOLUME_DEFAULT (UINT64_C(8) << 30)
@@ -128,6 +129,13 @@ int vol_service_open(const struct vol_service_config *cfg, struct vol_service **
         }
         if ((r = vol_store_open(cfg->store_backend, db, &s->store, err)) < 0)
                 goto fail;
+        if (!cfg->node && s->store->ops->put_session_doc) {
+                r = vol_error_set(err, -EINVAL, "a %s store is shared by the nodes of a cluster: give this "
+                                  "one a name (--node)", s->store->ops->name);
+                goto fail;
+        }
+        if ((r = vol_cluster_open(s, cfg, err)) < 0)
+                goto fail;
         vol_sessions_open(s);
         if ((r = vol_events_open(s, err)) < 0)
                 goto fail;
@@ -159,6 +167,7 @@ void vol_service_close(struct vol_service *s)
         if (!s)
                 return;
         vol_reaper_stop(s->reaper);
+        vol_cluster_close(s);
         vol_tokens_close(s);
         vol_secrets_close(s);
         vol_sessions_close(s);

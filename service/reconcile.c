@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "core/xmalloc.h"
+#include "cluster.h"
 #include "internal.h"
 
 /* What reconciliation keeps of the store: every id (for the orphan check)
@@ -14,6 +15,8 @@ struct snapshot {
         struct vol_service *s;
         size_t n_ids, cap_ids;
         char (*ids)[37];
+        size_t n_foreign, cap_foreign;
+        char (*foreign)[37]; /* ids of other nodes' volumes and tombstones */
         size_t n, cap;
         struct vol_volume **items;
         uint64_t memory; /* what memory-backed volumes hold */
@@ -26,6 +29,16 @@ static void add_id(struct snapshot *sn, const char *id)
                 sn->ids = xrealloc(sn->ids, sn->cap_ids * sizeof(*sn->ids));
         }
         snprintf(sn->ids[sn->n_ids++], 37, "%s", id);
+}
+
+static int add_foreign(struct snapshot *sn, const char *id)
+{
+        if (sn->n_foreign == sn->cap_foreign) {
+                sn->cap_foreign = sn->cap_foreign ? sn->cap_foreign * 2 : 256;
+                sn->foreign = xrealloc(sn->foreign, sn->cap_foreign * sizeof(*sn->foreign));
+        }
+        snprintf(sn->foreign[sn->n_foreign++], 37, "%s", id);
+        return 0;
 }
 
 /* 1 when v holds a mount reference made before this boot. A reference with
@@ -41,6 +54,8 @@ static bool has_stale_refs(const struct vol_volume *v, const char *boot)
 static int take(const struct vol_volume *v, void *userdata)
 {
         struct snapshot *sn = userdata;
+        if (!vol_cluster_is_local(sn->s, v->node))
+                return add_foreign(sn, v->id); /* another node's: its bytes and its reconciling are there */
         add_id(sn, v->id);
         struct vol_driver *d = vol_drivers_find(&sn->s->drivers, v->driver);
         if (d && d->ops->memory_bytes)
@@ -60,6 +75,8 @@ static int take(const struct vol_volume *v, void *userdata)
 static int take_tombstone(const struct vol_tombstone *t, void *userdata)
 {
         struct snapshot *sn = userdata;
+        if (!vol_cluster_is_local(sn->s, t->node))
+                return add_foreign(sn, t->id);
         add_id(sn, t->id);
         struct vol_driver *d = vol_drivers_find(&sn->s->drivers, t->driver);
         if (d && d->ops->memory_bytes)
@@ -71,7 +88,9 @@ static int take_tombstone(const struct vol_tombstone *t, void *userdata)
  * what it destroys. */
 static int queue_tombstone(const struct vol_tombstone *t, void *userdata)
 {
-        vol_reaper_add(userdata, t);
+        struct vol_service *s = userdata;
+        if (vol_cluster_is_local(s, t->node))
+                vol_reaper_add(s->reaper, t);
         return 0;
 }
 
@@ -85,7 +104,8 @@ static int check_present(const struct vol_volume *v, void *userdata)
 {
         struct check_ctx *c = userdata;
         struct vol_driver *d = vol_drivers_find(&c->s->drivers, v->driver);
-        if (v->status != VOL_STATUS_READY || !d || (d->ops->caps & VOL_CAP_EPHEMERAL))
+        if (v->status != VOL_STATUS_READY || !d || (d->ops->caps & VOL_CAP_EPHEMERAL) ||
+            !vol_cluster_is_local(c->s, v->node))
                 return 0;
         struct vol_error err = VOL_ERROR_INIT;
         int r = d->ops->exists(d, v, &err);
@@ -265,14 +285,15 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
         pthread_mutex_lock(&s->memory_lock);
         s->memory_used = sn.memory;
         pthread_mutex_unlock(&s->memory_lock);
-        if ((r = vol_store_list_tombstones(s->store, queue_tombstone, s->reaper, err)) < 0)
+        if ((r = vol_store_list_tombstones(s->store, queue_tombstone, s, err)) < 0)
                 goto out;
         for (size_t i = 0; i < sn.n; i++)
                 settle(s, sn.items[i], &rep);
         size_t fixed = 0;
         if (vol_resizes_reconcile(s, &fixed) == 0)
                 rep.rolled_forward += fixed;
-        if (vol_snapshots_reconcile(s, (const char(*)[37])sn.ids, sn.n_ids, &fixed) == 0)
+        if (vol_snapshots_reconcile(s, (const char(*)[37])sn.ids, sn.n_ids, (const char(*)[37])sn.foreign,
+                                    sn.n_foreign, &fixed) == 0)
                 rep.rolled_back += fixed;
         struct check_ctx cc = {s, &rep};
         if ((r = vol_store_list(s->store, NULL, NULL, 0, check_present, &cc, err)) < 0)
@@ -328,6 +349,7 @@ out:
                 vol_volume_free(sn.items[i]);
         free(sn.items);
         free(sn.ids);
+        free(sn.foreign);
         if (ret)
                 *ret = rep;
         return r;

@@ -50,9 +50,19 @@ struct vol_service_config {
         const char *con_init;        /* the con-init binary; NULL: VOLMAN_CON_INIT */
         int64_t seed_ttl;            /* seconds a seed token lives; 0: 900 */
         const char *seed_url;        /* the API's address for /con/seed/url, or NULL */
+        /* cluster mode (docs/cluster.md): a shared store (etcd) and this
+         * node's name; NULL node: a single node */
+        const char *node;
+        const char *advertise;           /* https://ADDR:PORT of this node's listener */
+        const char *cluster_secret_file; /* the secret every node shares */
 };
 
 struct vol_service;
+
+struct vol_placement {
+        char *node;
+        char *address;
+};
 
 struct vol_create_request {
         const char *name; /* NULL: derived from scope (then scope is required) */
@@ -60,6 +70,12 @@ struct vol_create_request {
         struct vol_kvs options;
         struct vol_kvs labels;
         struct vol_scope *scope; /* NULL: unscoped */
+        const char *node; /* cluster mode: where it must live (NULL: placement chooses) */
+        /* cluster mode, for a caller that can pass the request on (the
+         * API): when placement puts a new volume on another node, the create
+         * returns -EREMOTE with that node's name and address here (caller
+         * frees). NULL: the volume is made on this node. */
+        struct vol_placement *placement;
         /* Instead of empty storage (each makes the create a new volume only:
          * -EEXIST when the name is taken): the content of this volume, copied
          * by the driver (a clone; the same driver), or what fill writes into
@@ -147,10 +163,10 @@ typedef int (*vol_service_json_cb)(const char *json, size_t len, const struct vo
                                    void *userdata);
 
 /* vol_service_list for a filter of only driver, tenant, env and app (say so
- * with vol_service_list_json_ok): each volume comes as the JSON the store
- * keeps, so a page of 10,000 is copied, not rendered. Same paging and
+ * with vol_service_list_json_ok; never in a cluster, where each volume's
+ * node state is added): each volume comes as the JSON the store keeps, so a page of 10,000 is copied, not rendered. Same paging and
  * tenancy as vol_service_list. */
-bool vol_service_list_json_ok(const struct vol_filter *f);
+bool vol_service_list_json_ok(const struct vol_service *s, const struct vol_filter *f);
 int vol_service_list_json(struct vol_service *s, const struct vol_caller *caller,
                           const struct vol_filter *f, const char *after, size_t limit,
                           vol_service_json_cb cb, void *userdata, char **ret_next,
@@ -410,3 +426,57 @@ bool vol_service_log_enabled(const char *level);
  * daemon, with who (the caller), what and the outcome (r: 0 or < 0 with err). */
 void vol_service_audit(const struct vol_caller *caller, const char *what, int r,
                        const struct vol_error *err);
+
+/* --- Cluster mode (service/cluster.c, docs/cluster.md) ----------------------- */
+
+/* A node as this node sees it. Strings valid during the callback only. */
+struct vol_node_info {
+        const char *name;
+        const char *address;   /* https://ADDR:PORT */
+        const char *state;     /* "up", "down" or "draining" */
+        bool self;             /* the node answering */
+        uint64_t volumes;      /* volumes it holds, as it last said */
+        uint64_t free_bytes;   /* free space under its root, as it last said */
+        int64_t heartbeat;     /* unix time of its last heartbeat (0: none seen) */
+};
+typedef int (*vol_service_node_cb)(const struct vol_node_info *n, void *userdata);
+
+/* This node's name in a cluster, or NULL on a single node. */
+const char *vol_service_node(const struct vol_service *s);
+
+/* Every node the cluster has known, in name order, read afresh from the
+ * store. Admin only (-EPERM); -ENOTSUP on a single node. */
+int vol_service_nodes(struct vol_service *s, const struct vol_caller *caller, vol_service_node_cb cb,
+                      void *userdata, struct vol_error *err);
+
+/* Marks node name draining (true: nothing new is placed there) or not.
+ * Admin only. -ENOENT for a node the cluster never knew. */
+int vol_service_node_drain(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                           bool draining, struct vol_error *err);
+
+/* Where a new volume of driver goes: want (a node's name) when it is up and
+ * not draining, else an error naming why; without want, the placement
+ * policy: the up, not draining node with the fewest volumes, then the most
+ * free space, then the first name. On a single node: 0 and NULLs (want must
+ * then be NULL or -ENOTSUP). *ret_node and *ret_address are the caller's to
+ * free; *ret_address is NULL when the node is this one. */
+int vol_service_place(struct vol_service *s, const struct vol_caller *caller, const char *want,
+                      char **ret_node, char **ret_address, struct vol_error *err);
+
+/* Which node holds volume name, for a call that touches its bytes: 0 with
+ * *ret_address NULL when this node does (or on a single node); 0 with the
+ * owner's name and address (caller frees) when another up node does; -EAGAIN
+ * naming the node when it is down; -ENOENT when caller may not see it. */
+int vol_service_owner(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                      char **ret_node, char **ret_address, struct vol_error *err);
+
+/* The signature of a node-to-node call: HMAC-SHA256 under the cluster
+ * secret of "time\nmethod\ntarget\nidentity", in hex (65 bytes with the
+ * NUL). -ENOTSUP on a single node. */
+#define VOL_CLUSTER_MAC_HEX 65
+int vol_service_cluster_sign(struct vol_service *s, int64_t time, const char *method, const char *target,
+                             const char *identity, char out[VOL_CLUSTER_MAC_HEX]);
+/* Checks a signature made by vol_service_cluster_sign on another node, and
+ * that time is within a minute of this node's clock. 0 or -EACCES with why. */
+int vol_service_cluster_verify(struct vol_service *s, int64_t time, const char *method, const char *target,
+                               const char *identity, const char *mac, struct vol_error *err);

@@ -207,7 +207,8 @@ int vol_service_snapshot_list(struct vol_service *s, const struct vol_caller *ca
 int vol_snapshots_of(struct vol_service *s, const char *vid, struct vol_snapshot **ret, size_t *ret_n,
                      struct vol_error *err)
 {
-        if (!vol_snapshots_maybe(vid)) {
+        /* the index knows this node's snapshots; in a cluster, others make some too */
+        if (!vol_service_node(s) && !vol_snapshots_maybe(vid)) {
                 *ret = NULL;
                 *ret_n = 0;
                 return 0;
@@ -493,7 +494,8 @@ int vol_snapshots_destroy_all(struct vol_service *s, const struct vol_volume *st
         return r;
 }
 
-int vol_snapshots_reconcile(struct vol_service *s, const char (*live_ids)[37], size_t n_live, size_t *ret_fixed)
+int vol_snapshots_reconcile(struct vol_service *s, const char (*live_ids)[37], size_t n_live,
+                            const char (*foreign_ids)[37], size_t n_foreign, size_t *ret_fixed)
 {
         struct rec_list l = {0};
         struct vol_error err = VOL_ERROR_INIT;
@@ -501,9 +503,13 @@ int vol_snapshots_reconcile(struct vol_service *s, const char (*live_ids)[37], s
         int r = vol_store_list_docs(s->store, DOC_SNAPSHOT, "", take_rec, &l, &err);
         for (size_t i = 0; r >= 0 && i < l.n; i++) {
                 struct snap_rec *x = &l.items[i];
-                bool live = false;
+                bool live = false, foreign = false;
                 for (size_t k = 0; k < n_live && !live; k++)
                         live = !strcmp(live_ids[k], x->vid);
+                for (size_t k = 0; k < n_foreign && !live && !foreign; k++)
+                        foreign = !strcmp(foreign_ids[k], x->vid);
+                if (foreign)
+                        continue; /* another node's volume: that node reconciles it */
                 bool ready = !strcmp(x->state, "ready");
                 /* a volume or a tombstone names it: the reaper takes its
                  * snapshots with its storage */

@@ -173,6 +173,66 @@ void vol_tokens_close(struct vol_service *s)
         s->tokens = NULL;
 }
 
+/* Cluster mode: every node mints and revokes tokens in the shared store, so
+ * the table is read again from it where it must be current (a list, a
+ * revocation; one token at each authentication). When the store cannot be
+ * read the table stays as it was. */
+static void reload_all(struct vol_service *s)
+{
+        if (!vol_service_node(s))
+                return;
+        struct vol_tokens *ts = s->tokens, fresh = {0};
+        struct vol_error err = VOL_ERROR_INIT;
+        if (vol_store_list_docs(s->store, DOC_TOKEN, "", load_one, &fresh, &err) < 0) {
+                vol_error_clear(&err);
+                for (size_t i = 0; i < fresh.n; i++)
+                        tok_free(&fresh.items[i]);
+                free(fresh.items);
+                return;
+        }
+        pthread_rwlock_wrlock(&ts->lock);
+        pthread_mutex_lock(&ts->last_lock);
+        for (size_t i = 0; i < fresh.n; i++)
+                for (size_t k = 0; k < ts->n; k++)
+                        if (!strcmp(fresh.items[i].id, ts->items[k].id) && ts->items[k].last_used > fresh.items[i].last_used)
+                                fresh.items[i].last_used = ts->items[k].last_used;
+        pthread_mutex_unlock(&ts->last_lock);
+        for (size_t k = 0; k < ts->n; k++)
+                tok_free(&ts->items[k]);
+        free(ts->items);
+        ts->items = fresh.items;
+        ts->n = fresh.n;
+        ts->cap = fresh.cap;
+        pthread_rwlock_unlock(&ts->lock);
+}
+
+/* Cluster mode: token id as the store has it now (added, kept or dropped). */
+static void sync_one(struct vol_service *s, const char *id)
+{
+        if (!vol_service_node(s))
+                return;
+        _cleanup_free_ char *json = NULL;
+        struct vol_error err = VOL_ERROR_INIT;
+        int r = vol_store_get_doc(s->store, DOC_TOKEN, id, &json, NULL, &err);
+        vol_error_clear(&err);
+        if (r < 0 && r != -ENOENT)
+                return;
+        struct vol_tokens *ts = s->tokens;
+        pthread_rwlock_wrlock(&ts->lock);
+        int64_t last = 0;
+        for (size_t i = 0; i < ts->n; i++)
+                if (!strcmp(ts->items[i].id, id)) {
+                        last = ts->items[i].last_used;
+                        tok_free(&ts->items[i]);
+                        ts->items[i] = ts->items[--ts->n];
+                        break;
+                }
+        size_t before = ts->n;
+        if (r == 0 && load_one(id, json, 0, ts) == 0 && ts->n > before && last > ts->items[ts->n - 1].last_used)
+                ts->items[ts->n - 1].last_used = last;
+        pthread_rwlock_unlock(&ts->lock);
+}
+
 static int admin_only(const struct vol_caller *caller, struct vol_error *err)
 {
         if (vol_caller_is_admin(caller))
@@ -254,6 +314,7 @@ int vol_service_token_list(struct vol_service *s, const struct vol_caller *calle
         if ((r = admin_only(caller, err)) < 0)
                 return r;
         save_last_used(s, true);
+        reload_all(s);
         struct vol_tokens *ts = s->tokens;
         pthread_rwlock_rdlock(&ts->lock);
         for (size_t i = 0; r >= 0 && i < ts->n; i++) {
@@ -283,6 +344,7 @@ int vol_service_token_remove(struct vol_service *s, const struct vol_caller *cal
                 return r;
         if (!vol_token_id_valid(id))
                 return vol_error_set(err, -EINVAL, "a token ID is 12 hex digits (as `volman token ls` shows)");
+        sync_one(s, id);
         struct vol_tokens *ts = s->tokens;
         pthread_rwlock_wrlock(&ts->lock);
         size_t i = 0;
@@ -393,6 +455,7 @@ int vol_service_authenticate(struct vol_service *s, const char *token, const cha
                 return vol_auth_failed(s, client, "the token is malformed (a volman token reads vmt_...)", err);
         vol_token_hash(secret, hash);
         explicit_bzero(secret, sizeof(secret));
+        sync_one(s, id);
         struct vol_tokens *ts = s->tokens;
         bool ok = false, expired = false;
         pthread_rwlock_rdlock(&ts->lock);

@@ -16,6 +16,7 @@
 #include "core/failpoint.h"
 #include "core/size.h"
 #include "core/xmalloc.h"
+#include "cluster.h"
 #include "internal.h"
 
 #define DOC_RESIZE "resize"
@@ -196,6 +197,10 @@ int vol_resizes_reconcile(struct vol_service *s, size_t *ret_fixed)
                 int one = vol_store_get(s->store, l.names[i], &v, &err);
                 if (one == 0 && strcmp(v->id, l.ids[i]))
                         one = -ENOENT; /* the name is another volume's now */
+                if (one == 0 && !vol_cluster_is_local(s, v->node)) {
+                        vol_volume_free(v);
+                        continue; /* another node's: it finishes its own */
+                }
                 if (one == 0 && (d = vol_drivers_find(&s->drivers, v->driver)) && d->ops->resize &&
                     vol_parse_size("size", l.sizes[i], &size, &err) == 0) {
                         one = apply(s, d, v, l.sizes[i], size, &err);

@@ -11,6 +11,7 @@
 #include "core/names.h"
 #include "core/volume_json.h"
 #include "core/xmalloc.h"
+#include "cluster.h"
 #include "internal.h"
 
 DEFINE_CLEANUP_FUNC(struct vol_volume, vol_volume_free)
@@ -312,6 +313,8 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
                 if (!vol_auth_may_see(caller, cur))
                         return vol_error_set(err, -EEXIST, "the name %s is taken", name);
                 const char *diff = differing_parameter(cur, d->ops->name, req);
+                if (!diff && req->node && cur->node && strcmp(req->node, cur->node) != 0)
+                        return vol_error_set(err, -EEXIST, "volume %s already exists on node %s", name, cur->node);
                 if (diff)
                         return vol_error_set(err, -EEXIST,
                                              "volume %s already exists with other %s", name, diff);
@@ -325,6 +328,20 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
         if (r != -ENOENT)
                 return r;
         vol_error_clear(err);
+        if (vol_service_node(s) && (req->placement || req->node)) {
+                _cleanup_free_ char *node = NULL, *address = NULL;
+                if ((r = vol_service_place(s, caller, req->node, &node, &address, err)) < 0)
+                        return r;
+                if (address && !req->placement)
+                        return vol_error_set(err, -EREMOTE, "volume %s belongs on node %s; this is node %s", name,
+                                             node, vol_service_node(s));
+                if (address) {
+                        req->placement->node = TAKE_PTR(node);
+                        req->placement->address = TAKE_PTR(address);
+                        return vol_error_set(err, -EREMOTE, "volume %s is placed on node %s", name,
+                                             req->placement->node);
+                }
+        }
         if (req->clone_from) { /* still there, under its lock now? */
                 _cleanup_(vol_volume_freep) struct vol_volume *src = NULL;
                 if ((r = vol_store_get(s->store, req->clone_from->name, &src, err)) < 0)
@@ -348,6 +365,7 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
         v->status = VOL_STATUS_CREATING;
         v->created_at = (int64_t)time(NULL);
         v->mountpoint = d->ops->path(d, v);
+        v->node = vol_service_node(s) ? xstrdup(vol_service_node(s)) : NULL;
 
         /* 1. the intent, for a driver whose storage a crash could leave
          *    behind holding something (a mount, an image): it survives a
@@ -381,6 +399,7 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
                 goto undo;
         }
         vol_failpoint("create-after-commit");
+        vol_cluster_count(s, 1);
         volume_event(s, caller, req->clone_from ? "clone" : req->fill ? "import" : "create", v,
                      req->clone_from ? "source" : NULL, req->clone_from ? req->clone_from->name : NULL);
 
@@ -426,6 +445,11 @@ static int create_checked(struct vol_service *s, const struct vol_caller *caller
                 return vol_error_set(err, -EPERM,
                                      "a tenant creates volumes only in its own scope: give scope.tenant %s",
                                      caller->tenant);
+        if (req->node && !vol_service_node(s))
+                return vol_error_set(err, -ENOTSUP, "node %s: this volmand is a single node, not part of a cluster",
+                                     req->node);
+        if ((r = vol_cluster_fence(s, err)) < 0)
+                return r;
 
         /* A scoped volume's name is its scope's name, whoever asks: a name
          * chosen freely could squat another tenant's name, or put a second
@@ -537,6 +561,34 @@ struct view_ctx {
         void *userdata;
 };
 
+/* The view of a volume another cluster node holds: what its driver is, and
+ * whether its node is up; the bytes are not here to look at. */
+static void remote_info(struct vol_service *s, const struct vol_driver *d, const struct vol_volume *v,
+                        struct vol_volume_info *info, char state[16])
+{
+        info->persistent = !d || !(d->ops->caps & VOL_CAP_EPHEMERAL);
+        vol_cluster_node_state(s, v->node, state);
+        info->node_state = state;
+        if (strcmp(state, "down") == 0)
+                info->status = "unavailable";
+}
+
+/* The driver's view of v, here or (cluster mode) on v's node. */
+static void volume_info(struct vol_service *s, struct vol_driver *d, const struct vol_volume *v, bool with_usage,
+                        struct vol_volume_info *info, char state[16])
+{
+        if (!vol_cluster_is_local(s, v->node)) {
+                remote_info(s, d, v, info, state);
+                return;
+        }
+        if (d)
+                d->ops->info(d, v, with_usage, info, NULL);
+        if (vol_service_node(s)) {
+                vol_cluster_node_state(s, vol_service_node(s), state);
+                info->node_state = state;
+        }
+}
+
 static int view_one(const struct vol_volume *v, void *userdata)
 {
         struct view_ctx *c = userdata;
@@ -544,8 +596,8 @@ static int view_one(const struct vol_volume *v, void *userdata)
                 return -ENOENT;
         struct vol_volume_info info = {.persistent = true};
         struct vol_driver *d = vol_drivers_find(&c->s->drivers, v->driver);
-        if (d)
-                d->ops->info(d, v, c->with_usage, &info, NULL);
+        char state[16];
+        volume_info(c->s, d, v, c->with_usage, &info, state);
         /* inspect shows the snapshots: one more read, on the same reader */
         struct vol_snapshot *snaps = NULL;
         if (d && (d->ops->caps & VOL_CAP_SNAPSHOT) &&
@@ -597,8 +649,8 @@ static int list_one(const struct vol_volume *v, void *userdata)
         }
         struct vol_volume_info info = {.persistent = true};
         struct vol_driver *d = vol_drivers_find(&c->s->drivers, v->driver);
-        if (d)
-                d->ops->info(d, v, c->with_usage, &info, NULL);
+        char state[16];
+        volume_info(c->s, d, v, c->with_usage, &info, state);
         if (c->with_usage)
                 add_limit(d, v, &info);
         int r = c->cb(v, &info, c->userdata);
@@ -656,8 +708,10 @@ static int list_volumes(struct vol_service *s, const struct vol_caller *caller, 
         return r;
 }
 
-bool vol_service_list_json_ok(const struct vol_filter *f)
+bool vol_service_list_json_ok(const struct vol_service *s, const struct vol_filter *f)
 {
+        if (vol_service_node(s))
+                return false;
         return !f || (!f->name && !f->n_labels && f->dangling < 0);
 }
 
@@ -745,12 +799,17 @@ static int removable(struct vol_service *s, const struct vol_volume *v, struct v
         }
         if (v->status == VOL_STATUS_CREATING)
                 return vol_error_set(err, -EBUSY, "volume %s is being created", v->name);
+        if (!vol_cluster_is_local(s, v->node))
+                return vol_error_set(err, -EREMOTE, "volume %s lives on node %s; this is node %s", v->name,
+                                     v->node, vol_service_node(s));
+        int r = vol_cluster_fence(s, err);
+        if (r < 0)
+                return r;
         struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
         if (!d)
                 return vol_error_set(err, -EIO, "volume %s uses driver %s, which this volmand lacks",
                                      v->name, v->driver);
-        int r = d->ops->check_remove(d, v, err);
-        if (r < 0)
+        if ((r = d->ops->check_remove(d, v, err)) < 0)
                 return r;
         *ret_d = d;
         return 0;
@@ -774,6 +833,7 @@ static int remove_locked(struct vol_service *s, const struct vol_caller *caller,
         if ((r = vol_store_retire(s->store, v, v->revision, VOL_SYNC_FULL, err)) < 0)
                 return r;
         vol_failpoint("remove-after-commit");
+        vol_cluster_count(s, -1);
         volume_event(s, caller, only_if_unused_ready ? "prune" : "remove", v, NULL, NULL);
         vol_reaper_add_volume(s->reaper, v);
         return 0;
@@ -802,6 +862,7 @@ struct candidate {
 };
 
 struct candidates {
+        struct vol_service *s;
         size_t n, cap;
         struct candidate *items;
 };
@@ -809,8 +870,8 @@ struct candidates {
 static int collect_unused(const struct vol_volume *v, void *userdata)
 {
         struct candidates *cs = userdata;
-        if (v->n_mounts > 0 || v->status != VOL_STATUS_READY)
-                return 0;
+        if (v->n_mounts > 0 || v->status != VOL_STATUS_READY || !vol_cluster_is_local(cs->s, v->node))
+                return 0; /* in a cluster, each node prunes its own */
         if (cs->n == cs->cap) {
                 cs->cap = cs->cap ? cs->cap * 2 : 64;
                 cs->items = xrealloc(cs->items, cs->cap * sizeof(*cs->items));
@@ -889,7 +950,7 @@ int vol_service_prune(struct vol_service *s, const struct vol_caller *caller,
                       void *userdata, struct vol_error *err)
 {
         uint64_t start = vol_now_us();
-        struct candidates cs = {0};
+        struct candidates cs = {.s = s};
         struct vol_filter tf;
         int r = tenant_filter(caller, f, &tf);
         if (r > 0)
@@ -930,6 +991,13 @@ static int mount_locked(struct vol_service *s, const struct vol_caller *caller, 
         if (v->status != VOL_STATUS_READY)
                 return vol_error_set(err, -EBUSY, "volume %s is being %s", name,
                                      v->status == VOL_STATUS_CREATING ? "created" : "removed");
+        /* Hard node affinity: the bytes are on one node's disk alone. */
+        if (!vol_cluster_is_local(s, v->node))
+                return vol_error_set(err, -EREMOTE, "volume %s lives on node %s, not on this node (%s): run the "
+                                     "container on %s, or move the volume (volman volume move %s --to %s)",
+                                     name, v->node, vol_service_node(s), v->node, name, vol_service_node(s));
+        if ((r = vol_cluster_fence(s, err)) < 0)
+                return r;
         struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
         if (!d)
                 return vol_error_set(err, -EIO, "volume %s uses driver %s, which this volmand lacks",
@@ -981,6 +1049,8 @@ static int unmount_locked(struct vol_service *s, const struct vol_caller *caller
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         int r = get_visible(s, caller, name, &v, err);
         if (r < 0)
+                return r;
+        if ((r = vol_cluster_fence(s, err)) < 0)
                 return r;
         char owner[VOL_OWNER_MAX];
         vol_caller_owner(caller, owner);
