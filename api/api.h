@@ -92,6 +92,26 @@ void vol_api_secret_remove(void *ctx, const struct vol_http_request *req, struct
 /* Fills resp with the API's error body for a negative errno and message. */
 void vol_api_error(struct vol_http_response *resp, int code, const char *message);
 
+/* Cluster mode (api/forward.c). */
+struct vol_identity;
+/* Checks a node-to-node call (Authorization: Volman-Node NODE TIME MAC and
+ * X-Volman-Identity): true with id set to who asked on the first node (via:
+ * that node), or false with why in err. */
+bool vol_api_auth_node(void *ctx, const struct vol_http_request *req, const char *authz, struct vol_identity *id,
+                       struct vol_error *err);
+/* Whether req was passed on by another node (it is never passed on again). */
+bool vol_api_forwarded(const struct vol_http_request *req);
+/* Passes req on to node at address (https://ADDR:PORT) with body, signed,
+ * and answers with what that node answered (streamed past 1 MiB). */
+void vol_api_forward(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp, const char *node,
+                     const char *address, const char *body, size_t body_len);
+/* For a route whose first {} is a volume's name: when another node holds
+ * that volume, passes req on to it (or answers why it cannot) and returns
+ * true; false when the handler should go on here. */
+bool vol_api_forward_to_owner(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_nodes(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_node_drain(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+
 /* Who is calling, as the server's authenticate hook found (api/auth.c):
  * the admin on the unix socket, a token's or a session's admin or tenant on
  * the TLS listener; nobody (who sees nothing) when no hook ran. Points into

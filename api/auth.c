@@ -77,6 +77,11 @@ bool vol_api_auth_tls(void *ctx, const struct vol_http_request *req, void *auth,
         const char *authz = vol_http_header(req, "Authorization");
         char sid[VOL_SESSION_LEN + 2];
         int r;
+        if (authz && !strncmp(authz, "Volman-Node ", 12)) {
+                if (!vol_api_auth_node(ctx, req, authz, id, &err))
+                        return refuse(resp, &err);
+                return true;
+        }
         if (authz) {
                 if (strncasecmp(authz, "Bearer ", 7)) {
                         vol_error_set(&err, -EACCES, "the Authorization header must read \"Bearer vmt_...\"");

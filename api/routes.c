@@ -64,6 +64,8 @@ static const struct vol_route routes[] = {
         {"GET", "/v1/tenants/{}/envs/{}/apps/{}/secrets/{}", vol_api_secret_read, NULL, 0},
         {"PUT", "/v1/tenants/{}/envs/{}/apps/{}/secrets/{}", vol_api_secret_put, NULL, 0},
         {"DELETE", "/v1/tenants/{}/envs/{}/apps/{}/secrets/{}", vol_api_secret_remove, NULL, 0},
+        {"GET", "/v1/nodes", vol_api_nodes, NULL, 0},
+        {"POST", "/v1/nodes/{}/drain", vol_api_node_drain, NULL, 0},
         {"POST", "/v1/tokens", vol_api_token_create, NULL, 0},
         {"GET", "/v1/tokens", vol_api_token_list, NULL, 0},
         {"DELETE", "/v1/tokens/{}", vol_api_token_remove, NULL, 0},

@@ -79,6 +79,8 @@ static void render_snapshot(struct vol_strbuf *b, const struct vol_snapshot *sn)
 static const char *const snap_fields[] = {"name", NULL};
 void vol_api_snapshot_create(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        if (vol_api_forward_to_owner(ctx, req, resp))
+                return;
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_caller caller = vol_api_caller(req);
         _cleanup_json_ json_t *body = NULL;
@@ -94,6 +96,8 @@ void vol_api_snapshot_create(void *ctx, const struct vol_http_request *req, stru
 
 void vol_api_snapshot_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        if (vol_api_forward_to_owner(ctx, req, resp))
+                return;
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_caller caller = vol_api_caller(req);
         _cleanup_free_ struct vol_snapshot *list = NULL;
@@ -111,6 +115,8 @@ void vol_api_snapshot_list(void *ctx, const struct vol_http_request *req, struct
 
 void vol_api_snapshot_remove(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        if (vol_api_forward_to_owner(ctx, req, resp))
+                return;
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_caller caller = vol_api_caller(req);
         if (vol_service_snapshot_remove(ctx, &caller, req->params[0], req->params[1], &err) < 0)
@@ -120,6 +126,8 @@ void vol_api_snapshot_remove(void *ctx, const struct vol_http_request *req, stru
 
 void vol_api_snapshot_restore(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        if (vol_api_forward_to_owner(ctx, req, resp))
+                return;
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_caller caller = vol_api_caller(req);
         if (vol_service_snapshot_restore(ctx, &caller, req->params[0], req->params[1], &err) < 0)
@@ -132,6 +140,8 @@ void vol_api_snapshot_restore(void *ctx, const struct vol_http_request *req, str
 static const char *const clone_fields[] = {"name", "labels", "scope", NULL};
 void vol_api_clone(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        if (vol_api_forward_to_owner(ctx, req, resp))
+                return;
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_caller caller = vol_api_caller(req);
         _cleanup_json_ json_t *body = NULL;
@@ -154,6 +164,8 @@ void vol_api_clone(void *ctx, const struct vol_http_request *req, struct vol_htt
 static const char *const resize_fields[] = {"size", NULL};
 void vol_api_resize(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        if (vol_api_forward_to_owner(ctx, req, resp))
+                return;
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_caller caller = vol_api_caller(req);
         _cleanup_json_ json_t *body = NULL;
@@ -175,6 +187,8 @@ static int to_stream(void *userdata, const void *buf, size_t n)
 
 void vol_api_export(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        if (vol_api_forward_to_owner(ctx, req, resp))
+                return;
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_caller caller = vol_api_caller(req);
         const char *comp = vol_http_query(req, "compression");

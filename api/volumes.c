@@ -53,12 +53,13 @@ void vol_api_metrics(void *ctx, const struct vol_http_request *req, struct vol_h
         resp->content_type = "text/plain; version=0.0.4";
 }
 
-static const char *const create_fields[] = {"name", "driver", "options", "labels", "scope", NULL};
+static const char *const create_fields[] = {"name", "driver", "options", "labels", "scope", "node", NULL};
 void vol_api_create(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
         struct vol_error err = VOL_ERROR_INIT;
         _cleanup_json_ json_t *body = NULL;
-        struct vol_create_request cr = {.options = VOL_KVS_INIT, .labels = VOL_KVS_INIT};
+        struct vol_placement place = {0};
+        struct vol_create_request cr = {.options = VOL_KVS_INIT, .labels = VOL_KVS_INIT, .placement = &place};
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         bool created = false;
         struct vol_caller caller = vol_api_caller(req);
@@ -70,7 +71,16 @@ void vol_api_create(void *ctx, const struct vol_http_request *req, struct vol_ht
             (r = vol_json_string_map(body, "options", VOL_OPTIONS_MAX, &cr.options, &err)) < 0 ||
             (r = vol_json_string_map(body, "labels", VOL_LABELS_MAX, &cr.labels, &err)) < 0 ||
             (r = vol_json_scope(body, "scope", &cr.scope, &err)) < 0 ||
-            (r = vol_service_create(ctx, &caller, &cr, &v, &created, &err)) < 0) {
+            (r = vol_json_string(body, "node", &cr.node, &err)) < 0) {
+                fail(resp, &err);
+        } else if ((r = vol_service_create(ctx, &caller, &cr, &v, &created, &err)) == -EREMOTE && place.address &&
+                   !vol_api_forwarded(req)) {
+                /* placed on another node: made there */
+                vol_error_clear(&err);
+                json_object_set_new(body, "node", json_string(place.node));
+                _cleanup_free_ char *text = json_dumps(body, JSON_COMPACT);
+                vol_api_forward(ctx, req, resp, place.node, place.address, text, strlen(text));
+        } else if (r < 0) {
                 fail(resp, &err);
         } else {
                 render_volume(resp, created ? 201 : 200, v, NULL);
@@ -78,6 +88,8 @@ void vol_api_create(void *ctx, const struct vol_http_request *req, struct vol_ht
         vol_kvs_free(&cr.options);
         vol_kvs_free(&cr.labels);
         vol_scope_free(cr.scope);
+        free(place.node);
+        free(place.address);
 }
 
 struct filter_ctx {
@@ -172,7 +184,7 @@ void vol_api_list(void *ctx, const struct vol_http_request *req, struct vol_http
         const char *u = vol_http_query(req, "usage");
         bool usage = u && (!strcmp(u, "true") || !strcmp(u, "1"));
         int r = usage ? vol_service_list_usage(ctx, &caller, &f, after, limit, render_listed, &lr, &next, &err)
-                : vol_service_list_json_ok(&f)
+                : vol_service_list_json_ok(ctx, &f)
                         ? vol_service_list_json(ctx, &caller, &f, after, limit, copy_listed, &lr, &next, &err)
                         : vol_service_list(ctx, &caller, &f, after, limit, render_listed, &lr, &next, &err);
         vol_filter_free(&f);
@@ -221,6 +233,8 @@ void vol_api_inspect(void *ctx, const struct vol_http_request *req, struct vol_h
 
 void vol_api_remove(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        if (vol_api_forward_to_owner(ctx, req, resp))
+                return;
         struct vol_error err = VOL_ERROR_INIT;
         /* ?force is accepted and deliberately changes nothing: a volume with
          * mount references is never removed. */
@@ -247,6 +261,8 @@ static int parse_mount_id(const struct vol_http_request *req, json_t **body, con
 
 void vol_api_mount(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        if (vol_api_forward_to_owner(ctx, req, resp))
+                return;
         struct vol_error err = VOL_ERROR_INIT;
         _cleanup_json_ json_t *body = NULL;
         _cleanup_free_ char *mountpoint = NULL;
@@ -262,6 +278,8 @@ void vol_api_mount(void *ctx, const struct vol_http_request *req, struct vol_htt
 
 void vol_api_unmount(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
+        if (vol_api_forward_to_owner(ctx, req, resp))
+                return;
         struct vol_error err = VOL_ERROR_INIT;
         _cleanup_json_ json_t *body = NULL;
         const char *id;

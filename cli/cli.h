@@ -100,6 +100,8 @@ int cli_doctor(struct cli_context *ctx, int argc, char **argv, struct vol_error 
 int cli_events(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 /* `volman token ...` (cli/token.c). */
 int cli_token(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+/* `volman node ls|drain`: a cluster's nodes (cli/node.c). */
+int cli_node(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 
 /* Runs the subcommand argv[1..] of group ("app config") from its table of n
  * commands; prints the group's help for --help. Returns what the command does. */

@@ -174,6 +174,7 @@ static const struct {
     {"token", "volman token create --tenant acme --name ci"},
     {"volume snapshot", "volman volume snapshot create web-data before-upgrade"},
     {"driver", "volman driver ls"},
+    {"node", "volman node ls"},
 };
 
 static void print_group_usage(const char *group, const struct cli_command *table, size_t n, FILE *f)

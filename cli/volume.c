@@ -84,6 +84,8 @@ static const char create_usage[] =
     "      --tenant T --env E --app A --path P\n"
     "                        the scope: all four or none; without NAME the name\n"
     "                        is derived from it\n"
+    "      --node NODE       cluster mode: the node to put it on (default: the one\n"
+    "                        with the fewest volumes among those up)\n"
     "      --json            print the volume as JSON\n"
     "\n"
     "Example:\n"
@@ -98,6 +100,7 @@ enum {
         OPT_ID,
         OPT_ALL,
         OPT_DRY_RUN,
+        OPT_NODE,
 };
 
 struct create_state {
@@ -131,6 +134,9 @@ static int create_option(struct cli_context *ctx, void *state, int opt, const ch
         case OPT_PATH:
                 s->scope[opt - OPT_TENANT] = arg;
                 return 0;
+        case OPT_NODE:
+                json_object_set_new(s->body, "node", json_string(arg));
+                return 0;
         default:
                 return -EINVAL;
         }
@@ -146,6 +152,7 @@ static int volume_create(struct cli_context *ctx, int argc, char **argv, struct 
             {"env", required_argument, NULL, OPT_ENV},
             {"app", required_argument, NULL, OPT_APP},
             {"path", required_argument, NULL, OPT_PATH},
+            {"node", required_argument, NULL, OPT_NODE},
             CLI_COMMON_OPTIONS,
             {},
         };
@@ -394,9 +401,13 @@ static int volume_ls(struct cli_context *ctx, int argc, char **argv, struct vol_
                 return ferror(stdout) ? -EIO : 0;
         }
 
-        static const char *const headers[] = {"DRIVER", "NAME", "STATUS", "MOUNTS", "SCOPE", "LIMIT", "USED"};
-        _cleanup_(cli_table_freep) struct cli_table *table =
-            cli_table_new(s.usage ? ARRAY_SIZE(headers) : ARRAY_SIZE(headers) - 2, headers);
+        /* In a cluster each volume names its node: a NODE column then. */
+        bool nodes = false;
+        json_array_foreach(volumes, i, v) nodes = nodes || json_is_string(json_object_get(v, "node"));
+        static const char *const headers[] = {"DRIVER", "NAME", "STATUS", "MOUNTS", "SCOPE", "NODE", "LIMIT", "USED"};
+        static const char *const headers_single[] = {"DRIVER", "NAME", "STATUS", "MOUNTS", "SCOPE", "LIMIT", "USED"};
+        size_t cols = (nodes ? 6 : 5) + (s.usage ? 2 : 0);
+        _cleanup_(cli_table_freep) struct cli_table *table = cli_table_new(cols, nodes ? headers : headers_single);
         json_array_foreach(volumes, i, v)
         {
                 char mounts[32], limit[32], used[32];
@@ -405,15 +416,18 @@ static int volume_ls(struct cli_context *ctx, int argc, char **argv, struct vol_
                 bytes_text(json_object_get(v, "size_limit_bytes"), limit);
                 bytes_text(json_object_get(json_object_get(v, "usage"), "bytes"), used);
                 _cleanup_free_ char *scope = scope_text(v);
-                const char *row[] = {
+                const char *row[8] = {
                     json_string_value(json_object_get(v, "driver")),
                     json_string_value(json_object_get(v, "name")),
                     json_string_value(json_object_get(v, "status")),
                     mounts,
                     scope,
-                    limit,
-                    used,
                 };
+                size_t k = 5;
+                if (nodes)
+                        row[k++] = json_string_value(json_object_get(v, "node"));
+                row[k++] = limit;
+                row[k++] = used;
                 cli_table_add_row(table, row);
         }
         return cli_table_print(table, stdout);

@@ -44,6 +44,10 @@ static const struct vol_conf_key keys[VOLMAND_N_KEYS] = {
         [VOLMAND_CON_INIT] = {"con-init", VOL_CONF_PATH, NULL},
         [VOLMAND_SEED_TTL] = {"seed-ttl", VOL_CONF_STRING, NULL},
         [VOLMAND_SEED_URL] = {"seed-url", VOL_CONF_STRING, NULL},
+        [VOLMAND_STORE] = {"store", VOL_CONF_STRING, NULL},
+        [VOLMAND_NODE] = {"node", VOL_CONF_STRING, NULL},
+        [VOLMAND_ADVERTISE] = {"advertise", VOL_CONF_STRING, NULL},
+        [VOLMAND_CLUSTER_SECRET_FILE] = {"cluster-secret-file", VOL_CONF_PATH, NULL},
         [VOLMAND_LOG_LEVEL] = {"log-level", VOL_CONF_CHOICE, log_levels},
         [VOLMAND_LOG_FORMAT] = {"log-format", VOL_CONF_CHOICE, log_formats},
 };
@@ -72,6 +76,10 @@ static const struct {
         [VOLMAND_CON_INIT] = {VOLMAN_CON_INIT, NULL, NULL},
         [VOLMAND_SEED_TTL] = {"15m", NULL, NULL},
         [VOLMAND_SEED_URL] = {NULL, "no /con/seed/url", NULL},
+        [VOLMAND_STORE] = {"sqlite", NULL, "VOLMAN_STORE"},
+        [VOLMAND_NODE] = {NULL, "a single node (no cluster)", NULL},
+        [VOLMAND_ADVERTISE] = {NULL, "with node", NULL},
+        [VOLMAND_CLUSTER_SECRET_FILE] = {NULL, "with node", NULL},
         [VOLMAND_LOG_LEVEL] = {"info", NULL, NULL},
         [VOLMAND_LOG_FORMAT] = {"text", NULL, NULL},
 };
@@ -117,6 +125,16 @@ void volmand_usage(FILE *f)
                 "                        (default 15m)\n"
                 "  --seed-url URL        the API's address as apps reach it, written to\n"
                 "                        /con/seed/url (default: none)\n"
+                "  --store STORE         the metadata store: sqlite (default: ROOT/volman.db) or\n"
+                "                        etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (cluster mode;\n"
+                "                        env VOLMAN_STORE)\n"
+                "  --node NAME           this node's name in a cluster (an etcd store): volumes\n"
+                "                        created here live here; needs --advertise, --listen and\n"
+                "                        --cluster-secret-file\n"
+                "  --advertise URL       where the other nodes reach this one's HTTPS listener,\n"
+                "                        https://ADDR:PORT\n"
+                "  --cluster-secret-file FILE  the secret every node of the cluster shares (the\n"
+                "                        same file on each; root's alone), for node-to-node calls\n"
                 "  --log-level LEVEL     debug (one line per request too), info (default: also\n"
                 "                        each destructive operation and who asked), warning, error\n"
                 "  --log-format FORMAT   text (default) or json (one object per line)\n"

@@ -29,6 +29,10 @@ enum volmand_key {
         VOLMAND_CON_INIT,
         VOLMAND_SEED_TTL,
         VOLMAND_SEED_URL,
+        VOLMAND_STORE,
+        VOLMAND_NODE,
+        VOLMAND_ADVERTISE,
+        VOLMAND_CLUSTER_SECRET_FILE,
         VOLMAND_LOG_LEVEL,
         VOLMAND_LOG_FORMAT,
         VOLMAND_N_KEYS

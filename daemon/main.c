@@ -258,6 +258,29 @@ int main(int argc, char **argv)
                 fprintf(stderr, "volmand: --tls-cert and --tls-key are for --listen\n");
                 goto out;
         }
+        const char *store = v[VOLMAND_STORE], *store_backend = "sqlite", *store_location = NULL;
+        if (!strncmp(store, "etcd://", 7)) {
+                store_backend = "etcd";
+                store_location = store + 7;
+        } else if (strcmp(store, "sqlite") != 0) {
+                fprintf(stderr, "volmand: %s %s: sqlite, or etcd://HOST:PORT[,HOST:PORT...][/PREFIX]\n",
+                        volmand_config_where(&conf, VOLMAND_STORE, where), store);
+                goto out;
+        }
+        const char *node = v[VOLMAND_NODE];
+        if (!node && (v[VOLMAND_ADVERTISE] || v[VOLMAND_CLUSTER_SECRET_FILE])) {
+                fprintf(stderr, "volmand: --advertise and --cluster-secret-file are for a cluster node (--node)\n");
+                goto out;
+        }
+        if (!node && store_location) {
+                fprintf(stderr, "volmand: an etcd store is shared by the nodes of a cluster: give this one a name "
+                        "(--node)\n");
+                goto out;
+        }
+        if (node && !listen_addr) {
+                fprintf(stderr, "volmand: --node needs --listen: the other nodes call this one over HTTPS\n");
+                goto out;
+        }
         volmand_log_setup(v[VOLMAND_LOG_FORMAT]);
         vol_service_set_log_level((enum vol_log_level)vol_log_level_from_name(v[VOLMAND_LOG_LEVEL]));
 
@@ -299,7 +322,11 @@ int main(int argc, char **argv)
         }
         struct vol_service_config cfg = {
                 .root = root,
-                .store_backend = "sqlite",
+                .store_backend = store_backend,
+                .store_location = store_location,
+                .node = node,
+                .advertise = v[VOLMAND_ADVERTISE],
+                .cluster_secret_file = v[VOLMAND_CLUSTER_SECRET_FILE],
                 .name_prefix = v[VOLMAND_PREFIX],
                 .default_driver = v[VOLMAND_DEFAULT_DRIVER],
                 .engine = engine && *engine ? engine : NULL,
