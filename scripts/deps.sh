@@ -14,6 +14,8 @@ base=(meson ninja-build pkg-config gcc libsqlite3-dev libjansson-dev
 # the tests), the zsh completion's tests, the .deb (dpkg-dev: dpkg-shlibdeps),
 # systemd-analyze and systemd-tmpfiles for the unit's tests.
 base+=(scdoc man-db groff-base zsh dpkg-dev systemd)
+# Cluster mode's store (docs/cluster.md): the tests start their own etcd.
+base+=(etcd-server)
 # Podman as shared/RECIPES.md installs it (with its recommended helpers);
 # docker.io without recommends (no containerd shims, no cgroupfs-mount).
 engines=(podman runc busybox-static)

@@ -44,7 +44,12 @@ fi
 log "building"
 ninja -C "$build"
 
-export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
+# intercept_tls_get_addr=0: the sanitizer runtimes of GCC 12 and clang 14 take
+# a thread's dynamic TLS block for a glibc-2.19 one when its address happens to
+# fall on a certain offset, and LeakSanitizer's tracer then dies at exit
+# ("Tracer caught signal 11") with no leak found; which binary it strikes
+# depends on heap layout alone. Leaks are still found without the interceptor.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:intercept_tls_get_addr=0
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 # --- tests --------------------------------------------------------------------
@@ -82,6 +87,8 @@ run_suite engines tests/engines
 run_suite apps tests/apps
 run_suite console tests/console
 run_suite powerloss tests/powerloss
+# Cluster mode: a real etcd and several volmand nodes (tests/cluster).
+run_suite cluster tests/cluster
 # The .deb built, installed with dpkg -i, run, removed and purged; meson
 # install's layout; the unit, tmpfiles entry and man pages (tests/packaging).
 run_suite packaging tests/packaging
@@ -89,7 +96,7 @@ run_suite packaging tests/packaging
 status() { if (($1 == 0)); then echo "passed"; else echo "FAILED (exit $1)"; fi; }
 summary="unit tests $(status $unit_rc); fuzzing $(status $fuzz_rc)"
 failed=$((unit_rc != 0 || fuzz_rc != 0))
-for name in integration engines apps console powerloss packaging; do
+for name in integration engines apps console powerloss cluster packaging; do
         summary+="; $name tests $(status ${rc[$name]})${counts[$name]:+ (${counts[$name]})}"
         ((rc[$name] == 0)) || failed=1
 done

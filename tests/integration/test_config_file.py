@@ -33,6 +33,10 @@ EVERY_KEY = {
     "con-init": "/opt/volman/con-init",
     "seed-ttl": "90s",
     "seed-url": "https://volman.example:8443",
+    "store": "etcd://10.0.0.5:2379,10.0.0.6:2379/volman",
+    "node": "n1",
+    "advertise": "https://10.0.0.11:8443",
+    "cluster-secret-file": "/etc/volman/cluster.secret",
     "log-level": "debug",
     "log-format": "json",
 }
