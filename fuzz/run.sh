@@ -86,7 +86,7 @@ ninja -C "$build" "${targets[@]/#/fuzz/}" >/dev/null ||
         { ninja -C "$build" "${targets[@]/#/fuzz/}" >&2 || true; exit 1; }
 
 # --- run ----------------------------------------------------------------------
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0:symbolize=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:allocator_may_return_null=0:symbolize=1:intercept_tls_get_addr=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1:symbolize=1}
 # Known leaks inside system libraries (fuzz/lsan.supp), unless asked to see them.
 if [[ ${VOLMAN_FUZZ_KNOWN:-} != 1 ]]; then

@@ -311,7 +311,7 @@ class Stack:
         os.makedirs(self.vroot, exist_ok=True)
         self.volmand_log = os.path.join(self.tmp, "volmand.log")
         env = dict(self.env)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:intercept_tls_get_addr=0")
         with open(self.volmand_log, "ab") as log:
             self.volmand = subprocess.Popen(
                 [VOLMAND, "--root", self.vroot, "--socket", self.volman_sock,

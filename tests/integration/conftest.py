@@ -51,7 +51,7 @@ def base_env(extra=None):
     env = dict(os.environ)
     for k in ("VOLMAN_FAILPOINT", "VOLMAN_SOCKET", "VOLMAN_PLUGIN_SOCKET"):
         env.pop(k, None)
-    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:intercept_tls_get_addr=0")
     env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
     if extra:
         env.update(extra)

@@ -76,7 +76,7 @@ class Lazyfs:
         if not (os.path.isfile(LAZYFS) and os.access(LAZYFS, os.X_OK)):
             _fail("%s is not built (set VOLMAN_BUILD to the build directory)" % LAZYFS)
         env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:intercept_tls_get_addr=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         log = open(self.log_path, "w")
         self.proc = subprocess.Popen([LAZYFS, self.backing, self.mnt, "--meta=" + self.meta, "-f"],
