@@ -15,7 +15,7 @@
 #include "net/lazy_curl.h"
 
 #define CURL_FN(f) vol_libcurl()->f
-#define IDLE_HANDLES_MAX 8
+#define IDLE_HANDLES_MAX 32 /* kept with their connections: one per concurrent caller */
 #define CURL_ERROR_MAX 256
 
 struct handle {
