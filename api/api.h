@@ -92,6 +92,13 @@ void vol_api_secret_remove(void *ctx, const struct vol_http_request *req, struct
 /* Fills resp with the API's error body for a negative errno and message. */
 void vol_api_error(struct vol_http_response *resp, int code, const char *message);
 
+/* Cluster mode: moves (api/move.c): POST /v1/volumes/{}/move, POST
+ * /v1/nodes/{}/reap (a node asks another to destroy what a move left), and
+ * GET /v1/operations/{}?node=NAME (a move's progress, where it runs). */
+void vol_api_volume_move(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_node_reap(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+void vol_api_operation_at_node(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+
 /* Cluster mode (api/forward.c). */
 struct vol_identity;
 /* Checks a node-to-node call (Authorization: Volman-Node NODE TIME MAC and

@@ -14,6 +14,7 @@
 #include "core/cleanup.h"
 #include "core/names.h"
 #include "core/xmalloc.h"
+#include "api/node_call.h"
 #include "net/lazy_curl.h"
 
 #define SCHEME "Volman-Node "
@@ -157,8 +158,59 @@ static void append_encoded(struct vol_strbuf *b, const char *s)
         }
 }
 
+struct curl_slist *vol_api_node_headers(void *ctx, const struct vol_identity *me, const char *method,
+                                       const char *path, const char *content_type)
+{
+        const struct vol_libcurl *c = vol_libcurl();
+        char who[400], mac[VOL_CLUSTER_MAC_HEX];
+        struct vol_identity admin = {.known = true, .face = VOL_FACE_ADMIN};
+        identity_text(me ? me : &admin, who, sizeof(who));
+        int64_t now = time(NULL);
+        vol_service_cluster_sign(ctx, now, method, path, who, mac);
+        _cleanup_free_ char *h_auth = xasprintf("Authorization: " SCHEME "%s %lld %s", vol_service_node(ctx),
+                                                (long long)now, mac);
+        _cleanup_free_ char *h_who = xasprintf("X-Volman-Identity: %s", who);
+        _cleanup_free_ char *h_ct = xasprintf("Content-Type: %s", content_type ? content_type : "application/json");
+        struct curl_slist *headers = NULL, *next;
+        const char *lines[] = {h_auth, h_who, h_ct, "Expect:"};
+        for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+                if (!(next = c->curl_slist_append(headers, lines[i]))) {
+                        c->curl_slist_free_all(headers);
+                        return NULL;
+                }
+                headers = next;
+        }
+        return headers;
+}
+
+void vol_api_node_curl(CURL *h, const char *url, struct curl_slist *headers, long stall_seconds)
+{
+        const struct vol_libcurl *c = vol_libcurl();
+        c->curl_easy_setopt(h, CURLOPT_URL, url);
+        c->curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+        c->curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        c->curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
+        if (stall_seconds > 0) {
+                c->curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+                c->curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, stall_seconds);
+        }
+        c->curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
+        /* The nodes' certificates are self-signed until certificates for
+         * the cluster come: the call is authenticated by its signature, and
+         * TLS keeps it private against a passive listener. */
+        c->curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+        c->curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+}
+
 void vol_api_forward(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp, const char *node,
                      const char *address, const char *body, size_t body_len)
+{
+        vol_api_forward_stall(ctx, req, resp, node, address, body, body_len, STALL_SECONDS);
+}
+
+void vol_api_forward_stall(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp,
+                           const char *node, const char *address, const char *body, size_t body_len,
+                           long stall_seconds)
 {
         struct vol_error err = VOL_ERROR_INIT;
         if (vol_libcurl_load("a call to another cluster node", &err) < 0) {
@@ -176,36 +228,28 @@ void vol_api_forward(void *ctx, const struct vol_http_request *req, struct vol_h
                 vol_strbuf_putc(&url, '=');
                 append_encoded(&url, req->query[i].value);
         }
-        char who[400], mac[VOL_CLUSTER_MAC_HEX];
         struct vol_identity me = {0};
         if (req->auth)
                 memcpy(&me, req->auth, sizeof(me));
-        identity_text(&me, who, sizeof(who));
-        int64_t now = time(NULL);
-        vol_service_cluster_sign(ctx, now, req->method, req->path, who, mac);
-        _cleanup_free_ char *h_auth = xasprintf("Authorization: " SCHEME "%s %lld %s", vol_service_node(ctx),
-                                                (long long)now, mac);
-        _cleanup_free_ char *h_who = xasprintf("X-Volman-Identity: %s", who);
-        const char *ct = vol_http_header(req, "Content-Type");
-        _cleanup_free_ char *h_ct = xasprintf("Content-Type: %s", ct ? ct : "application/json");
-        struct curl_slist *headers = NULL;
-        headers = c->curl_slist_append(headers, h_auth);
-        headers = c->curl_slist_append(headers, h_who);
-        headers = c->curl_slist_append(headers, h_ct);
-        headers = c->curl_slist_append(headers, "Expect:");
+        struct curl_slist *headers =
+            vol_api_node_headers(ctx, &me, req->method, req->path, vol_http_header(req, "Content-Type"));
+        const char *op = vol_http_header(req, "X-Volman-Operation");
+        _cleanup_free_ char *h_op = op && strlen(op) <= 64 && !strpbrk(op, "\r\n") ? xasprintf("X-Volman-Operation: %s", op)
+                                                                                  : NULL;
+        struct curl_slist *more = headers && h_op ? c->curl_slist_append(headers, h_op) : headers;
         CURL *h = c->curl_easy_init();
-        if (!h || !headers) {
+        if (!h || !more) {
                 vol_api_error(resp, -ENOMEM, "no memory for a call to another node");
                 c->curl_slist_free_all(headers);
                 if (h)
                         c->curl_easy_cleanup(h);
                 return;
         }
+        headers = more;
         struct relay r = {c, h, req, resp, NULL, false};
         vol_strbuf_free(&resp->body);
-        c->curl_easy_setopt(h, CURLOPT_URL, url.data);
+        vol_api_node_curl(h, url.data, headers, stall_seconds);
         c->curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req->method);
-        c->curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
         if (body_len || strcmp(req->method, "GET") != 0) {
                 c->curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
                 c->curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
@@ -214,16 +258,6 @@ void vol_api_forward(void *ctx, const struct vol_http_request *req, struct vol_h
                 c->curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
         c->curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, relay_body);
         c->curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
-        c->curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        c->curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)CONNECT_TIMEOUT_MS);
-        c->curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
-        c->curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, (long)STALL_SECONDS);
-        c->curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "https");
-        /* The nodes' certificates are self-signed until certificates for
-         * the cluster come: the call is authenticated by its signature, and
-         * TLS keeps it private against a passive listener. */
-        c->curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
-        c->curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
         CURLcode cr = c->curl_easy_perform(h);
         long status = 0;
         char *rct = NULL;

@@ -13,6 +13,7 @@ static const char *const q_import[] = {"name", "driver", "opt", "label", "tenant
 static const char *const q_export[] = {"compression", NULL};
 static const char *const q_events[] = {"since", "until", "filter", NULL};
 static const char *const q_files[] = {"area", NULL};
+static const char *const q_operation[] = {"node", NULL};
 
 static const struct vol_route routes[] = {
         {"GET", "/v1/health", vol_api_health, NULL, VOL_ROUTE_FAST},
@@ -32,10 +33,11 @@ static const struct vol_route routes[] = {
         {"POST", "/v1/volumes/{}/clone", vol_api_clone, NULL, 0},
         {"POST", "/v1/volumes/{}/resize", vol_api_resize, NULL, 0},
         {"GET", "/v1/volumes/{}/export", vol_api_export, q_export, 0},
+        {"POST", "/v1/volumes/{}/move", vol_api_volume_move, NULL, 0},
         {"GET", "/v1/drivers", vol_api_drivers, NULL, VOL_ROUTE_FAST},
         {"GET", "/v1/operations", vol_api_operation_list, NULL, VOL_ROUTE_FAST},
         {"GET", "/v1/events", vol_api_events, q_events, 0},
-        {"GET", "/v1/operations/{}", vol_api_operation_get, NULL, VOL_ROUTE_FAST},
+        {"GET", "/v1/operations/{}", vol_api_operation_at_node, q_operation, 0},
         {"GET", "/v1/config", vol_api_config_get, NULL, 0},
         {"PUT", "/v1/config", vol_api_config_put, NULL, 0},
         {"GET", "/v1/tenants/{}/envs/{}/config", vol_api_config_get, NULL, 0},
@@ -66,6 +68,7 @@ static const struct vol_route routes[] = {
         {"DELETE", "/v1/tenants/{}/envs/{}/apps/{}/secrets/{}", vol_api_secret_remove, NULL, 0},
         {"GET", "/v1/nodes", vol_api_nodes, NULL, 0},
         {"POST", "/v1/nodes/{}/drain", vol_api_node_drain, NULL, 0},
+        {"POST", "/v1/nodes/{}/reap", vol_api_node_reap, NULL, 0},
         {"POST", "/v1/tokens", vol_api_token_create, NULL, 0},
         {"GET", "/v1/tokens", vol_api_token_list, NULL, 0},
         {"DELETE", "/v1/tokens/{}", vol_api_token_remove, NULL, 0},

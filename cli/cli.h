@@ -102,6 +102,16 @@ int cli_events(struct cli_context *ctx, int argc, char **argv, struct vol_error 
 int cli_token(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 /* `volman node ls|drain`: a cluster's nodes (cli/node.c). */
 int cli_node(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+/* Every volume GET /v1/volumes?QUERY lists, page after page (cli/volume.c). */
+int cli_list_volumes(struct vol_client *client, const char *query, json_t **ret_volumes, struct vol_error *err);
+/* `volman volume move` (cli/node.c). */
+int cli_volume_move(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+/* Runs a call that makes volmand copy (clone, snapshot, move) on its own
+ * connection and, on a terminal unless quiet, draws what GET
+ * /v1/operations/{id} (on node, NULL: the one answering) says of it
+ * meanwhile: bytes, rate, ETA. The answer in *ret; errors name what. */
+int cli_call_watched(struct cli_context *ctx, const char *what, const char *method, const char *path,
+                     json_t *body, bool quiet, const char *node, json_t **ret, struct vol_error *err);
 
 /* Runs the subcommand argv[1..] of group ("app config") from its table of n
  * commands; prints the group's help for --help. Returns what the command does. */

@@ -20,13 +20,36 @@ static const char ls_usage[] = "Usage: volman node ls [--json]\n"
                                "Example:\n"
                                "  volman node ls\n";
 
-static const char drain_usage[] = "Usage: volman node drain NAME [--undo]\n"
-                                  "\n"
-                                  "Marks node NAME draining: nothing new is placed there, and a create\n"
-                                  "that names it is refused. --undo takes the mark away.\n"
-                                  "\n"
-                                  "Example:\n"
-                                  "  volman node drain n2\n";
+static const char drain_usage[] =
+    "Usage: volman node drain NAME [--mark-only] [--undo]\n"
+    "\n"
+    "Marks node NAME draining (nothing new is placed there, and a create that\n"
+    "names it is refused), then moves every unmounted volume it holds to the\n"
+    "node the placement policy picks, one at a time, and lists the volumes\n"
+    "left behind (mounted ones, or those whose move failed, with why). Run it\n"
+    "again once they are free. It exits 0 only when NAME holds no volume.\n"
+    "\n"
+    "  --mark-only   mark the node draining, move nothing\n"
+    "  --undo        take the mark away (moves nothing back)\n"
+    "\n"
+    "Example:\n"
+    "  volman node drain n2\n";
+
+static const char move_usage[] =
+    "Usage: volman volume move VOLUME [--to NODE] [-q]\n"
+    "\n"
+    "Moves VOLUME to NODE (default: where the placement policy puts a new\n"
+    "volume): its content is streamed from its node to NODE, synced there, and\n"
+    "only then does the volume belong to NODE, in one step; its old copy is\n"
+    "destroyed after. A volume moves only unmounted and without snapshots.\n"
+    "Until the end the volume stays whole where it was: a failure or a crash\n"
+    "of either node leaves it there. A progress bar shows on a terminal.\n"
+    "\n"
+    "  --to NODE     the node to move it to\n"
+    "  -q, --quiet   no progress bar\n"
+    "\n"
+    "Example:\n"
+    "  volman volume move pgdata --to n3\n";
 
 static void bytes_human(json_t *v, char out[32])
 {
@@ -95,20 +118,105 @@ static int node_ls(struct cli_context *ctx, int argc, char **argv, struct vol_er
         return cli_table_print(t, stdout);
 }
 
-static int drain_option(struct cli_context *ctx, void *state, int opt, const char *arg, struct vol_error *err)
+struct move_opts {
+        const char *to;
+        bool quiet, undo, mark_only;
+};
+
+static int move_option(struct cli_context *ctx, void *state, int opt, const char *arg, struct vol_error *err)
 {
-        if (opt != 'u')
-                return -EINVAL;
-        *(bool *)state = true;
-        return 0;
+        struct move_opts *o = state;
+        switch (opt) {
+        case 't': o->to = arg; return 0;
+        case 'q': o->quiet = true; return 0;
+        case 'u': o->undo = true; return 0;
+        case 'm': o->mark_only = true; return 0;
+        default: return -EINVAL;
+        }
+}
+
+/* POST /v1/volumes/NAME/move; the moved volume in *ret. */
+static int move_one(struct cli_context *ctx, const char *name, const char *to, bool quiet, json_t **ret,
+                    struct vol_error *err)
+{
+        _cleanup_free_ char *esc = vol_client_escape(name);
+        _cleanup_free_ char *path = xasprintf("/v1/volumes/%s/move", esc);
+        _cleanup_(json_decrefp) json_t *body = to ? json_pack("{s:s}", "to", to) : json_object();
+        _cleanup_free_ char *what = xasprintf("move %s", name);
+        return cli_call_watched(ctx, what, "POST", path, body, quiet, to, ret, err);
+}
+
+int cli_volume_move(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)
+{
+        static const struct option options[] = {{"to", required_argument, NULL, 't'},
+                                                {"quiet", no_argument, NULL, 'q'}, CLI_COMMON_OPTIONS, {}};
+        const char *cmd = "volume move";
+        struct move_opts o = {0};
+        int r = cli_parse_options(ctx, cmd, move_usage, ":hqt:", options, move_option, &o, argc, argv, err);
+        if (r != 0)
+                return r < 0 ? r : 0;
+        if (optind + 1 != argc)
+                return cli_usage_error(ctx, cmd, err, optind < argc ? "give one VOLUME" : "give the VOLUME to move");
+        _cleanup_(json_decrefp) json_t *ans = NULL;
+        if ((r = move_one(ctx, argv[optind], o.to, o.quiet, &ans, err)) < 0)
+                return r;
+        if (ctx->json)
+                return cli_json_print(ans, stdout);
+        printf("%s is on node %s\n", argv[optind], json_string_value(json_object_get(ans, "node")) ?: "?");
+        return ferror(stdout) ? -EIO : 0;
+}
+
+/* Moves every volume of node away; prints what moved and what stays. */
+static int drain_moves(struct cli_context *ctx, struct vol_client *client, const char *node, bool quiet,
+                       struct vol_error *err)
+{
+        _cleanup_(json_decrefp) json_t *all = NULL;
+        int r = cli_list_volumes(client, "", &all, err);
+        if (r < 0)
+                return r;
+        size_t i, moved = 0, left = 0;
+        json_t *v;
+        json_array_foreach(all, i, v)
+        {
+                const char *name = json_string_value(json_object_get(v, "name"));
+                const char *on = json_string_value(json_object_get(v, "node"));
+                if (!name || !on || strcmp(on, node) != 0)
+                        continue;
+                size_t mounts = json_array_size(json_object_get(v, "mounts"));
+                if (mounts) {
+                        printf("left  %s: mounted (%zu reference%s); run the drain again once it is free\n", name,
+                               mounts, mounts == 1 ? "" : "s");
+                        left++;
+                        continue;
+                }
+                _cleanup_(json_decrefp) json_t *ans = NULL;
+                struct vol_error e = VOL_ERROR_INIT;
+                if (move_one(ctx, name, NULL, quiet, &ans, &e) < 0) {
+                        printf("left  %s: %s\n", name, vol_error_message(&e));
+                        vol_error_clear(&e);
+                        left++;
+                        continue;
+                }
+                printf("moved %s to %s\n", name, json_string_value(json_object_get(ans, "node")) ?: "?");
+                moved++;
+        }
+        printf("%s is draining: %zu volume%s moved, %zu left\n", node, moved, moved == 1 ? "" : "s", left);
+        if (ferror(stdout))
+                return -EIO;
+        return left ? vol_error_set(err, -EBUSY, "node drain: %zu volume%s still on %s", left, left == 1 ? "" : "s",
+                                    node)
+                    : 0;
 }
 
 static int node_drain(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)
 {
-        static const struct option options[] = {{"undo", no_argument, NULL, 'u'}, CLI_COMMON_OPTIONS, {}};
+        static const struct option options[] = {{"undo", no_argument, NULL, 'u'},
+                                                {"mark-only", no_argument, NULL, 'm'},
+                                                {"quiet", no_argument, NULL, 'q'}, CLI_COMMON_OPTIONS, {}};
         const char *cmd = "node drain";
-        bool undo = false;
-        int r = cli_parse_options(ctx, cmd, drain_usage, ":h", options, drain_option, &undo, argc, argv, err);
+        struct move_opts o = {0};
+        int r = cli_parse_options(ctx, cmd, drain_usage, ":hq", options, move_option, &o, argc, argv, err);
+        bool undo = o.undo;
         if (r != 0)
                 return r < 0 ? r : 0;
         if (optind + 1 != argc)
@@ -123,15 +231,18 @@ static int node_drain(struct cli_context *ctx, int argc, char **argv, struct vol
         r = vol_client_call(client, "POST", path, body, &answer, err);
         if (r < 0)
                 return r == -ECONNREFUSED ? r : vol_error_wrap(err, "node drain: ");
-        if (ctx->json)
+        if (ctx->json && (undo || o.mark_only))
                 return cli_json_print(answer, stdout);
-        printf("%s %s\n", argv[optind], undo ? "takes volumes again" : "is draining: nothing new lands there");
-        return ferror(stdout) ? -EIO : 0;
+        if (undo || o.mark_only) {
+                printf("%s %s\n", argv[optind], undo ? "takes volumes again" : "is draining: nothing new lands there");
+                return ferror(stdout) ? -EIO : 0;
+        }
+        return drain_moves(ctx, client, argv[optind], o.quiet || ctx->json, err);
 }
 
 static const struct cli_command node_commands[] = {
     {"ls", NULL, node_ls, "List the cluster's nodes and their state"},
-    {"drain", NULL, node_drain, "Mark a node draining (nothing new lands there), or --undo it"},
+    {"drain", NULL, node_drain, "Mark a node draining and move its volumes away, or --undo it"},
 };
 
 int cli_node(struct cli_context *ctx, int argc, char **argv, struct vol_error *err)

@@ -75,10 +75,8 @@ static void human(double bytes, char out[32])
         snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
 }
 
-/* Runs the call on its own connection and, on a terminal, draws what
- * GET /v1/operations/{id} says of it meanwhile: bytes, rate, ETA. */
-static int call_watched(struct cli_context *ctx, const char *what, const char *method, const char *path,
-                        json_t *body, bool quiet, json_t **ret, struct vol_error *err)
+int cli_call_watched(struct cli_context *ctx, const char *what, const char *method, const char *path,
+                     json_t *body, bool quiet, const char *node, json_t **ret, struct vol_error *err)
 {
         if (quiet || !isatty(2))
                 return call(ctx, what, method, path, body, ret, err);
@@ -98,7 +96,8 @@ static int call_watched(struct cli_context *ctx, const char *what, const char *m
         bool drawn = false;
         struct timespec t0, now;
         clock_gettime(CLOCK_MONOTONIC, &t0);
-        _cleanup_free_ char *opath = xasprintf("/v1/operations/%s", id);
+        _cleanup_free_ char *enode = node ? vol_client_escape(node) : NULL;
+        _cleanup_free_ char *opath = xasprintf("/v1/operations/%s%s%s", id, node ? "?node=" : "", node ? enode : "");
         if (cli_client(ctx, &watch, err) == 0) {
                 while (!b.done) {
                         struct timespec nap = {0, 200 * 1000 * 1000};
@@ -176,7 +175,7 @@ static int snap_create(struct cli_context *ctx, int argc, char **argv, struct vo
                 json_object_set_new(body, "name", json_string(argv[optind + 1]));
         _cleanup_free_ char *path = vpath(argv[optind], "snapshots", NULL, NULL);
         _cleanup_(json_decrefp) json_t *ans = NULL;
-        if ((r = call_watched(ctx, "snapshot create", "POST", path, body, quiet, &ans, err)) < 0)
+        if ((r = cli_call_watched(ctx, "snapshot create", "POST", path, body, quiet, NULL, &ans, err)) < 0)
                 return r;
         if (ctx->json)
                 return cli_json_print(ans, stdout);
@@ -360,7 +359,7 @@ static int volume_clone(struct cli_context *ctx, int argc, char **argv, struct v
                 json_object_set(body, "labels", labels);
         _cleanup_free_ char *path = vpath(argv[optind], "clone", NULL, NULL);
         _cleanup_(json_decrefp) json_t *ans = NULL;
-        if ((r = call_watched(ctx, "clone", "POST", path, body, o.quiet, &ans, err)) < 0)
+        if ((r = cli_call_watched(ctx, "clone", "POST", path, body, o.quiet, NULL, &ans, err)) < 0)
                 return r;
         if (ctx->json)
                 return cli_json_print(ans, stdout);

@@ -297,8 +297,8 @@ static void bytes_text(json_t *n, char out[32])
 }
 
 /* Reads every page of GET /v1/volumes into *ret_volumes (a JSON array). */
-static int list_all(struct vol_client *client, const char *query, json_t **ret_volumes,
-                    struct vol_error *err)
+int cli_list_volumes(struct vol_client *client, const char *query, json_t **ret_volumes,
+                     struct vol_error *err)
 {
         _cleanup_(json_decrefp) json_t *all = json_array();
         _cleanup_free_ char *after = NULL;
@@ -386,7 +386,7 @@ static int volume_ls(struct cli_context *ctx, int argc, char **argv, struct vol_
         if (r < 0)
                 return r;
         _cleanup_(json_decrefp) json_t *volumes = NULL;
-        r = list_all(client, query, &volumes, err);
+        r = cli_list_volumes(client, query, &volumes, err);
         if (r < 0)
                 return r;
 
@@ -831,6 +831,7 @@ static const struct cli_command volume_commands[] = {
     {"unmount", NULL, volume_unmount, "Drop a mount reference"},
     {"snapshot", NULL, cli_volume_snapshot, "Snapshots of a volume (create, ls, restore, rm)"},
     {"clone", NULL, cli_volume_clone, "Make a new volume with another's content"},
+    {"move", NULL, cli_volume_move, "Move a volume to another node of a cluster"},
     {"update", NULL, cli_volume_update, "Change a volume's size limit"},
     {"export", NULL, cli_volume_export, "Write a volume's content as a tar archive"},
     {"import", NULL, cli_volume_import, "Make a new volume from a tar archive"},

@@ -631,6 +631,29 @@ static int up_address(struct vol_service *s, const char *name, const char *volum
         return *ret ? 0 : vol_error_set(err, -EIO, "node %s: no address in its record", name);
 }
 
+int vol_service_node_address(struct vol_service *s, const char *name, char **ret_address, struct vol_error *err)
+{
+        *ret_address = NULL;
+        if (!s->cluster)
+                return vol_error_set(err, -ENOTSUP, "node %s: this volmand is a single node, not part of a cluster",
+                                     name);
+        if (!strcmp(name, s->cluster->node))
+                return 0;
+        _cleanup_free_ char *json = NULL;
+        int r = vol_store_get_doc(s->store, DOC_ALIVE, name, &json, NULL, err);
+        if (r == -ENOENT) {
+                vol_error_clear(err);
+                return vol_error_set(err, -EAGAIN, "node %s is down (or not in this cluster)", name);
+        }
+        if (r < 0)
+                return r;
+        json_t *j = json_loads(json, 0, NULL);
+        const char *a = json_string_value(json_object_get(j, "address"));
+        *ret_address = a ? xstrdup(a) : NULL;
+        json_decref(j);
+        return *ret_address ? 0 : vol_error_set(err, -EIO, "node %s: no address in its record", name);
+}
+
 int vol_service_owner(struct vol_service *s, const struct vol_caller *caller, const char *name,
                       char **ret_node, char **ret_address, struct vol_error *err)
 {

@@ -161,6 +161,24 @@ bool vol_snapshots_maybe(const char *vid);
 int vol_snapshots_destroy_all(struct vol_service *s, const struct vol_volume *stub, struct vol_error *err);
 int vol_snapshots_reconcile(struct vol_service *s, const char (*live_ids)[37], size_t n_live,
                             const char (*foreign_ids)[37], size_t n_foreign, size_t *ret_fixed);
+/* Moves between nodes (service/move.c). vol_move_mark: the index of v's
+ * move mark (the mount reference a move in progress holds) and the node it
+ * goes to, or -1. vol_move_check_mark: 0 when v has no mark; -EBUSY naming
+ * the move when it has a live one; 1 when it had a dead one (its node is
+ * down, or it is this node's from an earlier start), now taken off v (the
+ * caller's next put of v stores that). vol_move_reconcile (at start): takes
+ * off the marks of this node's earlier start. */
+long vol_move_mark(const struct vol_volume *v, const char **ret_to);
+int vol_move_check_mark(struct vol_service *s, struct vol_volume *v, struct vol_error *err);
+int vol_move_reconcile(struct vol_service *s, struct vol_error *err);
+/* Queues this node's tombstoned storage that no move here is filling (what
+ * moves elsewhere left); the daemon's tick calls it, so nothing waits for a
+ * restart. 0 on a single node. */
+int vol_move_reap(struct vol_service *s, struct vol_error *err);
+/* Fills the new, empty storage of v (mounted at v->mountpoint) from the tar
+ * stream read gives, as an import does, and syncs it (service/transfer.c). */
+int vol_transfer_fill(const struct vol_volume *v, vol_transfer_read_fn read, void *userdata,
+                      struct vol_transfer_progress *progress, struct vol_error *err);
 /* Finishes resizes a crash interrupted (service/volume_ops.c). */
 int vol_resizes_reconcile(struct vol_service *s, size_t *ret_fixed);
 

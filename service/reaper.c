@@ -74,8 +74,22 @@ static struct vol_volume *stub_of(const char *id, const char *name, const char *
         return v;
 }
 
+/* Whether storage id waits in the queue already (asked twice: a reaping
+ * after a move elsewhere finds what a removal here queued). */
+static bool queued(struct vol_reaper *r, const char *id)
+{
+        pthread_mutex_lock(&r->lock);
+        bool found = false;
+        for (struct job *j = r->head; j && !found; j = j->next)
+                found = !strcmp(j->stub->id, id);
+        pthread_mutex_unlock(&r->lock);
+        return found;
+}
+
 void vol_reaper_add(struct vol_reaper *r, const struct vol_tombstone *t)
 {
+        if (queued(r, t->id))
+                return;
         struct job *j = xcalloc(1, sizeof(*j));
         j->stub = stub_of(t->id, t->name, t->driver, t->mountpoint, &t->options);
         enqueue(r, j);

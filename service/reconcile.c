@@ -289,6 +289,11 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
                 goto out;
         for (size_t i = 0; i < sn.n; i++)
                 settle(s, sn.items[i], &rep);
+        struct vol_error merr = VOL_ERROR_INIT;
+        if (vol_move_reconcile(s, &merr) < 0)
+                vol_service_log("warning", "reconcile: the marks of moves this node ran before: %s",
+                                vol_error_message(&merr));
+        vol_error_clear(&merr);
         size_t fixed = 0;
         if (vol_resizes_reconcile(s, &fixed) == 0)
                 rep.rolled_forward += fixed;

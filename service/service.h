@@ -470,6 +470,40 @@ int vol_service_place(struct vol_service *s, const struct vol_caller *caller, co
 int vol_service_owner(struct vol_service *s, const struct vol_caller *caller, const char *name,
                       char **ret_node, char **ret_address, struct vol_error *err);
 
+/* The address of node name when it is up (caller frees; NULL when name is
+ * this node), -EAGAIN naming it when it is down; -ENOTSUP on a single node. */
+int vol_service_node_address(struct vol_service *s, const char *name, char **ret_address, struct vol_error *err);
+
+/* How a move reaches the volume's node (the API's node-to-node call): open
+ * starts the export of volume name from node (at address), read gives its
+ * bytes (as vol_transfer_read_fn), close ends it (read_all: the archive was
+ * read to its end) and says whether the node sent it whole (0, or < 0 with
+ * the node's reason); reap, if set, asks node to destroy storage it no
+ * longer holds now (best effort). */
+struct vol_move_fetch {
+        int (*open)(void *userdata, const char *node, const char *address, const char *name, struct vol_error *err);
+        ssize_t (*read)(void *userdata, void *buf, size_t n);
+        int (*close)(void *userdata, bool read_all, struct vol_error *err);
+        void (*reap)(void *userdata, const char *node);
+        void *userdata;
+};
+
+/* Moves volume name to this node (docs/cluster.md): marks it, copies its
+ * content from its node through f into new storage here, syncs, and flips
+ * the record to this node in one store transaction; the old storage is then
+ * its node's to destroy. Admin only. Refuses a volume that is mounted, has
+ * snapshots, is being moved, or whose node is down; a failure at any point
+ * before the flip leaves the volume where it was, unchanged. Returns 0 and
+ * *ret (the moved volume; caller frees). */
+int vol_service_move(struct vol_service *s, const struct vol_caller *caller, const char *op_id, const char *name,
+                     const struct vol_move_fetch *f, struct vol_transfer_progress *progress, struct vol_volume **ret,
+                     struct vol_error *err);
+
+/* Queues for destruction every storage of this node that a tombstone names
+ * and no move of this node is filling (a move elsewhere left it). Admin (or
+ * a node) only; 0 on a single node. */
+int vol_service_reap(struct vol_service *s, const struct vol_caller *caller, struct vol_error *err);
+
 /* The signature of a node-to-node call: HMAC-SHA256 under the cluster
  * secret of "time\nmethod\ntarget\nidentity", in hex (65 bytes with the
  * NUL). -ENOTSUP on a single node. */

@@ -234,6 +234,8 @@ static int snap_volume(struct vol_service *s, const struct vol_caller *caller, c
                                   (*ret)->driver, name, list);
         } else if ((*ret)->status != VOL_STATUS_READY) {
                 r = vol_error_set(err, -EBUSY, "volume %s is being created or removed", name);
+        } else if (vol_move_check_mark(s, *ret, err) < 0) {
+                r = -EBUSY; /* a snapshot would stay behind with the old storage */
         }
         if (r < 0) {
                 vol_volume_free(*ret);

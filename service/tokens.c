@@ -563,4 +563,8 @@ void vol_service_tick(struct vol_service *s)
         save_last_used(s, false);
         int64_t now = now_s();
         drop_seeds(s, expired, &now);
+        struct vol_error err = VOL_ERROR_INIT;
+        if (vol_move_reap(s, &err) < 0)
+                vol_service_log("warning", "reaping what moves left: %s", vol_error_message(&err));
+        vol_error_clear(&err);
 }

@@ -823,6 +823,19 @@ int vol_tar_extract_fd(int top, int src_fd, const char *name, struct vol_error *
         return r;
 }
 
+int vol_transfer_fill(const struct vol_volume *v, vol_transfer_read_fn read, void *userdata,
+                      struct vol_transfer_progress *progress, struct vol_error *err)
+{
+        int r = vol_libarchive_load("volume move", err);
+        if (r < 0)
+                return r;
+        struct source src = {read, userdata, xmalloc(BLOCK), 0};
+        struct fill_ctx fc = {&src, progress};
+        r = fill_volume(NULL, v, &fc, err);
+        free(src.buf);
+        return r;
+}
+
 int vol_service_transfer_ready(const char *what, struct vol_error *err)
 {
         return vol_libarchive_load(what, err);

@@ -996,7 +996,7 @@ static int mount_locked(struct vol_service *s, const struct vol_caller *caller, 
                 return vol_error_set(err, -EREMOTE, "volume %s lives on node %s, not on this node (%s): run the "
                                      "container on %s, or move the volume (volman volume move %s --to %s)",
                                      name, v->node, vol_service_node(s), v->node, name, vol_service_node(s));
-        if ((r = vol_cluster_fence(s, err)) < 0)
+        if ((r = vol_cluster_fence(s, err)) < 0 || (r = vol_move_check_mark(s, v, err)) < 0)
                 return r;
         struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
         if (!d)

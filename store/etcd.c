@@ -473,6 +473,41 @@ static int etcd_retire(struct vol_store *base, const struct vol_volume *v, int64
         return r < 0 ? write_error(r, v->name, err) : 0;
 }
 
+static int etcd_bury(struct vol_store *base, const struct vol_tombstone *t, struct vol_error *err)
+{
+        struct etcd_store *s = store_of(base);
+        _cleanup_free_ char *value = NULL;
+        int r = vol_etcd_tombstone_encode(t, &value, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *tkey = key_of(s, "t", t->id);
+        r = txn(s, json_array(), json_pack("[o]", op_put(tkey, value)), tkey, false, NULL, err);
+        return r < 0 ? WRAP(r, err, "recording the tombstone of %s: ", t->id) : 0;
+}
+
+static int etcd_relocate(struct vol_store *base, struct vol_volume *v, int64_t expect_rev,
+                         const struct vol_tombstone *old, struct vol_error *err)
+{
+        struct etcd_store *s = store_of(base);
+        if (expect_rev <= 0)
+                return vol_error_set(err, -EINVAL, "metadata store: a relocation needs the record's revision");
+        _cleanup_free_ char *value = NULL, *tvalue = NULL;
+        int r = vol_etcd_volume_encode(v, &value, err);
+        if (r < 0 || (r = vol_etcd_tombstone_encode(old, &tvalue, err)) < 0)
+                return r;
+        _cleanup_free_ char *key = key_of(s, "v", v->name), *told = key_of(s, "t", old->id),
+                            *tnew = key_of(s, "t", v->id);
+        /* one transaction: the record names its new storage, the old storage
+         * is buried and the new one no longer is, or none of it */
+        json_t *ops = json_pack("[o, o, o]", op_put(key, value), op_put(told, tvalue), op_delete(tnew));
+        int64_t rev;
+        r = cas(s, key, expect_rev, false, ops, &rev, err);
+        if (r < 0)
+                return write_error(r, v->name, err);
+        v->revision = rev;
+        return 0;
+}
+
 /* ---- tombstones ---- */
 
 struct tombstones {
@@ -780,4 +815,6 @@ const struct vol_store_ops vol_store_etcd_ops = {
     .list_docs = etcd_list_docs,
     .put_session_doc = etcd_put_session_doc,
     .renew_session = etcd_renew_session,
+        .bury = etcd_bury,
+        .relocate = etcd_relocate,
 };

@@ -133,6 +133,17 @@ struct vol_store_ops {
         int (*put_session_doc)(struct vol_store *s, const char *kind, const char *key,
                                const char *json, int ttl_s, struct vol_error *err);
         int (*renew_session)(struct vol_store *s, struct vol_error *err);
+
+        /* Shared backends only (NULL otherwise): a volume's move to another
+         * node (docs/cluster.md). bury records the tombstone t on its own:
+         * the storage a move is filling, which the next start of t->node
+         * destroys unless the move's relocate came first. relocate, in one
+         * atomic write: writes v (revision expect_rev, as put; sets
+         * v->revision), records the tombstone old (the storage v leaves) and
+         * forgets the tombstone of v->id's storage. */
+        int (*bury)(struct vol_store *s, const struct vol_tombstone *t, struct vol_error *err);
+        int (*relocate)(struct vol_store *s, struct vol_volume *v, int64_t expect_rev,
+                        const struct vol_tombstone *old, struct vol_error *err);
 };
 
 /* A write that returns an error has changed nothing a later read can see:
@@ -248,6 +259,21 @@ static inline int vol_store_remove_doc(struct vol_store *s, const char *kind, co
                                        struct vol_error *err)
 {
         return s->ops->remove_doc(s, kind, key, expect_rev, sync, err);
+}
+
+static inline int vol_store_bury(struct vol_store *s, const struct vol_tombstone *t, struct vol_error *err)
+{
+        if (!s->ops->bury)
+                return vol_error_set(err, -ENOTSUP, "the %s store keeps no tombstones of its own", s->ops->name);
+        return s->ops->bury(s, t, err);
+}
+
+static inline int vol_store_relocate(struct vol_store *s, struct vol_volume *v, int64_t expect_rev,
+                                     const struct vol_tombstone *old, struct vol_error *err)
+{
+        if (!s->ops->relocate)
+                return vol_error_set(err, -ENOTSUP, "the %s store cannot relocate a volume", s->ops->name);
+        return s->ops->relocate(s, v, expect_rev, old, err);
 }
 
 static inline int vol_store_list_docs(struct vol_store *s, const char *kind, const char *prefix,
