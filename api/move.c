@@ -218,7 +218,8 @@ void vol_api_volume_move(void *ctx, const struct vol_http_request *req, struct v
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_caller caller = vol_api_caller(req);
         _cleanup_json_ json_t *body = NULL;
-        _cleanup_free_ char *to = NULL, *address = NULL;
+        _cleanup_free_ char *to = NULL, *address = NULL, *placed_address = NULL;
+        _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         const char *want = NULL;
         int r;
         if ((r = vol_json_parse_object(req->body, req->body_len, true, &body, &err)) < 0 ||
@@ -235,13 +236,10 @@ void vol_api_volume_move(void *ctx, const struct vol_http_request *req, struct v
         }
         if (want && (r = vol_validate_scope_part("node", want, &err)) < 0)
                 goto out;
-        if (want) {
-                to = xstrdup(want);
-        } else { /* the placement policy's choice among the other nodes */
-                _cleanup_free_ char *placed_address = NULL;
-                if ((r = vol_service_place(ctx, &caller, NULL, &to, &placed_address, &err)) < 0)
-                        goto out;
-        }
+        /* a node named must be up and take volumes; else the placement
+         * policy's choice (a draining node is never one) */
+        if ((r = vol_service_place(ctx, &caller, want, &to, &placed_address, &err)) < 0)
+                goto out;
         if (strcmp(to, vol_service_node(ctx)) != 0) {
                 if (vol_api_forwarded(req)) {
                         r = vol_error_set(&err, -EREMOTE, "a move runs on the node the volume goes to (%s), not "
@@ -261,7 +259,6 @@ void vol_api_volume_move(void *ctx, const struct vol_http_request *req, struct v
         struct fetch f = {.ctx = ctx, .me = req->auth, .rfd = -1, .wfd = -1};
         struct vol_move_fetch mf = {fetch_open, fetch_read, fetch_close, fetch_reap, &f};
         struct vol_transfer_progress progress = {0};
-        _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         r = vol_service_move(ctx, &caller, op_id(req), req->params[0], &mf, &progress, &v, &err);
         fetch_free(&f);
         if (r == 0) {

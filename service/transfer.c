@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/failpoint.h"
 #include "core/xmalloc.h"
 #include "con_internal.h"
 #include "drivers/fsutil.h"
@@ -354,7 +355,7 @@ struct sink {
 static la_ssize_t sink_write(struct archive *a, void *ud, const void *buf, size_t n)
 {
         struct sink *s = ud;
-        if (s->write(s->userdata, buf, n) < 0) {
+        if (vol_failpoint("export-streaming") < 0 || s->write(s->userdata, buf, n) < 0) {
                 archive_set_error(a, EPIPE, "the client stopped reading");
                 return -1;
         }
