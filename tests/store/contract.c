@@ -801,6 +801,7 @@ int contract(const char *backend, const char *location)
         contract_tombstones(s);
         contract_docs(s);
         contract_sessions(s, backend);
+        contract_relocate(s);
         for (size_t i = 0; i < N_LISTED; i++)
                 vol_volume_free(listed[i].v);
         vol_store_close(s);

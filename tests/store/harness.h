@@ -54,6 +54,9 @@ void check_stored(struct vol_store *s, const struct vol_volume *want, const char
 /* A backend shared by several daemons (it has session documents). */
 bool is_shared(struct vol_store *s);
 
+/* bury and relocate (tests/store/relocate.c), part of contract. */
+void contract_relocate(struct vol_store *s);
+
 /* The modes: each returns 0, or fails the run. */
 int contract(const char *backend, const char *location);
 int race(const char *backend, const char *location, unsigned n);
