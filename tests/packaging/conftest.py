@@ -17,7 +17,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # What meson installs (relative to the prefix) besides the two programs.
 MAN_PAGES = ["man8/volmand.8", "man5/volmand.conf.5", "man1/volman.1", "man1/volman-volume.1",
              "man1/volman-app.1", "man1/volman-config.1", "man1/volman-token.1", "man1/volman-driver.1",
-             "man1/volman-doctor.1"]
+             "man1/volman-doctor.1", "man1/volman-node.1"]
 
 
 def need(tool, package):
