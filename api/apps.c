@@ -4,6 +4,7 @@
 
 #include "api.h"
 #include "api/json_in.h"
+#include "api/node_call.h"
 #include "core/cleanup.h"
 #include "core/xmalloc.h"
 #include "service/apps.h"
@@ -21,6 +22,48 @@ static enum vol_layer layer_of(const struct vol_http_request *req, struct vol_ap
         ref->env = req->n_params > 1 ? req->params[1] : NULL;
         ref->app = req->n_params > 2 ? req->params[2] : NULL;
         return req->n_params == 0 ? VOL_LAYER_GLOBAL : req->n_params == 2 ? VOL_LAYER_ENV : VOL_LAYER_APP;
+}
+
+/* Cluster mode: passes the call on to the node the app lives on (for a
+ * first deploy: want, else the placement policy's pick); true when it
+ * answered. The node that gets a call passed on acts on it. */
+static bool at_app_node(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp,
+                        const struct vol_app_ref *ref, const char *want, bool deploy)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_caller caller = vol_api_caller(req);
+        _cleanup_free_ char *node = NULL, *address = NULL;
+        int r = 0;
+        if (!vol_service_node(ctx)) {
+                if (!want)
+                        return false;
+                r = vol_error_set(&err, -ENOTSUP, "node %s: this volmand is a single node, not part of a cluster",
+                                  want);
+        } else if (vol_api_forwarded(req)) {
+                return false;
+        } else if ((r = vol_apps_node(ctx, &caller, ref, &node, &err)) < 0) {
+        } else if (want && node && strcmp(want, node) != 0) {
+                r = vol_error_set(&err, -EEXIST,
+                                  "app %s/%s/%s lives on node %s (its volumes, its containers); deploy it "
+                                  "there, or move its volumes to %s first (volman volume move)",
+                                  ref->tenant, ref->env, ref->app, node, want);
+        } else if (!node && !deploy) {
+                return false; /* never deployed: nothing of it runs anywhere */
+        } else if (!node) {
+                if ((r = vol_service_place(ctx, &caller, want, &node, &address, &err)) == 0 && !address)
+                        return false;
+        } else if (!strcmp(node, vol_service_node(ctx))) {
+                return false;
+        } else if ((r = vol_service_node_address(ctx, node, &address, &err)) < 0) {
+                vol_error_wrap(&err, "app %s/%s/%s: ", ref->tenant, ref->env, ref->app);
+        }
+        if (r < 0) {
+                fail(resp, &err);
+                return true;
+        }
+        /* a deploy or a delete answers when its containers are done: no stall limit */
+        vol_api_forward_stall(ctx, req, resp, node, address, req->body, req->body_len, 0);
+        return true;
 }
 
 void vol_api_config_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
@@ -109,6 +152,8 @@ void vol_api_app_get(void *ctx, const struct vol_http_request *req, struct vol_h
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_app_ref ref;
         layer_of(req, &ref);
+        if (at_app_node(ctx, req, resp, &ref, NULL, false))
+                return;
         struct vol_app_view *v = xcalloc(1, sizeof(*v));
         if (vol_apps_get(ctx, &caller, &ref, v, &err) < 0) {
                 free(v);
@@ -152,7 +197,7 @@ void vol_api_app_get(void *ctx, const struct vol_http_request *req, struct vol_h
         free(v);
 }
 
-static const char *const deploy_fields[] = {"image", "cmd", "strategy", NULL};
+static const char *const deploy_fields[] = {"image", "cmd", "strategy", "node", NULL};
 
 void vol_api_app_deploy(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
@@ -162,13 +207,17 @@ void vol_api_app_deploy(void *ctx, const struct vol_http_request *req, struct vo
         layer_of(req, &ref);
         _cleanup_json_ json_t *body = NULL;
         struct vol_deploy_request dr = {0};
-        const char *strategy = NULL;
+        const char *strategy = NULL, *node = NULL;
         _cleanup_free_ const char **cmd = NULL;
         if (vol_json_parse_object(req->body, req->body_len, false, &body, &err) < 0 ||
             vol_json_check_fields(body, deploy_fields, &err) < 0 ||
             vol_json_string(body, "image", &dr.image, &err) < 0 ||
-            vol_json_string(body, "strategy", &strategy, &err) < 0)
+            vol_json_string(body, "strategy", &strategy, &err) < 0 ||
+            (json_object_get(body, "node") && vol_json_string(body, "node", &node, &err) < 0) ||
+            (node && vol_validate_scope_part("node", node, &err) < 0))
                 return fail(resp, &err);
+        if (at_app_node(ctx, req, resp, &ref, node, true))
+                return;
         if (strategy && strcmp(strategy, "recreate") && strcmp(strategy, "blue-green")) {
                 vol_error_set(&err, -EINVAL, "strategy must be recreate or blue-green");
                 return fail(resp, &err);
@@ -216,6 +265,8 @@ void vol_api_app_delete(void *ctx, const struct vol_http_request *req, struct vo
         struct vol_error err = VOL_ERROR_INIT;
         struct vol_app_ref ref;
         layer_of(req, &ref);
+        if (at_app_node(ctx, req, resp, &ref, NULL, false))
+                return;
         struct vol_app_delete_result r;
         if (vol_apps_delete(ctx, &caller, &ref, &r, &err) < 0)
                 return fail(resp, &err);

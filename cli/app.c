@@ -19,6 +19,7 @@ enum {
         OPT_APP,
         OPT_IMAGE,
         OPT_STRATEGY,
+        OPT_NODE,
 };
 
 #define OPTION_TENANT                                                                              \
@@ -44,13 +45,14 @@ struct app_flags {
         const char *file;
         const char *image;
         const char *strategy;
+        const char *node;
         const char *last_arg; /* the value of the last option, to tell it from "--" */
 };
 
 static int app_option(struct cli_context *ctx, void *state, int opt, const char *arg,
                       struct vol_error *err)
 {
-        static const char *const names[] = {"--tenant", "--env", "--app", "--image", "--strategy"};
+        static const char *const names[] = {"--tenant", "--env", "--app", "--image", "--strategy", "--node"};
         struct app_flags *f = state;
         const char **slot;
 
@@ -69,6 +71,9 @@ static int app_option(struct cli_context *ctx, void *state, int opt, const char 
                 break;
         case OPT_STRATEGY:
                 slot = &f->strategy;
+                break;
+        case OPT_NODE:
+                slot = &f->node;
                 break;
         case 'f':
                 if (!*arg)
@@ -283,7 +288,8 @@ static int app_config(struct cli_context *ctx, int argc, char **argv, struct vol
 
 static const char deploy_usage[] =
     "Usage: volman app deploy --tenant T --env E --app A --image IMAGE\n"
-    "                         [--strategy recreate|blue-green] [-- CMD ARG...]\n"
+    "                         [--strategy recreate|blue-green] [--node NODE]\n"
+    "                         [-- CMD ARG...]\n"
     "\n"
     "Deploys IMAGE as app A with its resolved config: creates its writeable\n"
     "volumes if needed, replaces its container, and prints the new container's\n"
@@ -295,6 +301,9 @@ static const char deploy_usage[] =
     "      --strategy recreate            remove the old container, then start the new\n"
     "                                     one (default)\n"
     "      --strategy blue-green          start the new container, then remove the old\n"
+    "      --node NODE                    cluster mode, a first deploy: the node to run\n"
+    "                                     on (default: placement picks; later deploys\n"
+    "                                     run where the app's volumes are)\n"
     "      --json                         print volmand's answer\n"
     "\n"
     "Example:\n"
@@ -309,6 +318,7 @@ static int app_deploy(struct cli_context *ctx, int argc, char **argv, struct vol
             OPTION_APP,
             {"image", required_argument, NULL, OPT_IMAGE},
             {"strategy", required_argument, NULL, OPT_STRATEGY},
+            {"node", required_argument, NULL, OPT_NODE},
             CLI_COMMON_OPTIONS,
             {},
         };
@@ -358,6 +368,8 @@ static int app_deploy(struct cli_context *ctx, int argc, char **argv, struct vol
         }
         if (f.strategy)
                 json_object_set_new(body, "strategy", json_string(f.strategy));
+        if (f.node)
+                json_object_set_new(body, "node", json_string(f.node));
 
         struct vol_client *client;
         r = cli_client(ctx, &client, err);
@@ -426,12 +438,15 @@ static int app_ls(struct cli_context *ctx, int argc, char **argv, struct vol_err
         if (ctx->json)
                 return cli_json_print(apps, stdout);
 
-        static const char *const headers[] = {"TENANT",     "ENV",       "APP",  "CONFIG",
-                                              "GENERATION", "CONTAINER", "IMAGE"};
-        _cleanup_(cli_table_freep) struct cli_table *table =
-            cli_table_new(ARRAY_SIZE(headers), headers);
+        static const char *const headers[] = {"TENANT",     "ENV",       "APP",   "CONFIG",
+                                              "GENERATION", "CONTAINER", "IMAGE", "NODE"};
         size_t i;
         json_t *a;
+        bool nodes = false; /* cluster mode: the NODE column */
+        json_array_foreach(apps, i, a)
+                nodes |= json_is_string(json_object_get(json_object_get(a, "deployed"), "node"));
+        _cleanup_(cli_table_freep) struct cli_table *table =
+            cli_table_new(ARRAY_SIZE(headers) - !nodes, headers);
         json_array_foreach(apps, i, a)
         {
                 json_t *deployed = json_object_get(a, "deployed");
@@ -448,6 +463,7 @@ static int app_ls(struct cli_context *ctx, int argc, char **argv, struct vol_err
                     gen,
                     json_string_value(json_object_get(deployed, "container_name")),
                     json_string_value(json_object_get(deployed, "image")),
+                    json_string_value(json_object_get(deployed, "node")) ?: "-",
                 };
                 cli_table_add_row(table, row);
         }

@@ -124,6 +124,8 @@ static int save_state(struct vol_service *s, const struct vol_app_ref *ref,
                                     "container_name", res->container_name, "image", req->image,
                                     "deployed_at", (json_int_t)time(NULL), "strategy",
                                     req->blue_green ? "blue-green" : "recreate");
+        if (vol_service_node(s)) /* cluster mode: the node whose engine runs it */
+                json_object_set_new(st, "node", json_string(vol_service_node(s)));
         _cleanup_free_ char *text = json_dumps(st, JSON_COMPACT | JSON_SORT_KEYS);
         _cleanup_free_ char *key = vol_app_state_key(ref);
         return vol_store_put_doc(s->store, DOC_APP, key, text, VOL_REV_ANY, VOL_SYNC_FULL, NULL, err);

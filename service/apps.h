@@ -85,6 +85,14 @@ int vol_apps_deploy(struct vol_service *s, const struct vol_caller *caller, cons
 /* Frees what r owns. */
 void vol_deploy_result_free(struct vol_deploy_result *r);
 
+/* Cluster mode (service/app_node.c): the node app ref lives on (caller
+ * frees), which its deploys, views and deletes run on: the node holding its
+ * volumes, else the node of its last deploy; NULL when it has neither (a
+ * first deploy: placement chooses), and always on a single node. -EBUSY
+ * naming them when its volumes are on different nodes. */
+int vol_apps_node(struct vol_service *s, const struct vol_caller *caller, const struct vol_app_ref *ref,
+                  char **ret_node, struct vol_error *err);
+
 struct vol_app_delete_result {
         size_t containers;
         size_t volumes;
