@@ -141,7 +141,7 @@ static int fetch_close(void *userdata, bool read_all, struct vol_error *err)
         if (f->status && f->status != 200) {
                 _cleanup_(json_decrefp) json_t *j = json_loadb(f->error_body.data ? f->error_body.data : "",
                                                                f->error_body.len, 0, NULL);
-                const char *msg = json_string_value(json_object_get(j, "message"));
+                const char *msg = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
                 return vol_error_set(err, status_code(f->status), "node %s refused the export: %s", f->node,
                                      msg ? msg : "no reason given");
         }

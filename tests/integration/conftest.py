@@ -248,6 +248,9 @@ class Daemon:
         os.makedirs(self.root, mode=0o700, exist_ok=True)
         self.proc = None
         self.starts = 0
+        # what the child runs before exec (the cluster tests add entering a
+        # network namespace)
+        self.preexec = _die_with_parent
         self.log_path = None
         self.logs = []
         self.env = {}
@@ -267,7 +270,7 @@ class Daemon:
                  # never the default /run/docker/plugins/volman.sock
                  "--plugin-socket", self.plugin_socket] + self.args,
                 stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                env=base_env(self.env), cwd=self.tmp, preexec_fn=_die_with_parent)
+                env=base_env(self.env), cwd=self.tmp, preexec_fn=self.preexec)
         if wait:
             self.wait_healthy()
         return self
