@@ -14,8 +14,9 @@ base=(meson ninja-build pkg-config gcc libsqlite3-dev libjansson-dev
 # the tests), the zsh completion's tests, the .deb (dpkg-dev: dpkg-shlibdeps),
 # systemd-analyze and systemd-tmpfiles for the unit's tests.
 base+=(scdoc man-db groff-base zsh dpkg-dev systemd)
-# Cluster mode's store (docs/cluster.md): the tests start their own etcd.
-base+=(etcd-server)
+# Cluster mode's store (docs/cluster.md): the tests start their own etcd; the
+# partition test cuts a node off in a network namespace (ip, from iproute2).
+base+=(etcd-server iproute2)
 # Podman as shared/RECIPES.md installs it (with its recommended helpers);
 # docker.io without recommends (no containerd shims, no cgroupfs-mount).
 engines=(podman runc busybox-static)
