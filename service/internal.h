@@ -161,6 +161,11 @@ bool vol_snapshots_maybe(const char *vid);
 int vol_snapshots_destroy_all(struct vol_service *s, const struct vol_volume *stub, struct vol_error *err);
 int vol_snapshots_reconcile(struct vol_service *s, const char (*live_ids)[37], size_t n_live,
                             const char (*foreign_ids)[37], size_t n_foreign, size_t *ret_fixed);
+/* Emits a volume event: type volume, action, v's name and tenant, its
+ * driver, and one more attribute (key = value) when key is not NULL. */
+void vol_volume_event(struct vol_service *s, const struct vol_caller *caller, const char *action,
+                      const struct vol_volume *v, const char *key, const char *value);
+
 /* Moves between nodes (service/move.c). vol_move_mark: the index of v's
  * move mark (the mount reference a move in progress holds) and the node it
  * goes to, or -1. vol_move_check_mark: 0 when v has no mark; -EBUSY naming

@@ -350,16 +350,8 @@ int vol_service_move(struct vol_service *s, const struct vol_caller *caller, con
         _cleanup_free_ char *what = xasprintf("move volume %s to node %s", name,
                                               vol_service_node(s) ? vol_service_node(s) : "-");
         vol_service_audit(caller, what, r, err);
-        if (r == 0) {
-                struct vol_event e;
-                memset(&e, 0, sizeof(e));
-                snprintf(e.type, sizeof(e.type), "volume");
-                snprintf(e.action, sizeof(e.action), "move");
-                snprintf(e.name, sizeof(e.name), "%s", name);
-                snprintf(e.tenant, sizeof(e.tenant), "%s", (*ret)->scope ? (*ret)->scope->tenant : "");
-                vol_event_attr(&e, "node", vol_service_node(s));
-                vol_event_emit(s, caller, &e);
-        }
+        if (r == 0)
+                vol_volume_event(s, caller, "move", *ret, "node", vol_service_node(s));
         return r;
 }
 

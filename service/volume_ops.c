@@ -144,16 +144,8 @@ int vol_service_resize(struct vol_service *s, const struct vol_caller *caller, c
         pthread_mutex_t *lock = vol_name_lock(&s->locks, volume);
         r = resize_locked(s, caller, volume, size, ret, err);
         vol_name_unlock(lock);
-        if (r == 0) {
-                struct vol_event e;
-                memset(&e, 0, sizeof(e));
-                snprintf(e.type, sizeof(e.type), "volume");
-                snprintf(e.action, sizeof(e.action), "resize");
-                snprintf(e.name, sizeof(e.name), "%s", volume);
-                snprintf(e.tenant, sizeof(e.tenant), "%s", (*ret)->scope ? (*ret)->scope->tenant : "");
-                vol_event_attr(&e, "size", size);
-                vol_event_emit(s, caller, &e);
-        }
+        if (r == 0)
+                vol_volume_event(s, caller, "resize", *ret, "size", size);
         vol_metrics_record(&s->metrics, VOL_OP_RESIZE, start, r);
         _cleanup_free_ char *what = xasprintf("resize %s to %s", volume, size);
         vol_service_audit(caller, what, r, err);

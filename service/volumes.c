@@ -284,8 +284,8 @@ static const char *differing_parameter(const struct vol_volume *v, const char *d
 }
 
 /* An event of a volume: its name and tenant, the caller, attributes. */
-static void volume_event(struct vol_service *s, const struct vol_caller *caller, const char *action,
-                         const struct vol_volume *v, const char *key, const char *value)
+void vol_volume_event(struct vol_service *s, const struct vol_caller *caller, const char *action,
+                      const struct vol_volume *v, const char *key, const char *value)
 {
         struct vol_event e;
         memset(&e, 0, sizeof(e));
@@ -400,7 +400,7 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
         }
         vol_failpoint("create-after-commit");
         vol_cluster_count(s, 1);
-        volume_event(s, caller, req->clone_from ? "clone" : req->fill ? "import" : "create", v,
+        vol_volume_event(s, caller, req->clone_from ? "clone" : req->fill ? "import" : "create", v,
                      req->clone_from ? "source" : NULL, req->clone_from ? req->clone_from->name : NULL);
 
         *ret = TAKE_PTR(v);
@@ -834,7 +834,7 @@ static int remove_locked(struct vol_service *s, const struct vol_caller *caller,
                 return r;
         vol_failpoint("remove-after-commit");
         vol_cluster_count(s, -1);
-        volume_event(s, caller, only_if_unused_ready ? "prune" : "remove", v, NULL, NULL);
+        vol_volume_event(s, caller, only_if_unused_ready ? "prune" : "remove", v, NULL, NULL);
         vol_reaper_add_volume(s->reaper, v);
         return 0;
 }
@@ -1020,7 +1020,7 @@ static int mount_locked(struct vol_service *s, const struct vol_caller *caller, 
                 if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_ORDERED, err)) < 0)
                         return r;
                 vol_failpoint("mount-after-commit");
-                volume_event(s, caller, "mount", v, "id", ref_id);
+                vol_volume_event(s, caller, "mount", v, "id", ref_id);
         }
         *ret_mountpoint = xstrdup(v->mountpoint);
         return 0;
@@ -1068,7 +1068,7 @@ static int unmount_locked(struct vol_service *s, const struct vol_caller *caller
         if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_ORDERED, err)) < 0)
                 return r;
         vol_failpoint("unmount-after-commit");
-        volume_event(s, caller, "unmount", v, "id", ref_id);
+        vol_volume_event(s, caller, "unmount", v, "id", ref_id);
         struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
         if (d && v->n_mounts == 0) {
                 struct vol_error ignored = VOL_ERROR_INIT;

@@ -422,6 +422,19 @@ static int write_error(int r, const char *name, struct vol_error *err)
         return WRAP(r, err, "writing volume %s: ", name);
 }
 
+/* The conditional write of v's record with ops (stolen), which put it; sets
+ * v->revision. */
+static int cas_volume(struct etcd_store *s, const char *key, struct vol_volume *v, int64_t expect_rev, json_t *ops,
+                      struct vol_error *err)
+{
+        int64_t rev;
+        int r = cas(s, key, expect_rev, false, ops, &rev, err);
+        if (r < 0)
+                return write_error(r, v->name, err);
+        v->revision = rev;
+        return 0;
+}
+
 static int etcd_put(struct vol_store *base, struct vol_volume *v, int64_t expect_rev,
                     enum vol_store_sync sync, struct vol_error *err)
 {
@@ -433,13 +446,7 @@ static int etcd_put(struct vol_store *base, struct vol_volume *v, int64_t expect
         if ((r = vol_etcd_volume_encode(v, &value, err)) < 0)
                 return r;
         _cleanup_free_ char *key = key_of(s, "v", v->name);
-        json_t *ops = json_pack("[o]", op_put(key, value));
-        int64_t rev;
-        r = cas(s, key, expect_rev, false, ops, &rev, err);
-        if (r < 0)
-                return write_error(r, v->name, err);
-        v->revision = rev;
-        return 0;
+        return cas_volume(s, key, v, expect_rev, json_pack("[o]", op_put(key, value)), err);
 }
 
 static int etcd_remove(struct vol_store *base, const char *name, int64_t expect_rev,
@@ -499,13 +506,8 @@ static int etcd_relocate(struct vol_store *base, struct vol_volume *v, int64_t e
                             *tnew = key_of(s, "t", v->id);
         /* one transaction: the record names its new storage, the old storage
          * is buried and the new one no longer is, or none of it */
-        json_t *ops = json_pack("[o, o, o]", op_put(key, value), op_put(told, tvalue), op_delete(tnew));
-        int64_t rev;
-        r = cas(s, key, expect_rev, false, ops, &rev, err);
-        if (r < 0)
-                return write_error(r, v->name, err);
-        v->revision = rev;
-        return 0;
+        return cas_volume(s, key, v, expect_rev,
+                          json_pack("[o, o, o]", op_put(key, value), op_put(told, tvalue), op_delete(tnew)), err);
 }
 
 /* ---- tombstones ---- */
