@@ -6,12 +6,15 @@
 #   nodes on one etcd (the clients spread over the three nodes' sockets; the
 #   placement policy puts each volume, so most creates are passed on to
 #   another node over HTTPS); inspect latency on the volume's own node and on
-#   another node.
+#   another node; and a volume's move (volman volume move) from n1 to n3
+#   against `tar | tar` of the same tree between the same two roots, synced.
 #
 # Environment: VOLBENCH_N (volumes per create run, default 3000),
 # VOLBENCH_CLIENTS (default 16), VOLBENCH_TMPDIR (a real disk, default
 # /var/tmp), VOLBENCH_BUILD (release build dir, default build-bench),
-# VOLBENCH_OUT (default bench/results/DATE-cluster.txt).
+# VOLBENCH_OUT (default bench/results/DATE-cluster.txt), VOLBENCH_MOVE_MB
+# (the moved volume's size, default 1024: a quarter in 4 MiB files, the rest
+# ... see fill_tree).
 set -uo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -97,6 +100,43 @@ r=$("$VOLBENCH" -s "$WORK/n1.sock" -t volman -n 300 -p c1- inspect)
 say "etcd, asked of n1:     inspect median $(field "$r" median_us) us, p99 $(field "$r" p99_us) us ($(field "$r" status))"
 r=$("$VOLBENCH" -s "$WORK/n2.sock" -t volman -n 300 -p c1- inspect)
 say "etcd, asked of n2:     inspect median $(field "$r" median_us) us, p99 $(field "$r" p99_us) us ($(field "$r" status))"
+
+# --- a move against tar | tar ---------------------------------------------------
+MOVE_MB=${VOLBENCH_MOVE_MB:-1024}
+# fill_tree DIR: MOVE_MB of random bytes, half in 64 MiB files, half in 64 KiB
+# files over 16 directories, as a database and an upload folder would hold
+fill_tree() {
+        local big=$((MOVE_MB / 2 / 64)) small=$((MOVE_MB / 2 * 16)) d
+        for i in $(seq "$big"); do head -c 64M /dev/urandom >"$1/big$i"; done
+        for d in $(seq 16); do
+                mkdir "$1/d$d"
+                for i in $(seq $((small / 16))); do head -c 64K /dev/urandom >"$1/d$d/f$i"; done
+        done
+}
+mp=$(curl -sf --unix-socket "$WORK/n1.sock" -X POST http://x/v1/volumes -H 'Content-Type: application/json' \
+        -d '{"name":"moved","node":"n1"}' | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["mountpoint"])')
+[[ -d $mp ]] || die "could not create the volume to move"
+fill_tree "$mp"
+bytes=$(du -sb "$mp" | cut -f1)
+sync
+mkdir -p "$WORK/n3/tar-copy"
+start=$(date +%s.%N)
+tar -C "$mp" -cf - . | tar -C "$WORK/n3/tar-copy" -xf - && sync -f "$WORK/n3/tar-copy"
+end=$(date +%s.%N)
+tar_s=$(echo "$end - $start" | bc)
+rm -rf "$WORK/n3/tar-copy"
+sync
+start=$(date +%s.%N)
+st=$(curl -s -o "$WORK/move.json" -w '%{http_code}' --unix-socket "$WORK/n2.sock" -X POST \
+        http://x/v1/volumes/moved/move -H 'Content-Type: application/json' -d '{"to":"n3"}')
+end=$(date +%s.%N)
+move_s=$(echo "$end - $start" | bc)
+[[ $st == 200 ]] || die "the move failed: $(cat "$WORK/move.json")"
+mb=$(echo "scale=1; $bytes / 1048576" | bc)
+say "move of $mb MiB n1 -> n3 (asked of n2): $(printf %.2f "$move_s") s, $(echo "scale=0; $mb / $move_s" | bc) MiB/s"
+say "tar | tar of the same tree, synced:   $(printf %.2f "$tar_s") s, $(echo "scale=0; $mb / $tar_s" | bc) MiB/s"
+say "move / tar time: $(echo "scale=2; $move_s / $tar_s" | bc)"
+
 mkdir -p "$(dirname "$OUT")"
 cp "$WORK/out" "$OUT"
 echo "written to $OUT"
