@@ -150,6 +150,9 @@ static int movable(struct vol_service *s, const struct vol_caller *caller, const
                 return r;
         }
         free(snaps);
+        _cleanup_free_ char *address = NULL; /* its node must be up to send it */
+        if ((r = vol_service_node_address(s, v->node, &address, err)) < 0)
+                return vol_error_wrap(err, "volume %s cannot move now: ", name);
         struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
         if (!d || !d->ops->create)
                 return vol_error_set(err, -ENOTSUP, "volume %s uses driver %s, which node %s lacks", name, v->driver,

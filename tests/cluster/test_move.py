@@ -328,3 +328,19 @@ def test_drain_moves_every_unmounted_volume_and_names_what_stays(cluster):
     assert "1 volume moved, 0 left" in out, out
     wait_until("n2's disk empty", lambda: (n2.api("POST", "/v1/nodes/n2/reap"), n2.local_dirs() == [])[1],
                timeout=20)
+
+
+def test_a_volume_on_a_down_node_does_not_move_and_keeps_no_mark(cluster):
+    n1, n2, n3 = cluster.nodes
+    v = volume_on(n1, "stranded")
+    want = fill(v["mountpoint"], files=6, size=1000)
+    n1.kill9()
+    wait_until("n1 down", lambda: n2.nodes()["n1"]["state"] == "down", timeout=20)
+    st, body = n2.api("POST", "/v1/volumes/stranded/move", {"to": "n3"})
+    assert st == 503 and "node n1 is down" in body["error"]["message"], body
+    st, one = n3.api("GET", "/v1/volumes/stranded")
+    assert one["mounts"] == [] and one["node"] == "n1", one  # no mark, nothing recreated
+    assert n3.local_dirs() == []
+    n1.start()
+    wait_until("n1 up", lambda: n2.nodes()["n1"]["state"] == "up", timeout=15)
+    whole_on_one(cluster, "stranded", want)
