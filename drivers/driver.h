@@ -69,6 +69,11 @@ struct vol_driver_ops {
         /* Makes v usable at its path. Returns 0 when the storage was there, 1 when
          * it had to be made again, empty (a tmpfs lost at host reboot), < 0 on error. */
         int (*mount)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
+        /* Optional. At start-up, for each ready volume whose storage exists:
+         * makes it usable at its path again where a reboot or crash undid
+         * that (attaches and mounts a loop image). Idempotent. 0, or < 0 with
+         * why it cannot (the volume is reported; the others are served). */
+        int (*reattach)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
         /* Called when the last mount reference goes. */
         int (*unmount)(struct vol_driver *d, const struct vol_volume *v, struct vol_error *err);
         /* 1 if v's storage exists, 0 if not, < 0 on error. */

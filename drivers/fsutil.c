@@ -300,13 +300,11 @@ static void unescape_mountinfo(char *s)
         *w = 0;
 }
 
-int vol_fs_check_no_mounts(const char *path, unsigned own_at_top, const char *what, struct vol_error *err)
+int vol_fs_each_mount(vol_fs_mount_cb cb, void *userdata, struct vol_error *err)
 {
         _cleanup_fclose_ FILE *f = fopen("/proc/self/mountinfo", "re");
         if (!f)
                 return vol_error_set(err, -errno, "reading /proc/self/mountinfo: %m");
-        size_t plen = strlen(path);
-        unsigned at_top = 0;
         _cleanup_free_ char *line = NULL;
         size_t cap = 0;
         while (getline(&line, &cap, f) > 0) {
@@ -317,21 +315,44 @@ int vol_fs_check_no_mounts(const char *path, unsigned own_at_top, const char *wh
                 if (!field)
                         continue;
                 unescape_mountinfo(field);
-                if (strncmp(field, path, plen))
-                        continue;
-                if (field[plen] == 0) {
-                        if (++at_top > own_at_top)
-                                return vol_error_set(err, -EBUSY,
-                                                     "a filesystem is mounted on the directory of volume %s "
-                                                     "(%s); unmount it first",
-                                                     what, path);
-                } else if (field[plen] == '/') {
-                        return vol_error_set(err, -EBUSY,
-                                             "a filesystem is mounted inside volume %s, at %s; unmount it first",
-                                             what, field);
-                }
+                int r = cb(field, userdata);
+                if (r)
+                        return r;
         }
         return 0;
+}
+
+struct no_mounts {
+        const char *path;
+        size_t plen;
+        unsigned own_at_top, at_top;
+        const char *what;
+        struct vol_error *err;
+};
+
+static int check_one_mount(const char *mp, void *userdata)
+{
+        struct no_mounts *c = userdata;
+        if (strncmp(mp, c->path, c->plen))
+                return 0;
+        if (mp[c->plen] == 0) {
+                if (++c->at_top > c->own_at_top)
+                        return vol_error_set(c->err, -EBUSY,
+                                             "a filesystem is mounted on the directory of volume %s (%s); "
+                                             "unmount it first",
+                                             c->what, c->path);
+        } else if (mp[c->plen] == '/') {
+                return vol_error_set(c->err, -EBUSY,
+                                     "a filesystem is mounted inside volume %s, at %s; unmount it first", c->what,
+                                     mp);
+        }
+        return 0;
+}
+
+int vol_fs_check_no_mounts(const char *path, unsigned own_at_top, const char *what, struct vol_error *err)
+{
+        struct no_mounts c = {path, strlen(path), own_at_top, 0, what, err};
+        return vol_fs_each_mount(check_one_mount, &c, err);
 }
 
 struct usage_walk {

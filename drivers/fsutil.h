@@ -33,6 +33,12 @@ int vol_fs_open_subdir(int dirfd, const char *name);
  * Returns 0 or < 0 with a message. */
 int vol_fs_remove_tree(int dirfd, const char *name, const char *what, struct vol_error *err);
 
+/* Calls cb with the mount point of each line of /proc/self/mountinfo (its
+ * octal escapes decoded), in order, until cb returns non-zero. Returns 0,
+ * cb's non-zero answer, or < 0 with a message when the table cannot be read. */
+typedef int (*vol_fs_mount_cb)(const char *mountpoint, void *userdata);
+int vol_fs_each_mount(vol_fs_mount_cb cb, void *userdata, struct vol_error *err);
+
 /* Checks, before anything is touched, that no filesystem is mounted inside
  * the directory at path, nor on it beyond the own_at_top mounts its driver
  * made itself (a tmpfs volume has one). Reads /proc/self/mountinfo. Returns 0,

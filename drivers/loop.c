@@ -8,8 +8,9 @@
  * host's filesystem shares extents (btrfs, xfs), else as sparse copies.
  * Restores and clones write {id}.img.tmp and rename it into place: a crash
  * leaves the old image or the new one; recover() removes what is left of a
- * temporary, thaws what a crash left frozen and mounts every image again
- * (a reboot detaches them all). */
+ * temporary and thaws what a crash left frozen; reattach() mounts each
+ * recorded volume's image again (a reboot detaches them all), and scan()
+ * reports mounts whose image is gone as well as images. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -292,10 +293,52 @@ static void scan_one(struct vol_driver *d, const char *name, void *userdata)
         c->cb(id, false, c->userdata); /* an image holds a filesystem: never "empty" */
 }
 
+/* A mount on {dir}/{id} whose image is gone: its data lives only as long as
+ * the mount (the loop device holds the deleted image). */
+struct stray_ctx {
+        struct vol_driver *d;
+        const char *dir; /* d's directory as the mount table spells it */
+        size_t dlen;
+        struct scan_ctx *scan;
+        size_t n;
+        char (*seen)[37]; /* reported once, however many mounts are stacked there */
+};
+
+static int stray_one(const char *mp, void *userdata)
+{
+        struct stray_ctx *c = userdata;
+        if (strncmp(mp, c->dir, c->dlen) || mp[c->dlen] != '/' || !vol_fs_is_uuid(mp + c->dlen + 1))
+                return 0;
+        const char *id = mp + c->dlen + 1;
+        char img[64];
+        struct stat st;
+        snprintf(img, sizeof(img), "%s.img", id);
+        if (fstatat(c->d->dir_fd, img, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
+                return 0; /* the image is there: scan_one reports it */
+        for (size_t i = 0; i < c->n; i++)
+                if (!strcmp(c->seen[i], id))
+                        return 0;
+        c->seen = xrealloc(c->seen, (c->n + 1) * sizeof(*c->seen));
+        snprintf(c->seen[c->n++], 37, "%s", id);
+        c->scan->cb(id, false, c->scan->userdata);
+        return 0;
+}
+
+/* Images, and mounts below the directory that have no image (from the
+ * mount table: a directory listing cannot tell a mount point). */
 static int loop_scan(struct vol_driver *d, vol_driver_id_cb cb, void *userdata, struct vol_error *err)
 {
         struct scan_ctx c = {cb, userdata};
-        return vol_driver_each_entry(d, scan_one, &c, err);
+        int r = vol_driver_each_entry(d, scan_one, &c, err);
+        if (r < 0)
+                return r;
+        _cleanup_free_ char *dir = realpath(d->dir_path, NULL);
+        if (!dir)
+                return vol_error_set(err, -errno, "resolving %s: %m", d->dir_path);
+        struct stray_ctx sc = {d, dir, strlen(dir), &c, 0, NULL};
+        r = vol_fs_each_mount(stray_one, &sc, err);
+        free(sc.seen);
+        return r < 0 ? r : 0;
 }
 
 /* Runs fn with the volume's filesystem frozen (if mounted): a consistent
@@ -437,27 +480,20 @@ static int loop_resize(struct vol_driver *d, const struct vol_volume *v, uint64_
         return r < 0 ? r : m;
 }
 
-/* At start-up: temporaries go, frozen filesystems thaw, images mount again. */
+/* At start-up: temporaries go, frozen filesystems thaw. Images are mounted
+ * again by reattach, per recorded volume, so that one that cannot be is
+ * reported under its volume's name. */
 static void recover_one(struct vol_driver *d, const char *name, void *userdata)
 {
         if (vol_driver_is_uuid_with(name, ".img.tmp")) {
                 unlinkat(d->dir_fd, name, 0); /* a restore or clone a crash cut short */
                 return;
         }
-        if (!vol_driver_is_uuid_with(name, ".img"))
+        if (!vol_fs_is_uuid(name) || is_mounted(d, name) != 1)
                 return;
-        char id[37];
-        memcpy(id, name, 36);
-        id[36] = 0;
-        if (is_mounted(d, id) == 1) {
-                _cleanup_close_ int mfd = vol_fs_open_dir(d->dir_fd, id);
-                if (mfd >= 0)
-                        (void)ioctl(mfd, FITHAW, 0); /* EINVAL when not frozen */
-                return;
-        }
-        struct vol_error e = VOL_ERROR_INIT;
-        do_mount(d, id, id, &e); /* one that cannot mount is found by reconcile and at its next mount */
-        vol_error_clear(&e);
+        _cleanup_close_ int mfd = vol_fs_open_dir(d->dir_fd, name);
+        if (mfd >= 0)
+                (void)ioctl(mfd, FITHAW, 0); /* EINVAL when not frozen */
 }
 
 static int loop_recover(struct vol_driver *d, struct vol_error *err)
@@ -477,6 +513,7 @@ const struct vol_driver_ops vol_driver_loop_ops = {
         .remove = loop_remove,
         .sync = vol_driver_sync_dir,
         .mount = loop_mount,
+        .reattach = loop_mount, /* a reboot detached every image */
         .unmount = loop_unmount,
         .exists = loop_exists,
         .info = loop_info,

@@ -130,6 +130,12 @@ static int check_present(const struct vol_volume *v, void *userdata)
                                 "reconcile: volume %s has a record but its storage %s is missing; not "
                                 "recreated (restore it or remove the volume)",
                                 v->name, v->mountpoint);
+        } else if (r == 1 && d->ops->reattach && d->ops->reattach(d, v, &err) < 0) {
+                c->rep->unusable++;
+                vol_service_log("warning",
+                                "reconcile: volume %s (%s) cannot be made usable: %s; the other volumes are "
+                                "served (repair or restore its storage, or remove the volume)",
+                                v->name, v->driver, vol_error_message(&err));
         } else if (r < 0) {
                 vol_service_log("error", "reconcile: volume %s: %s", v->name, vol_error_message(&err));
         }
@@ -320,7 +326,7 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
                 rep.orphans += c.kept;
         }
         if (rep.rolled_back || rep.rolled_forward || rep.orphans || rep.missing || rep.repaired ||
-            rep.cleaned || rep.tombstones || rep.stale_refs) {
+            rep.cleaned || rep.tombstones || rep.stale_refs || rep.unusable) {
                 struct vol_event e;
                 memset(&e, 0, sizeof(e));
                 snprintf(e.type, sizeof(e.type), "reconcile");
@@ -331,7 +337,8 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
                 } f[] = {{"rolled_back", rep.rolled_back}, {"rolled_forward", rep.rolled_forward},
                          {"tombstones", rep.tombstones},   {"stale_refs", rep.stale_refs},
                          {"orphans", rep.orphans},         {"cleaned", rep.cleaned},
-                         {"missing", rep.missing},         {"repaired", rep.repaired}};
+                         {"missing", rep.missing},         {"repaired", rep.repaired},
+                         {"unusable", rep.unusable}};
                 for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
                         char num[24];
                         snprintf(num, sizeof(num), "%zu", f[i].v);
@@ -340,14 +347,15 @@ int vol_service_reconcile(struct vol_service *s, struct vol_reconcile_report *re
                 vol_event_emit(s, &vol_caller_system, &e);
         }
         if (rep.rolled_back || rep.rolled_forward || rep.orphans || rep.missing || rep.repaired ||
-            rep.cleaned || rep.tombstones || rep.stale_refs)
+            rep.cleaned || rep.tombstones || rep.stale_refs || rep.unusable)
                 vol_service_log("info",
                                 "reconcile: %zu volumes; %zu creates rolled back, %zu removals "
                                 "finished, %zu removed volumes' data queued for destruction, %zu "
                                 "mount references of an earlier boot dropped, %zu remade empty, %zu "
-                                "missing storage, %zu empty traces removed, %zu orphan storage kept",
+                                "missing storage, %zu that cannot be made usable, %zu empty traces removed, %zu "
+                                "orphan storage kept",
                                 n_records, rep.rolled_back, rep.rolled_forward, rep.tombstones,
-                                rep.stale_refs, rep.repaired, rep.missing, rep.cleaned, rep.orphans);
+                                rep.stale_refs, rep.repaired, rep.missing, rep.unusable, rep.cleaned, rep.orphans);
         r = 0;
 out:
         for (size_t i = 0; i < sn.n; i++)

@@ -392,6 +392,7 @@ struct vol_reconcile_report {
         size_t cleaned;        /* empty storage with no record (removed) */
         size_t missing;        /* ready records whose storage is gone (reported) */
         size_t repaired;       /* ready records whose storage was made again */
+        size_t unusable;       /* ready records whose storage is there but could not be reattached (reported) */
 };
 
 /* Drives every half-done operation to an end and reports storage with no

@@ -144,10 +144,11 @@ static void render_health(struct vol_service *s, struct vol_strbuf *out)
                           "volman_reconcile_findings{kind=\"orphans\"} %zu\n"
                           "volman_reconcile_findings{kind=\"cleaned\"} %zu\n"
                           "volman_reconcile_findings{kind=\"missing\"} %zu\n"
-                          "volman_reconcile_findings{kind=\"repaired\"} %zu\n",
+                          "volman_reconcile_findings{kind=\"repaired\"} %zu\n"
+                          "volman_reconcile_findings{kind=\"unusable\"} %zu\n",
                           (unsigned long long)calls, (unsigned long long)errors, degraded, rp->rolled_back,
                           rp->rolled_forward, rp->tombstones, rp->stale_refs, rp->orphans, rp->cleaned, rp->missing,
-                          rp->repaired);
+                          rp->repaired, rp->unusable);
 }
 
 int vol_service_render_metrics(struct vol_service *s, const struct vol_caller *caller, struct vol_strbuf *out,

@@ -381,6 +381,72 @@ def test_loop_volumes_are_attached_again_at_start(sd):
         assert f.read() == "still here"
 
 
+def finding(daemon, kind):
+    """The count of one kind of start-up finding, from /metrics."""
+    import re
+    st, text = daemon.client().get("/metrics")
+    m = re.search(r'^volman_reconcile_findings\{kind="%s"\} (\d+)$' % kind, text, re.M)
+    assert st == 200 and m, (kind, text[-2000:])
+    return int(m.group(1))
+
+
+@needs_loop
+def test_loop_image_that_cannot_mount_is_reported_and_the_rest_served(sd):
+    c = sd.client()
+    bad = create(c, "bad", "loop", size="32m")
+    good = create(c, "good", "loop", size="32m")
+    with open(os.path.join(good["mountpoint"], "f"), "w") as f:
+        f.write("fine")
+    sd.stop()
+    for v in (bad, good):  # a reboot detaches every image
+        subprocess.run(["umount", v["mountpoint"]], check=True)
+    img = bad["mountpoint"] + ".img"
+    with open(img, "r+b") as f:  # the ext4 superblock: 1 KiB at offset 1024
+        f.seek(1024)
+        f.write(b"\0" * 1024)
+        os.fsync(f.fileno())
+    sd.start(args=sd.args)
+    log = sd.log_text()
+    assert "reconcile: volume bad (loop) cannot be made usable: mounting the image of volume bad" in log, log
+    assert finding(sd, "unusable") == 1
+    assert not os.path.ismount(bad["mountpoint"])
+    # no loop device is left holding the image it could not mount
+    p = subprocess.run(["losetup", "-j", img], capture_output=True, text=True)
+    assert p.stdout.strip() == "", p.stdout
+    # the rest is served
+    assert os.path.ismount(good["mountpoint"])
+    with open(os.path.join(good["mountpoint"], "f")) as f:
+        assert f.read() == "fine"
+    create(sd.client(), "after", "loop", size="32m")
+    st, body = sd.client().post("/v1/volumes/bad/mount", {"id": "c1"})
+    assert st >= 400 and "mounting the image of volume bad" in body["error"]["message"], body
+    # and the broken one can still be removed
+    assert sd.client().delete("/v1/volumes/bad")[0] == 204
+
+
+@needs_loop
+def test_loop_mounts_whose_image_is_gone_are_found_at_start(sd, tmp_path):
+    import uuid
+    c = sd.client()
+    kept = create(c, "kept", "loop", size="32m")
+    sd.stop()
+    os.unlink(kept["mountpoint"] + ".img")  # deleted while mounted: the mount holds it
+    # a mount with no record and no image
+    stray = os.path.join(sd.root, "loop", str(uuid.uuid4()))
+    os.mkdir(stray)
+    img = str(tmp_path / "stray.img")
+    subprocess.run(["truncate", "-s", "32m", img], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", img], check=True, capture_output=True)
+    subprocess.run(["mount", "-o", "loop", img, stray], check=True)
+    os.unlink(img)
+    sd.start(args=sd.args)
+    log = sd.log_text()
+    assert "volume kept has a record but its storage %s is missing" % kept["mountpoint"] in log, log
+    assert "storage loop/%s has no record and holds data" % os.path.basename(stray) in log, log
+    assert finding(sd, "missing") == 1 and finding(sd, "orphans") == 1
+    assert os.path.ismount(stray)  # reported, not destroyed: its data lives only in the mount
+
+
 def crash_at(daemon, fp):
     """Starts volmand so that it kills itself at failpoint fp."""
     daemon.stop()
