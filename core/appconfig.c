@@ -420,6 +420,20 @@ static int check_limits(const struct vol_app_config *global, const struct vol_ap
 /* The most specific layer that sets a field. */
 #define PICK(field) (app && app->has_##field ? app : env && env->has_##field ? env : global && global->has_##field ? global : NULL)
 
+/* With con on, /con belongs to the interface: a writeable volume at or under
+ * it would hide an area (or be hidden by one). */
+static int check_con_paths(const struct vol_app_config *m, struct vol_error *err)
+{
+        size_t n = strlen(VOL_CON_ROOT);
+        for (size_t i = 0; m->con.enabled && i < m->n_paths; i++)
+                if (!strncmp(m->paths[i], VOL_CON_ROOT, n) && (!m->paths[i][n] || m->paths[i][n] == '/'))
+                        return vol_error_set(err, -EINVAL,
+                                             "writeableVolumes lists %s, but with con on /con belongs to the "
+                                             "/con interface (its data, log and var areas are the app's volumes)",
+                                             m->paths[i]);
+        return 0;
+}
+
 int vol_app_config_merge(const struct vol_app_config *global, const struct vol_app_config *env,
                          const struct vol_app_config *app, struct vol_app_config *ret,
                          struct vol_error *err)
@@ -466,6 +480,10 @@ int vol_app_config_merge(const struct vol_app_config *global, const struct vol_a
         if ((src = PICK(sides)))
                 vol_con_sides_copy(&src->sides, &m.sides);
         m.sides.set = true;
+        if ((r = check_con_paths(&m, err)) < 0) {
+                vol_app_config_free(&m);
+                return r;
+        }
         *ret = m;
         return 0;
 }

@@ -109,7 +109,8 @@ int vol_validate_app_path(const char *path, struct vol_error *err);
  * Refuses (-EPERM, naming the layer and field) what the layers may not do:
  * vol_app_config_check_layer's rules, an env or app capAdd naming a
  * capability the global layer does not grant, a pidsLimit or memory above
- * what the layers above allow. Whether the merge suits the drivers (a
+ * what the layers above allow; and (-EINVAL, naming the path) a
+ * writeableVolumes path at or under /con while con is on. Whether the merge suits the drivers (a
  * volumeSize needs a driver that enforces one) is the caller's to judge: see
  * vol_apps_resolve. */
 int vol_app_config_merge(const struct vol_app_config *global, const struct vol_app_config *env,

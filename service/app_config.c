@@ -212,16 +212,9 @@ static int resolve_layers(struct vol_service *s, const struct vol_app_ref *ref,
         size_t max = res.config.n_paths + 3;
         res.volume_paths = xcalloc(max, sizeof(char *));
         res.volume_names = xcalloc(max, sizeof(char *));
-        for (size_t i = 0; i < res.config.n_paths; i++) {
-                const char *p = res.config.paths[i];
-                if (con->enabled && !strncmp(p, VOL_CON_ROOT, strlen(VOL_CON_ROOT)) &&
-                    (!p[strlen(VOL_CON_ROOT)] || p[strlen(VOL_CON_ROOT)] == '/') && r >= 0)
-                        r = vol_error_set(err, -EINVAL,
-                                          "writeableVolumes lists %s, but with con on /con belongs to the /con "
-                                          "interface (its data, log and var areas are the app's volumes)",
-                                          p);
-                res.volume_paths[res.n_volumes++] = xstrdup(p);
-        }
+        /* (a writeableVolumes path under /con with con on: refused by the merge) */
+        for (size_t i = 0; i < res.config.n_paths; i++)
+                res.volume_paths[res.n_volumes++] = xstrdup(res.config.paths[i]);
         for (int a = VOL_CON_DATA; con->enabled && a <= VOL_CON_VAR; a++)
                 if (con->areas[a].on)
                         res.volume_paths[res.n_volumes++] =

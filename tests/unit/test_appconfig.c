@@ -610,8 +610,8 @@ static void test_merge_read_only_false(void **state)
         json_decref(m);
 }
 
-/* Merges layers that must be refused with -EPERM and a message holding needle. */
-static void merge_refused(const char *g, const char *e, const char *a, const char *needle)
+/* Merges layers that must be refused with want and a message holding needle. */
+static void merge_refused_with(int want, const char *g, const char *e, const char *a, const char *needle)
 {
         struct vol_app_config layers[3];
         const char *texts[3] = {g, e, a};
@@ -624,8 +624,8 @@ static void merge_refused(const char *g, const char *e, const char *a, const cha
         struct vol_error err = VOL_ERROR_INIT;
         int r = vol_app_config_merge(g ? &layers[0] : NULL, e ? &layers[1] : NULL, a ? &layers[2] : NULL,
                                      &m, &err);
-        if (r != -EPERM)
-                fail_msg("merge of %s / %s / %s gave %d, not -EPERM", g, e, a, r);
+        if (r != want)
+                fail_msg("merge of %s / %s / %s gave %d, not %d", g, e, a, r, want);
         if (!strstr(vol_error_message(&err), needle))
                 fail_msg("merge refusal \"%s\" does not name \"%s\"", vol_error_message(&err), needle);
         if (memcmp(&m, &before, sizeof(m)))
@@ -634,6 +634,28 @@ static void merge_refused(const char *g, const char *e, const char *a, const cha
         for (int i = 0; i < 3; i++)
                 if (texts[i])
                         vol_app_config_free(&layers[i]);
+}
+
+static void merge_refused(const char *g, const char *e, const char *a, const char *needle)
+{
+        merge_refused_with(-EPERM, g, e, a, needle);
+}
+
+/* With con on, /con is the interface's: no writeable volume at or under it,
+ * whichever layers say what. With con off, or for /conf, nothing is refused. */
+static void test_writeable_volume_under_con(void **state)
+{
+        merge_refused_with(-EINVAL, NULL, NULL, "{\"con\":true,\"writeableVolumes\":[\"/con/data\"]}",
+                           "writeableVolumes lists /con/data, but with con on /con belongs");
+        merge_refused_with(-EINVAL, NULL, "{\"con\":{\"log\":false}}", "{\"writeableVolumes\":[\"/a\",\"/con\"]}",
+                           "lists /con,");
+        merge_refused_with(-EINVAL, "{\"con\":true}", "{\"writeableVolumes\":[\"/con/x/y\"]}", NULL, "/con/x/y");
+        json_t *m = merge3(NULL, "{\"con\":true}", "{\"writeableVolumes\":[\"/conf\",\"/data/con\"]}");
+        assert_json_equal(json_object_get(m, "writeableVolumes"), "[\"/conf\",\"/data/con\"]", "/conf is not /con");
+        json_decref(m);
+        m = merge3(NULL, "{\"con\":true}", "{\"con\":false,\"writeableVolumes\":[\"/con/data\"]}");
+        assert_json_equal(json_object_get(m, "writeableVolumes"), "[\"/con/data\"]", "con off: an ordinary path");
+        json_decref(m);
 }
 
 /* Only the global layer loosens hardening; the env and app layers only tighten. */
@@ -756,6 +778,7 @@ int main(void)
                 cmocka_unit_test(test_merge_struct),
                 cmocka_unit_test(test_sources),
                 cmocka_unit_test(test_tenant_layers_only_tighten),
+                cmocka_unit_test(test_writeable_volume_under_con),
                 cmocka_unit_test(test_caps_and_limits_parse),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
