@@ -401,6 +401,7 @@ static int btrfs_clone(struct vol_driver *d, const struct vol_volume *srcv, cons
         int r = writable_copy(d, src, tmp, dst, err);
         if (r < 0)
                 return r;
+        vol_failpoint("clone-before-rename"); /* a whole snapshot under its temporary name */
         if (renameat(d->dir_fd, tmp, d->dir_fd, dst->id) < 0)
                 return vol_error_set(err, -errno, "naming the clone %s: %m", dst->name);
         return btrfs_sync(d, err);

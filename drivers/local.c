@@ -224,6 +224,7 @@ static int local_clone(struct vol_driver *d, const struct vol_volume *src, const
         int r = copy_into(d->dir_fd, src->id, d->dir_fd, tmp, src->name, err);
         if (r < 0)
                 return r;
+        vol_failpoint("clone-before-rename"); /* a whole copy under its temporary name */
         if (renameat(d->dir_fd, tmp, d->dir_fd, dst->id) < 0)
                 return vol_error_set(err, -errno, "naming the clone %s: %m", dst->name);
         return vol_driver_sync_dir(d, err);

@@ -361,8 +361,13 @@ static int frozen_copy(struct vol_driver *d, const struct vol_volume *v, const c
         _cleanup_close_ int mfd = is_mounted(d, v->id) == 1 ? vol_fs_open_dir(d->dir_fd, v->id) : -1;
         if (mfd >= 0 && ioctl(mfd, FIFREEZE, 0) < 0)
                 return vol_error_set(err, -errno, "freezing volume %s for a consistent copy: %m", v->name);
+        /* a crash from here to the thaw leaves the filesystem frozen: recover() thaws it */
+        int r = mfd >= 0 ? vol_failpoint("snapshot-frozen") : 0;
         bool reflinked;
-        int r = vol_copy_file(src, dst, &reflinked, err);
+        if (r < 0)
+                vol_error_set(err, r, "copying volume %s: failpoint snapshot-frozen", v->name);
+        else
+                r = vol_copy_file(src, dst, &reflinked, err);
         if (mfd >= 0 && ioctl(mfd, FITHAW, 0) < 0 && r == 0)
                 r = vol_error_set(err, -errno, "thawing volume %s: %m", v->name);
         if (r < 0)
@@ -433,6 +438,7 @@ static int loop_clone(struct vol_driver *d, const struct vol_volume *src, const 
         int r = frozen_copy(d, src, NULL, tmp, err);
         if (r < 0)
                 return r;
+        vol_failpoint("clone-before-rename"); /* a whole image under its temporary name */
         if (renameat(d->dir_fd, tmp, d->dir_fd, img) < 0)
                 return vol_error_set(err, -errno, "renaming the image of volume %s: %m", dst->name);
         if ((r = vol_driver_sync_dir(d, err)) < 0)

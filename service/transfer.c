@@ -722,8 +722,10 @@ struct fill_ctx {
 };
 
 /* Extracts the archive fc reads into the directory top, named name in
- * messages, and syncs its file system. */
-static int extract(int top, const char *name, bool strip_first, struct fill_ctx *fc, struct vol_error *err)
+ * messages, and syncs its file system. entry_failpoint (or NULL) is reached
+ * after each entry. */
+static int extract(int top, const char *name, bool strip_first, struct fill_ctx *fc, const char *entry_failpoint,
+                   struct vol_error *err)
 {
         struct importer im = {.a = archive_read_new(), .top = top, .volume = name, .strip_first = strip_first,
                               .progress = fc->progress, .err = err};
@@ -747,6 +749,8 @@ static int extract(int top, const char *name, bool strip_first, struct fill_ctx 
                 r = import_entry(&im, e);
                 if (fc->progress)
                         fc->progress->entries++;
+                if (r == 0 && entry_failpoint && (r = vol_failpoint(entry_failpoint)) < 0)
+                        vol_error_set(err, r, "importing into %s: failpoint %s", name, entry_failpoint);
         }
         if (r == 0)
                 r = finish_dirs(&im);
@@ -759,12 +763,25 @@ static int extract(int top, const char *name, bool strip_first, struct fill_ctx 
         return r;
 }
 
-static int fill_volume(struct vol_service *s, const struct vol_volume *v, void *userdata, struct vol_error *err)
+static int fill_with(const struct vol_volume *v, struct fill_ctx *fc, const char *entry_failpoint,
+                     struct vol_error *err)
 {
         _cleanup_close_ int top = open(v->mountpoint, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (top < 0)
                 return vol_error_set(err, -errno, "opening the new volume %s: %m", v->name);
-        return extract(top, v->name, false, userdata, err);
+        return extract(top, v->name, false, fc, entry_failpoint, err);
+}
+
+static int fill_volume(struct vol_service *s, const struct vol_volume *v, void *userdata, struct vol_error *err)
+{
+        return fill_with(v, userdata, NULL, err);
+}
+
+/* An import's fill: the failpoint import-after-entry lets a test stop it
+ * part-way (a move's fill has none of its own). */
+static int fill_import(struct vol_service *s, const struct vol_volume *v, void *userdata, struct vol_error *err)
+{
+        return fill_with(v, userdata, "import-after-entry", err);
 }
 
 static ssize_t fd_read(void *userdata, void *buf, size_t n)
@@ -819,7 +836,7 @@ int vol_tar_extract_fd(int top, int src_fd, const char *name, struct vol_error *
                 return r;
         struct source src = {fd_read, &src_fd, xmalloc(BLOCK), 0};
         struct fill_ctx fc = {&src, NULL};
-        r = extract(top, name, true, &fc, err);
+        r = extract(top, name, true, &fc, NULL, err);
         free(src.buf);
         return r;
 }
@@ -850,7 +867,7 @@ int vol_service_import(struct vol_service *s, const struct vol_caller *caller, c
         struct source src = {read, userdata, xmalloc(BLOCK), 0};
         struct fill_ctx fc = {&src, progress};
         struct vol_create_request cr = *req;
-        cr.fill = fill_volume;
+        cr.fill = fill_import;
         cr.fill_userdata = &fc;
         cr.clone_from = NULL;
         bool created;

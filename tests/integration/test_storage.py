@@ -509,6 +509,109 @@ def test_crash_during_clone_leaves_no_volume(sd, driver, opts):
     assert st == 201 and tree(cl["mountpoint"]) == tree(v["mountpoint"])
 
 
+def storage_left(sd, btrfs_dir, driver):
+    """The entries of a driver's directory (not its snapshots) and the mounts below it."""
+    from conftest import mounts_below
+    top = os.path.join(btrfs_dir, "volumes") if driver == "btrfs" else os.path.join(sd.root, driver)
+    return sorted(e for e in os.listdir(top) if e != "snapshots"), sorted(mounts_below(top))
+
+
+def left_for(mountpoint):
+    """What a volume of mountpoint leaves in storage_left."""
+    base = os.path.basename(mountpoint)
+    loop = os.path.basename(os.path.dirname(mountpoint)) == "loop"
+    return sorted([base, base + ".img"] if loop else [base]), [mountpoint] if loop else []
+
+
+@pytest.mark.parametrize("driver,opts", DRIVERS)
+def test_crash_inside_the_driver_clone_leaves_no_half_clone(sd, btrfs_dir, driver, opts):
+    c = sd.client()
+    v = create(c, "cs", driver, **opts)
+    fill(v["mountpoint"])
+    crash_at(sd, "clone-before-rename")
+    try:
+        Client(sd.socket, keepalive=False).post("/v1/volumes/cs/clone", {"name": "cd"})
+    except OSError:
+        pass
+    sd.wait_dead()
+    entries, mounts = storage_left(sd, btrfs_dir, driver)
+    assert any(e.endswith(".tmp") for e in entries), entries  # the crash came with the copy whole, unnamed
+    sd.start(args=sd.args)
+    c = sd.client()
+    assert c.get("/v1/volumes/cd")[0] == 404
+    assert [x["name"] for x in c.get("/v1/volumes")[1]["volumes"]] == ["cs"]
+    assert storage_left(sd, btrfs_dir, driver) == left_for(v["mountpoint"])
+    st, cl = c.post("/v1/volumes/cs/clone", {"name": "cd"})
+    assert st == 201 and tree(cl["mountpoint"]) == tree(v["mountpoint"])
+
+
+def is_frozen(mp):
+    """FIFREEZE of a frozen filesystem is EBUSY."""
+    p = subprocess.run(["fsfreeze", "--freeze", mp], capture_output=True, text=True)
+    if p.returncode == 0:
+        subprocess.run(["fsfreeze", "--unfreeze", mp], check=True)
+        return False
+    assert "busy" in p.stderr.lower(), p.stderr
+    return True
+
+
+@needs_loop
+@pytest.mark.parametrize("op", ["snapshot", "clone"])
+def test_crash_while_a_loop_volume_is_frozen_thaws_it_at_start(sd, op):
+    c = sd.client()
+    v = create(c, "fz", "loop", size="32m")
+    mp = v["mountpoint"]
+    with open(os.path.join(mp, "f"), "w") as f:
+        f.write("before")
+    crash_at(sd, "snapshot-frozen")
+    try:
+        if op == "snapshot":
+            Client(sd.socket, keepalive=False).post("/v1/volumes/fz/snapshots", {"name": "half"})
+        else:
+            Client(sd.socket, keepalive=False).post("/v1/volumes/fz/clone", {"name": "fz-copy"})
+    except OSError:
+        pass
+    sd.wait_dead()
+    assert is_frozen(mp), "the failpoint fired outside the freeze window"
+    sd.start(args=sd.args)
+    try:
+        p = subprocess.run(["sh", "-c", "echo after > '%s/g' && sync -f '%s/g'" % (mp, mp)], timeout=10)
+        assert p.returncode == 0
+    except subprocess.TimeoutExpired:
+        subprocess.run(["fsfreeze", "--unfreeze", mp])
+        pytest.fail("volume fz is still frozen after a restart")
+    with open(os.path.join(mp, "f")) as f:
+        assert f.read() == "before"
+    c = sd.client()
+    assert c.get("/v1/volumes/fz/snapshots")[1]["snapshots"] == []
+    assert os.listdir(os.path.join(sd.root, "loop", "snapshots")) == []
+    assert c.get("/v1/volumes/fz-copy")[0] == 404
+    assert storage_left(sd, "", "loop") == left_for(mp)
+
+
+@pytest.mark.parametrize("driver,opts", DRIVERS)
+def test_crash_part_way_through_an_import_leaves_nothing(sd, btrfs_dir, driver, opts):
+    from test_transfer import raw_import, tar_of, ti
+    data = tar_of(*[(ti("f%d" % i), os.urandom(200_000)) for i in range(6)])
+    query = "name=half&driver=%s" % driver + "".join("&opt=%s=%s" % kv for kv in opts.items())
+    crash_at(sd, "import-after-entry:3")
+    try:
+        raw_import(sd, query, data)
+    except Exception:
+        pass
+    sd.wait_dead()
+    entries, _ = storage_left(sd, btrfs_dir, driver)
+    assert entries, "the crash came before the volume was made"
+    sd.start(args=sd.args)
+    c = sd.client()
+    assert c.get("/v1/volumes/half")[0] == 404
+    assert "rolled back the interrupted create of half" in sd.log_text()
+    assert storage_left(sd, btrfs_dir, driver) == ([], [])
+    st, body = raw_import(sd, query, data)
+    assert st == 201, body
+    assert sorted(os.listdir(body["mountpoint"])) == ["f%d" % i for i in range(6)]
+
+
 @needs_btrfs
 def test_usage_in_lists_and_metrics(sd, cli_bin):
     c = sd.client()
