@@ -329,29 +329,49 @@ static int default_area(struct build *b, enum vol_con_area a, int dfd, struct vo
         return write_file(dfd, VOL_CON_DEFAULT_FILE, default_text, sizeof(default_text) - 1, 0444, 0, 0, err);
 }
 
+/* Whether a side fills area a, which is on and has nothing put: then it is
+ * neither DEFAULT nor filled from the image here. An area only `before`
+ * sides write is judged once they ran (vol_con_seal: DEFAULT if still
+ * empty); one an `along` side writes is the side's while the app runs. */
+static bool side_fills(struct build *b, enum vol_con_area a)
+{
+        if (!area_on(b, a) || !(b->side_writes & (1u << a)))
+                return false;
+        b->p->side_areas |= 1u << a;
+        return true;
+}
+
+/* What the files (or secrets) of an area take on a tmpfs at most: the limits
+ * hold per level, so twice a level's bytes, each file rounded up to whole
+ * pages. */
+static uint64_t two_levels_bytes(void)
+{
+        long page = sysconf(_SC_PAGESIZE);
+        return 2 * ((uint64_t)VOL_CON_AREA_BYTES_MAX + (uint64_t)VOL_CON_AREA_FILES_MAX * (page > 0 ? page : 4096));
+}
+
 static int files_area(struct build *b, enum vol_con_area a, struct vol_error *err)
 {
         _cleanup_close_ int dfd = -1;
-        int r = open_area(b, a, 2 * (uint64_t)VOL_CON_AREA_BYTES_MAX + IMAGE_CONTENT_MAX, 0555, false, false, &dfd, err);
+        int r = open_area(b, a, two_levels_bytes() + IMAGE_CONTENT_MAX, 0555, false, false, &dfd, err);
         if (r < 0)
                 return r;
         struct write_ctx w = {dfd, 0444, 0, 0, 0, err};
         if (area_on(b, a) && (r = vol_con_files_each(b->s, b->ref, a, write_one, &w, err)) < 0)
                 return r;
-        return w.n ? 0 : default_area(b, a, dfd, err);
+        return w.n || side_fills(b, a) ? 0 : default_area(b, a, dfd, err);
 }
 
 static int secret_area(struct build *b, struct vol_error *err)
 {
         _cleanup_close_ int dfd = -1;
-        int r = open_area(b, VOL_CON_SECRET, 2 * (uint64_t)VOL_CON_AREA_BYTES_MAX + (1u << 20), 0500, true, true,
-                          &dfd, err);
+        int r = open_area(b, VOL_CON_SECRET, two_levels_bytes() + (1u << 20), 0500, true, true, &dfd, err);
         if (r < 0)
                 return r;
         struct write_ctx w = {dfd, 0400, b->p->uid, b->p->gid, 0, err};
         if (area_on(b, VOL_CON_SECRET) && (r = vol_secrets_each(b->s, b->ref, write_one, &w, err)) < 0)
                 return r;
-        return w.n ? 0 : default_area(b, VOL_CON_SECRET, dfd, err);
+        return w.n || side_fills(b, VOL_CON_SECRET) ? 0 : default_area(b, VOL_CON_SECRET, dfd, err);
 }
 
 static int seed_area(struct build *b, unsigned long generation, struct vol_error *err)
@@ -530,6 +550,35 @@ out:
         return r;
 }
 
+/* Whether the directory path holds nothing: 1, 0, or a negative errno. */
+static int dir_empty(const char *path, struct vol_error *err)
+{
+        DIR *d = opendir(path);
+        if (!d)
+                return vol_error_set(err, -errno, "reading %s: %m", path);
+        struct dirent *de;
+        int empty = 1;
+        while (empty && (de = readdir(d)))
+                if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+                        empty = 0;
+        closedir(d);
+        return empty;
+}
+
+/* An area only `before` sides write, which they left empty: DEFAULT. */
+static int settle_side_area(const struct vol_con_plan *p, enum vol_con_area a, struct vol_con_plan *ret,
+                            struct vol_error *err)
+{
+        int r = dir_empty(p->area_dir[a], err);
+        if (r <= 0)
+                return r;
+        _cleanup_close_ int dfd = open(p->area_dir[a], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (dfd < 0)
+                return vol_error_set(err, -errno, "opening %s: %m", p->area_dir[a]);
+        ret->is_default[a] = true;
+        return write_file(dfd, VOL_CON_DEFAULT_FILE, default_text, sizeof(default_text) - 1, 0444, 0, 0, err);
+}
+
 int vol_con_seal(const struct vol_con_plan *p, unsigned keep_writable, struct vol_con_plan *ret_sealed,
                  struct vol_error *err)
 {
@@ -537,6 +586,9 @@ int vol_con_seal(const struct vol_con_plan *p, unsigned keep_writable, struct vo
                 enum vol_con_area area = (enum vol_con_area)a;
                 if (!p->area_dir[a] || vol_con_area_persistent(area) || (keep_writable & (1u << a)))
                         continue;
+                int r;
+                if ((p->side_areas & (1u << a)) && (r = settle_side_area(p, area, ret_sealed, err)) < 0)
+                        return r;
                 unsigned long flags = MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV;
                 if (area == VOL_CON_SECRET || area == VOL_CON_SEED)
                         flags |= MS_NOEXEC;

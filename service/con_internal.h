@@ -69,6 +69,7 @@ struct vol_con_plan {
         unsigned uid, gid;                 /* the container's user, owner of secret and seed */
         char *seed_id;                     /* the seed token minted, or NULL */
         bool sealed[VOL_CON_AREAS];        /* its tmpfs is read-only (vol_con_seal) */
+        unsigned side_areas;               /* 1 << area: nothing put, a side fills it */
 };
 
 /* What a deploy needs from its image: its config and the uid and gid it
@@ -96,7 +97,8 @@ int vol_con_prepare(struct vol_service *s, const struct vol_app_ref *ref, const 
 /* Makes the tmpfs of p's read-only areas read-only (and nosuid, nodev;
  * noexec too for secret and seed) but those in keep_writable (bit 1 <<
  * area: an `along` side writes them), marking them in ret_sealed (p
- * itself, usually). Done once the `before` sides have run. */
+ * itself, usually). Done once the `before` sides have run: an area of
+ * p->side_areas they left empty first gets DEFAULT (marked in ret_sealed). */
 int vol_con_seal(const struct vol_con_plan *p, unsigned keep_writable, struct vol_con_plan *ret_sealed,
                  struct vol_error *err);
 /* Fills out (room for VOL_CON_AREAS + 1) with the mounts of p for one

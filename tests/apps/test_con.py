@@ -89,7 +89,8 @@ def put_secret(stack, level, name, data, expect=200):
 
 
 def deploy(stack, t, e, a, script, image=IMAGE, strategy=None, expect=200):
-    body = {"image": image, "cmd": ["sh", "-c", script.rstrip("; ") + "; echo __READY__; exec sleep 3600"]}
+    # (the marker split in the script: REPORT prints PID 1's command line, which holds it)
+    body = {"image": image, "cmd": ["sh", "-c", script.rstrip("; ") + '; echo "__REA""DY__"; exec sleep 3600']}
     if strategy:
         body["strategy"] = strategy
     return stack.volman("POST", app_path(t, e, a) + "/deploy", body, expect=expect)[1]
@@ -166,21 +167,55 @@ def test_data_survives_recreate_and_blue_green_and_files_change(stack, apps):
     stack.put_config({"con": True}, t, e, a)
     put_file(stack, app_path(t, e, a), "configuration", "app.conf", b"version=1\n")
     r1 = deploy(stack, t, e, a, 'cat /con/configuration/app.conf; echo kept > /con/data/mark; '
-                'echo logline >> /con/log/app.log')
+                'echo logline-1 >> /con/log/app.log; echo state-1 > /con/var/state')
     out = stack.wait_ready(r1["container"]["id"])
     assert "version=1" in out
     put_file(stack, app_path(t, e, a), "configuration", "app.conf", b"version=2\n")
     put_secret(stack, app_path(t, e, a), "token", b"second")
-    r2 = deploy(stack, t, e, a, 'cat /con/configuration/app.conf; cat /con/data/mark; cat /con/secret/token; echo')
+    r2 = deploy(stack, t, e, a, 'cat /con/configuration/app.conf; cat /con/data/mark; cat /con/secret/token; echo; '
+                'echo "VAR=$(cat /con/var/state)"; echo logline-2 >> /con/log/app.log; '
+                'echo state-2 >> /con/var/state')
     out = stack.wait_ready(r2["container"]["id"])
     assert "version=2" in out and "kept" in out and "second" in out, out
-    r3 = deploy(stack, t, e, a, 'cat /con/data/mark; wc -l < /con/log/app.log', strategy="blue-green")
+    assert "VAR=state-1" in out, out  # var survives a recreate
+    r3 = deploy(stack, t, e, a, 'cat /con/data/mark; '
+                'echo "LOG=$(sed -n 1p /con/log/app.log),$(sed -n 2p /con/log/app.log)"; '
+                'echo "VAR=$(sed -n 1p /con/var/state),$(sed -n 2p /con/var/state)"', strategy="blue-green")
     out = stack.wait_ready(r3["container"]["id"])
     assert "kept" in out, out
+    # log and var: both generations' lines, through a recreate and a blue-green
+    assert "LOG=logline-1,logline-2" in out and "VAR=state-1,state-2" in out, out
+    for area in ("data", "log", "var"):
+        assert "Non persistent %s directory" % area not in out and DATA_WARNING not in out, out
     assert [c["Id"] for c in running(stack, t, e, a)] == [r3["container"]["id"]]
     # only the running generation keeps its /con directory
     mine = [d for d in con_dirs(stack) if d.startswith(r3["container"]["name"].rsplit("-", 1)[0] + "-")]
     assert mine == [r3["container"]["name"]], mine
+
+    # the app goes: its /con volumes, its own files and secrets, its /con directory
+    vols = {v["path"]: v["name"] for v in stack.resolved(t, e, a)["volumes"]}
+    assert set(vols) >= {"/con/data", "/con/log", "/con/var"}, vols
+    for area in ("data", "log", "var"):
+        assert vols["/con/" + area].endswith("-con-" + area), vols
+        assert stack.volume(vols["/con/" + area]) is not None
+    put_file(stack, app_path(t, e), "configuration", "env.conf", b"stays\n")
+    put_secret(stack, app_path(t, e), "envkey", b"stays")
+    st, j = stack.delete_app(t, e, a)
+    assert st == 200, (st, j)
+    apps.remove((t, e, a))
+    con_vols = [vols["/con/" + area] for area in ("data", "log", "var")]
+    for name in con_vols:
+        assert stack.volume(name) is None, name
+    assert not set(con_vols) & set(stack.volman_volume_names()), con_vols
+    assert not set(con_vols) & set(stack.engine_volume_names()), con_vols
+    st, j = stack.volman("GET", app_path(t, e, a) + "/files")
+    assert st == 404 or j["files"] == [], (st, j)
+    st, j = stack.volman("GET", app_path(t, e, a) + "/secrets")
+    assert st == 404 or j["secrets"] == [], (st, j)
+    assert not [d for d in con_dirs(stack) if d.startswith(r3["container"]["name"].rsplit("-", 1)[0] + "-")]
+    # the env's files and secrets are its other apps': they stay
+    assert [f["name"] for f in stack.volman("GET", app_path(t, e) + "/files", expect=200)[1]["files"]] == ["env.conf"]
+    assert [x["name"] for x in stack.volman("GET", app_path(t, e) + "/secrets", expect=200)[1]["secrets"]] == ["envkey"]
 
 
 def test_secret_plaintext_never_on_disk(stack, apps):
@@ -288,15 +323,87 @@ def test_default_areas_and_warnings(stack, apps):
     assert "/con/data" not in names and "/con/log" in names, names
 
 
+def test_env_level_files_and_secrets_reach_the_container(stack, apps):
+    t, e, a = uniq("t"), "prod", "envlvl"
+    apps.append((t, e, a))
+    stack.put_config({"con": True}, t, e, a)
+    env, app = app_path(t, e), app_path(t, e, a)
+    put_file(stack, env, "configuration", "env-only.conf", b"from-the-env\n")
+    put_file(stack, env, "configuration", "both.conf", b"env-version\n")
+    put_file(stack, app, "configuration", "both.conf", b"app-version\n")
+    put_file(stack, env, "context", "env-ctx.sh", b"env-context\n")
+    put_secret(stack, env, "env-only", b"env-secret")
+    put_secret(stack, env, "both", b"env-secret-value")
+    put_secret(stack, app, "both", b"app-secret-value")
+    res = deploy(stack, t, e, a, REPORT + 'for f in /con/configuration/* /con/context/* /con/secret/*; do '
+                 'echo "CONTENT $f $(cat $f)"; done', image=CON_IMAGE)
+    out = stack.wait_ready(res["container"]["id"])
+    got = dict(l.split(" ", 2)[1:] for l in out.splitlines() if l.startswith("CONTENT ") and l.count(" ") >= 2)
+    assert got == {"/con/configuration/env-only.conf": "from-the-env", "/con/configuration/both.conf": "app-version",
+                   "/con/context/env-ctx.sh": "env-context", "/con/secret/env-only": "env-secret",
+                   "/con/secret/both": "app-secret-value"}, out
+    f = facts(out)
+    for area in ("configuration", "context", "secret"):
+        assert f["area"][area]["default"] == "n", (area, out)
+    assert f["file"]["/con/secret/env-only"] == {"mode": "400", "uid": "1000"}, out
+    assert "Default configuration directory" not in out and "Default context directory" not in out, out
+    assert "Default secret directory" not in out, out
+
+
+def test_every_fallback_and_its_warning(stack, apps):
+    """log, var, seed and proc off, secret on with no secret: each is DEFAULT and warned
+    about; data (on) and configuration (a file put) are not."""
+    t, e, a = uniq("t"), "prod", "fallback"
+    apps.append((t, e, a))
+    stack.put_config({"con": {"log": False, "var": False, "seed": False, "proc": False}}, t, e, a)
+    put_file(stack, app_path(t, e, a), "configuration", "app.conf", b"x=1\n")
+    res = deploy(stack, t, e, a, REPORT + 'echo l > /con/log/l && echo LOG-WRITABLE; '
+                 'echo v > /con/var/v && echo VAR-WRITABLE; '
+                 'for x in seed/token proc/meminfo proc/cpuinfo; do test -e /con/$x && echo "HAS $x"; done')
+    out = stack.wait_ready(res["container"]["id"])
+    f = facts(out)
+    for area in ("log", "var", "seed", "proc", "secret", "context"):
+        assert f["area"][area]["default"] == "y", (area, out)
+    for area in ("data", "configuration"):
+        assert f["area"][area]["default"] == "n", (area, out)
+    # log and var: small writable memory-backed directories, no volumes
+    assert "LOG-WRITABLE" in out and "VAR-WRITABLE" in out, out
+    assert f["mount"]["/con/log"][0] == "tmpfs" and f["mount"]["/con/var"][0] == "tmpfs", out
+    paths = [v["path"] for v in stack.resolved(t, e, a)["volumes"]]
+    assert "/con/log" not in paths and "/con/var" not in paths and "/con/data" in paths, paths
+    # seed and proc off: no token, no meminfo; secret on but empty: no file but DEFAULT
+    assert not re.search(r"^HAS ", out, re.M), out
+    assert not [k for k in f["file"] if k != "/con/secret/DEFAULT" and k != "/con/seed/DEFAULT"], out
+    # exactly one warning per DEFAULT area, none for the others
+    for line in ("WARNING: Non persistent log directory in use! Logs are lost on restart!",
+                 "WARNING: Non persistent var directory in use! Data loss on restart!",
+                 "Default seed directory in use.", "Default proc directory in use.",
+                 "Default secret directory in use.", "Default context directory in use."):
+        assert out.count(line) == 1, (line, out)
+    assert DATA_WARNING not in out and "Default configuration directory in use." not in out, out
+
+
 def test_before_side_output_and_failure(stack, apps):
     t, e, a = uniq("t"), "prod", "tmpl"
     apps.append((t, e, a))
-    render = {"name": "render", "image": IMAGE, "when": "before", "writes": ["configuration"],
+    # the side may write configuration and context; it renders configuration only
+    render = {"name": "render", "image": IMAGE, "when": "before", "writes": ["configuration", "context"],
               "cmd": ["sh", "-c", "echo rendered-by-side > /con/configuration/app.conf"]}
     stack.put_config({"con": True, "sides": [render]}, t, e, a)
-    r1 = deploy(stack, t, e, a, "cat /con/configuration/app.conf; touch /con/configuration/x || echo RO")
+    r1 = deploy(stack, t, e, a, REPORT + "cat /con/configuration/app.conf; ls /con/configuration; "
+                "touch /con/configuration/x || echo RO", image=CON_IMAGE)
     out = stack.wait_ready(r1["container"]["id"])
+    f = facts(out)
     assert "rendered-by-side" in out and "RO" in out, out
+    # the area the side rendered is not DEFAULT (and the image's own /con/configuration,
+    # which a DEFAULT area would show, is not copied under the side's output)
+    assert f["area"]["configuration"]["default"] == "n", out
+    assert "Default configuration directory in use." not in out, out
+    assert "from-image.conf" not in out, out
+    # the area it may write but left empty is DEFAULT once it ran; untouched ones too
+    assert f["area"]["context"]["default"] == "y", out
+    assert "Default context directory in use." in out, out
+    assert f["area"]["secret"]["default"] == "y" and "Default secret directory in use." in out, out
     # the side ran and went: only the app runs
     assert [c["Id"] for c in running(stack, t, e, a)] == [r1["container"]["id"]]
     failing = dict(render, cmd=["sh", "-c", "echo template broken >&2; exit 3"])
@@ -313,11 +420,22 @@ def test_before_side_output_and_failure(stack, apps):
 def test_along_side_runs_beside_the_app_and_is_replaced(stack, apps):
     t, e, a = uniq("t"), "prod", "ship"
     apps.append((t, e, a))
-    shipper = {"name": "shipper", "image": IMAGE, "when": "along",
-               "cmd": ["sh", "-c", "while :; do cat /con/log/app.log 2>/dev/null; sleep 0.2; done"]}
+    # the side ships the app's log and writes the context area, which the app sees read-only
+    shipper = {"name": "shipper", "image": IMAGE, "when": "along", "writes": ["context"],
+               "cmd": ["sh", "-c", "echo from-along > /con/context/along.txt; "
+                       "while :; do cat /con/log/app.log 2>/dev/null; sleep 0.2; done"]}
     stack.put_config({"con": True, "sides": [shipper]}, t, e, a)
-    r1 = deploy(stack, t, e, a, "echo shipped-line >> /con/log/app.log")
-    stack.wait_ready(r1["container"]["id"])
+    r1 = deploy(stack, t, e, a, "echo shipped-line >> /con/log/app.log; "
+                "i=0; while [ ! -f /con/context/along.txt ] && [ $i -lt 150 ]; do sleep 0.2; i=$((i+1)); done; "
+                "cat /con/context/along.txt; "
+                "if echo x > /con/context/app-wrote 2>/dev/null; then echo CTX-WRITABLE; else echo CTX-RO; fi; "
+                "if touch /con/context/along.txt 2>/dev/null; then echo CTX-TOUCHED; fi")
+    out = stack.wait_ready(r1["container"]["id"])
+    assert "from-along" in out, out  # what the side writes reaches the app
+    assert "CTX-RO" in out and "CTX-WRITABLE" not in out and "CTX-TOUCHED" not in out, out
+    # an area an along side fills is not DEFAULT
+    assert "Default context directory in use." not in out, out
+    assert "Default configuration directory in use." in out, out
     def side():
         return [c for c in stack.containers(t, e, a) if c["Labels"].get("volman.side") == "shipper"]
     wait_for("the along side running", lambda: [c["State"] for c in side()] == ["running"], timeout=30)
@@ -377,11 +495,9 @@ def test_bad_con_config_is_refused_and_changes_nothing(stack, apps):
     ]
     for cfg, needle in bad:
         st, j = stack.volman("PUT", stack.config_path(t, e, a), cfg)
-        if st == 200:  # accepted as a layer, refused when resolved (writeableVolumes under /con)
-            st, j = stack.volman("GET", app_path(t, e, a) + "/resolved")
-            stack.put_config({"con": True}, t, e, a)
         assert st == 400 and needle in j["error"]["message"], (cfg, st, j)
-    assert stack.get_config(t, e, a) == {"con": True}
+        assert stack.get_config(t, e, a) == {"con": True}, cfg
+    assert "/con/data" in stack.volman("PUT", stack.config_path(t, e, a), bad[-1][0])[1]["error"]["message"]
 
 
 def test_redeploy_revokes_the_old_seed_and_a_restart_sweeps_gone_generations(stack, apps):
