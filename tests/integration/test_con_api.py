@@ -499,6 +499,89 @@ def test_an_area_holds_at_most_256_files_per_level(daemon):
     assert len(api.files(many, "context")) == 256
 
 
+def test_secrets_hold_at_most_16_mib_per_level(daemon):
+    api = Api(daemon)
+    big = "/v1/tenants/acme/envs/bigsecrets"
+    sizes = {}
+    for i in range(16):
+        st, body = api.put_secret(big, "s%02d" % i, os.urandom(MiB))
+        assert st == 200, (i, body)
+        sizes["s%02d" % i] = MiB
+    st, body = api.put_secret(big, "s16", os.urandom(MiB))
+    msg = error_of(st, body, 413, "too_large")
+    assert "16 MiB" in msg, msg
+    st, body = api.put_secret(big, "tiny", b"x")
+    error_of(st, body, 413, "too_large")
+    assert {r["name"]: r["size"] for r in api.secrets(big)} == sizes
+    # an overwrite of the same size replaces, it does not add
+    assert api.put_secret(big, "s03", os.urandom(MiB))[0] == 200
+    # the limit is per level: the app's secrets are bounded apart from the env's
+    assert api.put_secret(big + "/apps/web", "a", os.urandom(MiB))[0] == 200
+    # room made, room used
+    assert api.delete_secret(big, "s00")[0] == 204
+    assert api.put_secret(big, "s16", os.urandom(MiB))[0] == 200
+    assert len(api.secrets(big)) == 16
+
+
+def test_secrets_hold_at_most_256_per_level(daemon):
+    api = Api(daemon)
+    many = "/v1/tenants/acme/envs/manysecrets"
+    for i in range(256):
+        st, body = api.put_secret(many, "n%03d" % i, b"%d" % i)
+        assert st == 200, (i, body)
+    st, body = api.put_secret(many, "n256", b"x")
+    msg = error_of(st, body, 413, "too_large")
+    assert "256" in msg, msg
+    names = {r["name"] for r in api.secrets(many)}
+    assert len(names) == 256 and "n256" not in names
+    assert api.put_secret(many, "n000", b"again")[0] == 200  # an overwrite still works
+    assert api.put_secret(many + "/apps/web", "n256", b"x")[0] == 200  # another level
+    assert api.delete_secret(many, "n100")[0] == 204
+    assert api.put_secret(many, "n256", b"x")[0] == 200
+    assert len(api.secrets(many)) == 256
+
+
+def test_a_writeable_volume_under_con_is_refused_with_con_on(daemon):
+    """writeableVolumes at or under /con while the merged con is on: refused when the
+    layer is put (naming the path and why), nothing stored; the same path is fine with
+    con off, and an env layer that turns con on later makes the app's resolve fail."""
+    env = "/v1/tenants/acme/envs/conpaths"
+    app = env + "/apps/web"
+
+    def layer(path):
+        st, body = daemon.api("GET", path + "/config")
+        assert st == 200, body
+        return body
+
+    good = {"con": True, "writeableVolumes": ["/data"]}
+    assert daemon.api("PUT", app + "/config", good)[0] == 200
+    for paths in (["/con/data"], ["/data", "/con"], ["/con/cache/x"]):
+        st, body = daemon.api("PUT", app + "/config", {"con": True, "writeableVolumes": paths})
+        msg = error_of(st, body, 400, "invalid_argument")
+        bad = [p for p in paths if p.startswith("/con")][0]
+        assert ("lists %s," % bad) in msg and "/con belongs to the /con interface" in msg, msg
+        assert layer(app) == good
+    # con turned on by the env, the path in the app's layer: the app layer is refused
+    assert daemon.api("PUT", env + "/config", {"con": True})[0] == 200
+    st, body = daemon.api("PUT", app + "/config", {"writeableVolumes": ["/con/log"]})
+    assert "/con/log" in error_of(st, body, 400, "invalid_argument")
+    assert layer(app) == good
+    # both in one env layer: refused, nothing stored
+    st, body = daemon.api("PUT", env + "/config", {"con": {"log": False}, "writeableVolumes": ["/con/log"]})
+    assert "/con/log" in error_of(st, body, 400, "invalid_argument")
+    assert layer(env) == {"con": True}
+    # /conf is not /con; and with con off, /con/... is an ordinary path
+    assert daemon.api("PUT", app + "/config", {"writeableVolumes": ["/conf"]})[0] == 200
+    assert daemon.api("PUT", env + "/config", {"con": False})[0] == 200
+    assert daemon.api("PUT", app + "/config", {"writeableVolumes": ["/con/data"]})[0] == 200
+    st, body = daemon.api("GET", app + "/resolved")
+    assert st == 200, body
+    # an env layer put later turns con on for that app: its resolve says why
+    assert daemon.api("PUT", env + "/config", {"con": True})[0] == 200
+    st, body = daemon.api("GET", app + "/resolved")
+    assert "/con/data" in error_of(st, body, 400, "invalid_argument")
+
+
 # ---- secrets ------------------------------------------------------------------------
 
 
