@@ -129,7 +129,7 @@ static int volume_export(struct cli_context *ctx, int argc, char **argv, struct 
                 return r;
         _cleanup_free_ char *esc = vol_client_escape(argv[optind]);
         /* the volume's usage, where its driver tells it cheaply, is the bar's total */
-        _cleanup_free_ char *ipath = xasprintf("/v1/volumes/%s", esc);
+        _cleanup_free_ char *ipath = xasprintf("/v1/volumes/%s?usage=true", esc); /* without: no usage */
         _cleanup_(json_decrefp) json_t *info = NULL;
         if ((r = vol_client_call(client, "GET", ipath, NULL, &info, err)) < 0)
                 return r == -ECONNREFUSED ? r : vol_error_wrap(err, "export: ");

@@ -361,6 +361,73 @@ def test_resize_of_a_driver_without_it(daemon):
     assert "loop" in body["error"]["message"]
 
 
+# ---- the CLI, end to end ---------------------------------------------------------
+
+
+@needs_loop
+def test_cli_snapshots_clone_and_update(sd):
+    import re
+    c = sd.client()
+    v = create(c, "cv", "loop", size="32m")
+    mp = v["mountpoint"]
+    with open(os.path.join(mp, "note"), "w") as f:
+        f.write("one")
+    rc, out, err = sd.cli("volume", "snapshot", "create", "cv", "s1")
+    assert (rc, out) == (0, "s1\n"), err
+    rc, out, err = sd.cli("volume", "snapshot", "create", "cv", "-q")
+    assert rc == 0 and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\dZ\n", out), (out, err)
+    auto = out.strip()
+    rc, out, err = sd.cli("volume", "snapshot", "ls", "cv")
+    lines = out.splitlines()
+    assert rc == 0 and lines[0].split() == ["NAME", "CREATED", "STATE"], out
+    assert [l.split()[0] for l in lines[1:]] == ["s1", auto] and all(l.split()[-1] == "ready" for l in lines[1:])
+    rc, out, err = sd.cli("volume", "snapshot", "ls", "cv", "--json")
+    assert rc == 0 and [s["name"] for s in json.loads(out)] == ["s1", auto]
+    rc, out, err = sd.cli("volume", "snapshot", "create", "cv", "s1")
+    assert rc == 5 and "s1" in err, (rc, err)  # 409: the name is taken
+    # restore: the content goes back to s1's
+    with open(os.path.join(mp, "note"), "w") as f:
+        f.write("two")
+    rc, out, err = sd.cli("volume", "snapshot", "restore", "cv", "s1")
+    assert (rc, out) == (0, ""), err
+    with open(os.path.join(mp, "note")) as f:
+        assert f.read() == "one"
+    assert c.post("/v1/volumes/cv/mount", {"id": "holder"})[0] == 200
+    rc, out, err = sd.cli("volume", "snapshot", "restore", "cv", "s1")
+    assert rc == 5 and "holder" in err, (rc, err)
+    assert c.post("/v1/volumes/cv/unmount", {"id": "holder"})[0] == 200
+    # rm: each name on its own; one missing fails the command, not the others
+    rc, out, err = sd.cli("volume", "snapshot", "rm", "cv", "s1", "nosuch")
+    assert rc == 4 and out == "s1\n" and "nosuch" in err, (rc, out, err)
+    assert [s["name"] for s in c.get("/v1/volumes/cv/snapshots")[1]["snapshots"]] == [auto]
+    # clone: a new, independent volume with the content and the labels asked
+    rc, out, err = sd.cli("volume", "clone", "cv", "cv2", "--label", "k=v", "-q")
+    assert (rc, out) == (0, "cv2\n"), err
+    cl = inspect(c, "cv2")
+    assert cl["driver"] == "loop" and cl["labels"] == {"k": "v"} and cl["options"]["size"] == "32m"
+    with open(os.path.join(cl["mountpoint"], "note"), "w") as f:
+        f.write("clone's")
+    with open(os.path.join(mp, "note")) as f:
+        assert f.read() == "one"
+    rc, out, err = sd.cli("volume", "clone", "cv", "cv2")
+    assert rc == 5, (rc, err)
+    # update --size: the image and its filesystem grow
+    rc, out, err = sd.cli("volume", "update", "cv", "--size", "96m")
+    assert (rc, out) == (0, "cv\n"), err
+    assert inspect(c, "cv")["options"]["size"] == "96m" and inspect(c, "cv")["size_limit_bytes"] == 96 << 20
+    sv = os.statvfs(mp)
+    assert sv.f_blocks * sv.f_frsize > 80 << 20
+    with open(os.path.join(mp, "note")) as f:
+        assert f.read() == "one"
+    rc, out, err = sd.cli("volume", "update", "cv", "--size", "1m")
+    assert rc == 6 and "between 16m and 16t" in err, (rc, err)
+    rc, out, err = sd.cli("volume", "update", "cv")
+    assert rc == 2 and "--size" in err
+    create(c, "plain", "local")
+    rc, out, err = sd.cli("volume", "update", "plain", "--size", "1g")
+    assert rc == 6 and "loop" in err, (rc, err)
+
+
 # ---- start-up and crashes --------------------------------------------------------
 
 

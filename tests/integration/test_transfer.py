@@ -254,6 +254,12 @@ def test_cli_export_import(daemon, cli_bin, tmp_path):
         assert p.returncode == 0, p.stderr
         assert p.stderr == ""  # no progress bar when stderr is not a terminal
         assert not os.path.exists(str(out) + ".part")
+        with open(out, "rb") as f:
+            head = f.read(512)
+        if fname.endswith(".zst"):
+            assert head[:4] == b"\x28\xb5\x2f\xfd", head[:4]  # zstd's magic
+        else:
+            assert head[257:262] == b"ustar", head[:300]  # a plain tar
         dst = "cli-dst-" + fname.replace(".", "-")
         p = subprocess.run([cli_bin, "--socket", daemon.socket, "volume", "import", dst, "-i", str(out), "--quiet"],
                            capture_output=True, text=True)
@@ -268,6 +274,64 @@ def test_cli_export_import(daemon, cli_bin, tmp_path):
     p = subprocess.run([cli_bin, "--socket", daemon.socket, "volume", "export", "nosuch", "-o", str(tmp_path / "n.tar")],
                        capture_output=True, text=True)
     assert p.returncode == 4 and "not found" in p.stderr and not os.path.exists(tmp_path / "n.tar")
+
+
+def run_on_terminal(argv, timeout=120):
+    """Runs argv with its stderr on a pseudo-terminal; returns (rc, stdout, what the terminal showed)."""
+    import pty
+    import select
+    from conftest import base_env
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave, env=base_env())
+    os.close(slave)
+    shown = b""
+    try:
+        while select.select([master], [], [], timeout)[0]:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not data:
+                break
+            shown += data
+    finally:
+        os.close(master)
+    out = p.stdout.read()
+    p.wait(timeout)
+    return p.returncode, out.decode(), shown.decode("utf-8", "replace")
+
+
+@needs_loop
+def test_cli_progress_bars_on_a_terminal(sd, cli_bin, tmp_path):
+    import re
+    c = sd.client()
+    st, v = c.post("/v1/volumes", {"name": "big", "driver": "loop", "options": {"size": "128m"}})
+    assert st == 201, v
+    for i in range(6):
+        with open(os.path.join(v["mountpoint"], "f%d" % i), "wb") as f:
+            f.write(os.urandom(8 << 20))
+    base = [cli_bin, "--socket", sd.socket, "volume"]
+    out = str(tmp_path / "big.tar")
+    rc, stdout, shown = run_on_terminal(base + ["export", "big", "-o", out])
+    assert rc == 0, shown
+    # bytes, the volume's usage as the total, a rate and an ETA, ending at the whole
+    bar = r"exporting: [\d.]+ (B|KiB|MiB) of [\d.]+ MiB \(\s*\d+%\), [\d.]+ (B|KiB|MiB|GiB)/s, ETA \d+:\d\d"
+    assert re.search(bar, shown), shown[-500:]
+    last = shown.strip().split("\r")[-1]
+    assert re.match(r"exporting: (4[89]|5\d)\.\d MiB", last), last  # the whole archive, at the end
+    rc, stdout, shown = run_on_terminal(base + ["import", "big-copy", "-i", out, "--driver", "loop",
+                                                "--opt", "size=128m"])
+    assert rc == 0 and stdout.strip() == "big-copy", shown
+    size = os.path.getsize(out) / (1 << 20)
+    assert re.search(r"importing: [\d.]+ (B|KiB|MiB) of %.1f MiB \(\s*\d+%%\), [\d.]+ (B|KiB|MiB|GiB)/s, "
+                     r"ETA \d+:\d\d" % size, shown), shown[-500:]
+    assert "%.1f MiB of %.1f MiB (100%%)" % (size, size) in shown, shown[-500:]
+    # --quiet (-q): nothing on the terminal
+    os.unlink(out)
+    rc, stdout, shown = run_on_terminal(base + ["export", "big", "-o", out, "-q"])
+    assert rc == 0 and shown == "" and os.path.getsize(out) > 48 << 20, shown
+    rc, stdout, shown = run_on_terminal(base + ["import", "big-copy2", "-i", out, "--quiet"])
+    assert rc == 0 and shown == "" and stdout.strip() == "big-copy2", shown
 
 
 def test_a_running_import_shows_its_progress(daemon):
