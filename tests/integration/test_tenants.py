@@ -422,6 +422,29 @@ def test_admin_only_routes_and_scope_rules_for_tenants(two_tenants):
     assert st == 204
 
 
+def test_a_tenant_clones_its_own_volume_into_its_own_scope_only(two_tenants):
+    t = two_tenants
+    d = t["daemon"]
+    a = TLSClient(d, token=t["acme"])
+    v = q(t["vol"])
+    before = {x["name"] for x in d.api("GET", "/v1/volumes")[1]["volumes"]}
+    # into another tenant's scope, or out of any scope: refused, nothing made
+    for body in ({"scope": {"tenant": "globex", "env": "prod", "app": "web", "path": "/data"}},
+                 {"name": "unscoped-copy"}):
+        st, got, _ = a.request("POST", "/v1/volumes/%s/clone" % v, body)
+        assert_err(st, got, 403, "forbidden")
+    assert {x["name"] for x in d.api("GET", "/v1/volumes")[1]["volumes"]} == before
+    # into its own scope: a new volume of acme's
+    scope = {"tenant": "acme", "env": "staging", "app": "web", "path": "/data"}
+    st, got, _ = a.request("POST", "/v1/volumes/%s/clone" % v, {"scope": scope})
+    assert st == 201, got
+    assert got["scope"]["tenant"] == "acme" and got["scope"]["env"] == "staging", got
+    st, got, _ = a.get("/v1/volumes")
+    assert len(got["volumes"]) == 3 and all(x["scope"]["tenant"] == "acme" for x in got["volumes"]), got
+    st, got, _ = TLSClient(d, token=t["globex"]).get("/v1/volumes")
+    assert got["volumes"] == []
+
+
 def test_a_tenant_sees_its_own_and_the_admin_token_sees_all(two_tenants):
     t = two_tenants
     d = t["daemon"]
