@@ -128,8 +128,10 @@ static int volume_export(struct cli_context *ctx, int argc, char **argv, struct 
         if ((r = cli_client(ctx, &client, err)) < 0)
                 return r;
         _cleanup_free_ char *esc = vol_client_escape(argv[optind]);
-        /* the volume's usage, where its driver tells it cheaply, is the bar's total */
-        _cleanup_free_ char *ipath = xasprintf("/v1/volumes/%s?usage=true", esc); /* without: no usage */
+        /* the volume's usage is the bar's total; it is asked for only when a
+         * bar is drawn (on a local volume it costs a walk of the tree) */
+        bool bar_on = !o.quiet && isatty(2);
+        _cleanup_free_ char *ipath = xasprintf("/v1/volumes/%s%s", esc, bar_on ? "?usage=true" : "");
         _cleanup_(json_decrefp) json_t *info = NULL;
         if ((r = vol_client_call(client, "GET", ipath, NULL, &info, err)) < 0)
                 return r == -ECONNREFUSED ? r : vol_error_wrap(err, "export: ");
@@ -142,7 +144,7 @@ static int volume_export(struct cli_context *ctx, int argc, char **argv, struct 
         if (!out)
                 return vol_error_set(err, -errno, "export: creating %s: %s", tmp, strerror(errno));
         setvbuf(out, NULL, _IOFBF, 1 << 20);
-        struct bar b = {.on = !o.quiet && isatty(2), .what = "exporting"};
+        struct bar b = {.on = bar_on, .what = "exporting"};
         clock_gettime(CLOCK_MONOTONIC, &b.start);
         r = vol_client_download(client, path, out, draw, &b, total, err);
         bar_end(&b);
