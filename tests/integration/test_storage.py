@@ -341,6 +341,8 @@ def test_stale_qgroups_of_deleted_subvolumes_are_destroyed(btrfs_dir, make_daemo
     subprocess.run(["btrfs", "subvolume", "create", probe], check=True, capture_output=True)
     pid = subvol_id(probe)
     subprocess.run(["btrfs", "subvolume", "delete", probe], check=True, capture_output=True)
+    # a commit first wakes the cleaner, which would otherwise wait for the 30 s commit interval
+    subprocess.run(["btrfs", "filesystem", "sync", btrfs_dir], check=True, capture_output=True)
     subprocess.run(["btrfs", "subvolume", "sync", btrfs_dir], check=True, capture_output=True)
     if "0/%d" % pid not in qgroups(btrfs_dir):
         print("skipped: this kernel (%s) destroys a dropped subvolume's qgroup itself" % os.uname().release)
@@ -356,6 +358,8 @@ def test_stale_qgroups_of_deleted_subvolumes_are_destroyed(btrfs_dir, make_daemo
     assert "0/%d" % vid in qgroups(btrfs_dir)
     assert c.delete("/v1/volumes/qg")[0] == 204
     wait_removals_done(c)
+    # a commit first wakes the cleaner, which would otherwise wait for the 30 s commit interval
+    subprocess.run(["btrfs", "filesystem", "sync", btrfs_dir], check=True, capture_output=True)
     subprocess.run(["btrfs", "subvolume", "sync", btrfs_dir], check=True, capture_output=True)
     d.stop()
     d.start(args=d.args)
