@@ -82,9 +82,14 @@ static int parse_args(int argc, char **argv, const char **ret_con, int *ret_prog
         return 0;
 }
 
-/* In the child: the app, with the signal mask con-init was started with. */
+/* In the child: the app, with the signal mask con-init was started with, and
+ * the signals con-init forwards at their default action, whatever it was
+ * started with: one it inherited ignored (a shell's background job ignores
+ * SIGINT, nohup SIGHUP) would be passed on to a program that cannot take it. */
 static _Noreturn void run_program(char **argv, const sigset_t *orig_mask)
 {
+        for (size_t i = 0; i < ARRAY_SIZE(forwarded_signals); i++)
+                signal(forwarded_signals[i], SIG_DFL);
         sigprocmask(SIG_SETMASK, orig_mask, NULL);
         execvp(argv[0], argv);
         int e = errno;

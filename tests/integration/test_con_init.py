@@ -46,9 +46,14 @@ def run(con, *argv, timeout=10):
                           capture_output=True, timeout=timeout)
 
 
-def start(con, *argv):
+def start(con, *argv, ignored=()):
+    """con-init running argv; ignored: signals con-init itself starts with
+    ignored, as a shell's background job or nohup would start it."""
+    def preexec():
+        for s in ignored:
+            signal.signal(s, signal.SIG_IGN)
     return subprocess.Popen([CON_INIT, "--con", str(con), "--", *argv], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec)
 
 
 def wait_until(cond, what, timeout=5.0):
@@ -253,12 +258,17 @@ def test_path_comes_from_the_env_file(con, tmp_path):
 
 # --- signals and reaping -------------------------------------------------------
 
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1])
-def test_signal_reaches_the_program(con, tmp_path, sig):
+def test_signal_reaches_the_program(con, tmp_path, sig, inherited):
+    # a program gets the signals con-init forwards at their default action,
+    # even when con-init was started with them ignored (a shell that cannot
+    # trap a signal ignored at its start would never see it)
     mark, ready = tmp_path / "mark", tmp_path / "ready"
     name = signal.Signals(sig).name[3:]
     p = start(con, "sh", "-c", 'trap "echo got >%s; exit 0" %s; touch %s; '
-              "while :; do sleep 0.05; done" % (mark, name, ready))
+              "while :; do sleep 0.05; done" % (mark, name, ready),
+              ignored=(sig,) if inherited == "ignored" else ())
     try:
         wait_until(ready.exists, "the program to start")
         p.send_signal(sig)
