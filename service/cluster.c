@@ -614,23 +614,6 @@ int vol_service_place(struct vol_service *s, const struct vol_caller *caller, co
         return 0;
 }
 
-/* The address of node name when it is up (caller frees), or -EAGAIN. */
-static int up_address(struct vol_service *s, const char *name, const char *volume, char **ret,
-                      struct vol_error *err)
-{
-        _cleanup_free_ char *json = NULL;
-        int r = vol_store_get_doc(s->store, DOC_ALIVE, name, &json, NULL, err);
-        if (r == -ENOENT)
-                return vol_error_set(err, -EAGAIN, "volume %s is unavailable: its node %s is down", volume, name);
-        if (r < 0)
-                return r;
-        json_t *j = json_loads(json, 0, NULL);
-        const char *a = json_string_value(json_object_get(j, "address"));
-        *ret = a ? xstrdup(a) : NULL;
-        json_decref(j);
-        return *ret ? 0 : vol_error_set(err, -EIO, "node %s: no address in its record", name);
-}
-
 int vol_service_node_address(struct vol_service *s, const char *name, char **ret_address, struct vol_error *err)
 {
         *ret_address = NULL;
@@ -652,6 +635,19 @@ int vol_service_node_address(struct vol_service *s, const char *name, char **ret
         *ret_address = a ? xstrdup(a) : NULL;
         json_decref(j);
         return *ret_address ? 0 : vol_error_set(err, -EIO, "node %s: no address in its record", name);
+}
+
+/* The address of node name, which holds volume, when it is up (caller
+ * frees), or -EAGAIN saying the volume is unavailable. */
+static int up_address(struct vol_service *s, const char *name, const char *volume, char **ret,
+                      struct vol_error *err)
+{
+        int r = vol_service_node_address(s, name, ret, err);
+        if (r == -EAGAIN) {
+                vol_error_clear(err);
+                return vol_error_set(err, -EAGAIN, "volume %s is unavailable: its node %s is down", volume, name);
+        }
+        return r;
 }
 
 int vol_service_owner(struct vol_service *s, const struct vol_caller *caller, const char *name,
