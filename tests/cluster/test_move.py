@@ -9,6 +9,7 @@ volume is whole on exactly one node afterwards."""
 
 import hashlib
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -225,11 +226,18 @@ def test_a_client_gone_mid_move_leaves_the_volume_whole_on_one_node(cluster):
     n1, n2, n3 = cluster.nodes
     v = volume_on(n1, "big")
     want = fill(v["mountpoint"], files=30, size=8 << 20)
-    p = subprocess.Popen([itest.VOLMAN, "--socket", n2.daemon.socket, "volume", "move", "big", "--to", "n3", "-q"],
-                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=itest.base_env(None))
-    time.sleep(0.3)
-    p.kill()
-    p.wait()
+    # the whole request sent to n2 (which passes it to n3), then the client goes
+    # once the move is under way: its mark is on the record
+    body = b'{"to": "n3"}'
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(n2.daemon.socket)
+    client.sendall(b"POST /v1/volumes/big/move HTTP/1.1\r\nHost: volman\r\nContent-Type: application/json\r\n"
+                   b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+    def marked_or_moved():
+        one = n1.api("GET", "/v1/volumes/big")[1]
+        return one["node"] == "n3" or any(m["owner"] == "move" for m in one["mounts"])
+    wait_until("the move under way", marked_or_moved, timeout=20)
+    client.close()
     def settled():
         st, one = n1.api("GET", "/v1/volumes/big")
         return not any(m["owner"] == "move" for m in one["mounts"])

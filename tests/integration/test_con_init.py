@@ -52,8 +52,20 @@ def start(con, *argv, ignored=()):
     def preexec():
         for s in ignored:
             signal.signal(s, signal.SIG_IGN)
+    # its own process group: kill_group() takes the program and its children too
     return subprocess.Popen([CON_INIT, "--con", str(con), "--", *argv], env=ENV,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=preexec,
+                            start_new_session=True)
+
+
+def kill_group(p):
+    """Kills con-init's whole process group (what it runs outlives a SIGKILL
+    of con-init alone, which cannot pass it on) and reaps con-init."""
+    try:
+        os.killpg(p.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    p.wait()
 
 
 def wait_until(cond, what, timeout=5.0):
@@ -274,9 +286,7 @@ def test_signal_reaches_the_program(con, tmp_path, sig, inherited):
         p.send_signal(sig)
         assert p.wait(timeout=5) == 0
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        kill_group(p)
     assert mark.read_text() == "got\n"
 
 
@@ -288,9 +298,7 @@ def test_signal_that_kills_the_program(con, tmp_path):
         p.send_signal(signal.SIGTERM)
         assert p.wait(timeout=5) == 128 + signal.SIGTERM
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        kill_group(p)
 
 
 def children_state(pid):
@@ -332,9 +340,7 @@ def test_orphans_are_reaped(con, tmp_path):
         stop.touch()
         assert p.wait(timeout=5) == 0
     finally:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
+        kill_group(p)
 
 
 def test_orphan_is_reparented_to_con_init(con, tmp_path):
@@ -353,9 +359,7 @@ def test_orphan_is_reparented_to_con_init(con, tmp_path):
         try:
             assert p.wait(timeout=5) == 0
         finally:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            kill_group(p)
 
 
 # --- the binary and its arguments -------------------------------------------------
