@@ -668,17 +668,22 @@ def test_crash_during_resize_is_finished_at_start(sd):
     assert "finished resizing volume cr to 48m" in sd.log_text()
 
 
-@pytest.mark.parametrize("driver,opts", DRIVERS)
-def test_crash_during_clone_leaves_no_volume(sd, driver, opts):
-    c = sd.client()
-    v = create(c, "cs", driver, **opts)
-    fill(v["mountpoint"])
-    crash_at(sd, "create-after-driver")
+def clone_killed_at(sd, failpoint):
+    """Clones cs to cd with volmand set to die at failpoint; returns once it has."""
+    crash_at(sd, failpoint)
     try:
         Client(sd.socket, keepalive=False).post("/v1/volumes/cs/clone", {"name": "cd"})
     except OSError:
         pass
     sd.wait_dead()
+
+
+@pytest.mark.parametrize("driver,opts", DRIVERS)
+def test_crash_during_clone_leaves_no_volume(sd, driver, opts):
+    c = sd.client()
+    v = create(c, "cs", driver, **opts)
+    fill(v["mountpoint"])
+    clone_killed_at(sd, "create-after-driver")
     sd.start(args=sd.args)
     c = sd.client()
     assert c.get("/v1/volumes/cd")[0] == 404
@@ -706,12 +711,7 @@ def test_crash_inside_the_driver_clone_leaves_no_half_clone(sd, btrfs_dir, drive
     c = sd.client()
     v = create(c, "cs", driver, **opts)
     fill(v["mountpoint"])
-    crash_at(sd, "clone-before-rename")
-    try:
-        Client(sd.socket, keepalive=False).post("/v1/volumes/cs/clone", {"name": "cd"})
-    except OSError:
-        pass
-    sd.wait_dead()
+    clone_killed_at(sd, "clone-before-rename")
     entries, mounts = storage_left(sd, btrfs_dir, driver)
     assert any(e.endswith(".tmp") for e in entries), entries  # the crash came with the copy whole, unnamed
     sd.start(args=sd.args)
