@@ -3,8 +3,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libfyaml.h>
+#include <signal.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/cleanup.h"
@@ -285,6 +289,118 @@ int cli_config_text_to_json(const char *name, const char *data, size_t len, json
         return 0;
 }
 
+static int write_all(int fd, const void *buf, size_t n)
+{
+        const char *p = buf;
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return -1;
+                p += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
+/* In the child: the conversion, and its outcome down fd as "R\n" (0 or the
+ * negative errno) then the JSON object or the message. Never returns. */
+static void __attribute__((noreturn)) convert_in_child(int fd, const char *name, const char *data, size_t len)
+{
+        struct rlimit cpu = {.rlim_cur = 20, .rlim_max = 20}; /* a parser that loops ends */
+        setrlimit(RLIMIT_CPU, &cpu);
+        /* a crash ends the child by its signal, whatever handler it inherited */
+        static const int fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+        for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+                signal(fatal[i], SIG_DFL);
+        struct vol_error e = VOL_ERROR_INIT;
+        json_t *obj = NULL;
+        int r = cli_config_text_to_json(name, data, len, &obj, &e);
+        char *body = r == 0 ? json_dumps(obj, JSON_COMPACT) : NULL;
+        if (r == 0 && !body)
+                r = vol_error_set(&e, -ENOMEM, "%s: out of memory", name);
+        char head[24];
+        int n = snprintf(head, sizeof(head), "%d\n", r);
+        const char *rest = r == 0 ? body : vol_error_message(&e);
+        int ok = write_all(fd, head, (size_t)n) == 0 && write_all(fd, rest, strlen(rest)) == 0;
+        _exit(ok ? 0 : 1); /* no atexit handler, no stdio flush: they are the parent's */
+}
+
+/* The child's answer can be longer than the text (escapes), within reason. */
+#define ANSWER_MAX (8 * CLI_CONFIG_FILE_MAX + 4096)
+
+int cli_config_text_to_json_isolated(const char *name, const char *data, size_t len, json_t **ret_obj,
+                                     struct vol_error *err)
+{
+        int p[2];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                return vol_error_set(err, -EBADMSG, "%s: cannot start the YAML parser: %s", name, strerror(errno));
+        pid_t pid = fork();
+        if (pid < 0) {
+                int e = errno;
+                close(p[0]);
+                close(p[1]);
+                return vol_error_set(err, -EBADMSG, "%s: cannot start the YAML parser: %s", name, strerror(e));
+        }
+        if (pid == 0) {
+                close(p[0]);
+                convert_in_child(p[1], name, data, len);
+        }
+        close(p[1]);
+        size_t cap = 64 * 1024, n = 0;
+        _cleanup_free_ char *buf = xmalloc(cap + 1);
+        bool too_long = false;
+        for (;;) {
+                if (n == cap) {
+                        if (cap >= ANSWER_MAX) {
+                                too_long = true;
+                                break;
+                        }
+                        cap *= 2;
+                        buf = xrealloc(buf, cap + 1);
+                }
+                ssize_t got = read(p[0], buf + n, cap - n);
+                if (got < 0 && errno == EINTR)
+                        continue;
+                if (got <= 0)
+                        break;
+                n += (size_t)got;
+        }
+        buf[n] = 0;
+        close(p[0]);
+        int status = 0;
+        if (too_long)
+                kill(pid, SIGKILL);
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+                ;
+        char *nl = strchr(buf, '\n');
+        if (too_long || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || !nl) {
+                char why[64];
+                if (WIFSIGNALED(status))
+                        snprintf(why, sizeof(why), "%s",
+                                 WTERMSIG(status) == SIGXCPU ? "it took too long" : strsignal(WTERMSIG(status)));
+                else if (too_long)
+                        snprintf(why, sizeof(why), "its answer was too long");
+                else
+                        snprintf(why, sizeof(why), "it ended with status %d", WEXITSTATUS(status));
+                return vol_error_set(err, -EBADMSG,
+                                     "%s: the YAML parser failed on it (%s): check its syntax, or write it "
+                                     "as JSON",
+                                     name, why);
+        }
+        int r = atoi(buf);
+        if (r < 0)
+                return vol_error_set(err, r, "%s", nl + 1);
+        json_t *obj = json_loads(nl + 1, JSON_REJECT_DUPLICATES, NULL);
+        if (!json_is_object(obj)) {
+                json_decref(obj);
+                return vol_error_set(err, -EBADMSG, "%s: the YAML parser gave no answer", name);
+        }
+        *ret_obj = obj;
+        return 0;
+}
+
 int cli_config_file_read(const char *path, json_t **ret_obj, struct vol_error *err)
 {
         bool from_stdin = strcmp(path, "-") == 0;
@@ -303,5 +419,5 @@ int cli_config_file_read(const char *path, json_t **ret_obj, struct vol_error *e
         if (r < 0)
                 return vol_error_set(err, -EBADMSG, "cannot read %s: %s", src.name, strerror(-r));
 
-        return cli_config_text_to_json(src.name, data, len, ret_obj, err);
+        return cli_config_text_to_json_isolated(src.name, data, len, ret_obj, err);
 }

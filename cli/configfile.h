@@ -28,3 +28,12 @@ int cli_config_file_read(const char *path, json_t **ret_obj, struct vol_error *e
  * parser cannot be set up) with a message; *ret_obj is untouched on failure. */
 int cli_config_text_to_json(const char *name, const char *data, size_t len, json_t **ret_obj,
                             struct vol_error *err);
+
+/* cli_config_text_to_json run in a child process, as cli_config_file_read
+ * does: libfyaml 0.7.12 crashes on some malformed input (in its parse, or
+ * destroying the parser after an error: fuzz/fuzz_configfile.c), and a file
+ * from outside must never crash volman. A child that dies is -EBADMSG "NAME:
+ * the YAML parser failed on it (...)"; one past 20 s of CPU is killed. Same
+ * results and errors as cli_config_text_to_json otherwise. */
+int cli_config_text_to_json_isolated(const char *name, const char *data, size_t len, json_t **ret_obj,
+                                     struct vol_error *err);

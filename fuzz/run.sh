@@ -162,11 +162,15 @@ for t in "${targets[@]}"; do
         echo
         echo "=== $t: exit $rc; log $out/log"
         # The report: from the sanitizer's or the invariant's first line to libFuzzer's summary.
-        sed -n '/invariant broken\|==ERROR\|ERROR: libFuzzer\|runtime error\|ALARM\|out-of-memory/,/^SUMMARY/p' \
-                "$out/log" | head -n 80
+        report=$(sed -n '/invariant broken\|==ERROR\|ERROR: libFuzzer\|runtime error\|ALARM\|out-of-memory\|Tracer caught/,/^SUMMARY/p' \
+                "$out/log" | head -n 80)
+        # No report recognised (a sanitizer's own failure, a kill): the log's last lines.
+        [[ -n $report ]] || report=$(tail -n 25 "$out/log")
+        printf '%s\n' "$report"
         for a in $artifacts; do
                 echo "--- input $a ($(stat -c %s "$a") bytes), reproduce: $build/fuzz/$t $a"
-                od -A x -t x1z -v "$a" | head -n 64
+                # head leaves od writing to a closed pipe: not a failure of the script
+                od -A x -t x1z -v "$a" | head -n 64 || true
                 echo "hex: $(od -A n -t x1 -v "$a" | tr -d ' \n' | head -c 2048)"
         done
 done

@@ -598,6 +598,26 @@ def test_malformed_yaml_names_line_and_column(cli, client, daemon):
                        path=app_path("acme", "prod", "orders"), before={"tmpSize": "1m"})
 
 
+def test_a_file_that_crashes_the_yaml_parser_is_an_error_not_a_crash(cli, client, daemon):
+    """libfyaml 0.7.12 dies on some malformed input (here: a SEGV destroying
+    the parser after the parse error; fuzz/fuzz_configfile.c found it). The CLI
+    converts a file in a child process, so this is exit 6 with the file named
+    and nothing sent, and the CLI itself does not crash."""
+    put(client, GLOBAL, {"tmpSize": "64m"})
+    crash = b"? [a, b]~: \t::::::::::::::\x1a:alue\n"
+    write(daemon.tmp, "crash.yaml", crash)
+    err = check_refused_file(cli, client, ("config", "set"), None, name="crash.yaml",
+                             before={"tmpSize": "64m"})
+    assert err.startswith("volman: crash.yaml: the YAML parser failed on it ("), err
+    assert "check its syntax, or write it as JSON" in err
+    err = check_refused_file(cli, client, ("config", "set"), crash, before={"tmpSize": "64m"})
+    assert err.startswith("volman: stdin: the YAML parser failed on it ("), err
+    # the same file, fixed, goes through the same child
+    write(daemon.tmp, "fixed.yaml", "tmpSize: 32m\n")
+    assert cli("config", "set", "-f", "fixed.yaml")[0] == 0
+    assert get(client, GLOBAL) == {"tmpSize": "32m"}
+
+
 def test_missing_or_unreadable_file(cli, client, daemon):
     """A file that cannot be opened or read: exit 6 with the reason, nothing sent."""
     put(client, GLOBAL, {"tmpSize": "64m"})
