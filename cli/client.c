@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 
@@ -389,13 +390,20 @@ static size_t on_download(char *data, size_t size, size_t nmemb, void *userdata)
         return n;
 }
 
+/* What the input has now, not a full buffer: fread would wait for 2 MiB (or
+ * the end) of a pipe before the first byte went out, and volmand drops an
+ * upload that sends nothing for 10 s, so `export | import` from a slow
+ * producer failed half-way. */
 static size_t on_upload(char *buf, size_t size, size_t nmemb, void *userdata)
 {
         struct xfer *x = userdata;
-        size_t n = fread(buf, 1, size * nmemb, x->file);
-        if (n == 0 && ferror(x->file))
-                return CURL_READFUNC_ABORT;
-        return n;
+        for (;;) {
+                ssize_t n = read(fileno(x->file), buf, size * nmemb);
+                if (n >= 0)
+                        return (size_t)n;
+                if (errno != EINTR)
+                        return CURL_READFUNC_ABORT;
+        }
 }
 
 static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)

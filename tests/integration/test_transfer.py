@@ -8,6 +8,7 @@ import os
 import stat
 import subprocess
 import tarfile
+import time
 
 import pytest
 
@@ -367,3 +368,53 @@ def test_a_running_import_shows_its_progress(daemon):
     assert st == 404
     st, body = c.get("/v1/operations/BAD")
     assert st == 400
+
+
+def test_cli_import_from_a_pipe_sends_as_it_reads(daemon, cli_bin):
+    """`volman volume import -i -` sends what the pipe has, not a full buffer:
+    a slow producer (an export over a slow link) must not leave volmand
+    waiting on an upload that sends nothing (it drops one after 10 s)."""
+    c = daemon.client()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as t:
+        first = b"first entry\n" * 1000
+        ti = tarfile.TarInfo("first")
+        ti.size = len(first)
+        t.addfile(ti, io.BytesIO(first))
+        big = os.urandom(1 << 20)
+        ti = tarfile.TarInfo("big")
+        ti.size = len(big)
+        t.addfile(ti, io.BytesIO(big))
+    data = buf.getvalue()
+    p = subprocess.Popen([cli_bin, "--socket", daemon.socket, "volume", "import", "slow", "-i", "-", "--quiet"],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        p.stdin.write(data[:64 << 10])  # "first" whole, and the start of "big"
+        p.stdin.flush()
+        # the import is under way (its record says so) and has written "first"
+        # out of the part sent so far, while the rest is still to come
+        seen = None
+        deadline = time.monotonic() + 8  # less than volmand's 10 s for a silent upload
+        while time.monotonic() < deadline:
+            st, v = c.get("/v1/volumes/slow")
+            if st == 200 and os.path.exists(os.path.join(v["mountpoint"], "first")):
+                with open(os.path.join(v["mountpoint"], "first"), "rb") as f:
+                    seen = f.read()
+                if seen == first:
+                    break
+            time.sleep(0.05)
+        assert seen == first, "nothing of the first 64 KiB reached volmand before the end of the input"
+        assert v["status"] == "creating", v
+        p.stdin.write(data[64 << 10:])
+        p.stdin.close()
+        p.wait(timeout=60)
+        out, err = p.stdout.read(), p.stderr.read()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    assert p.returncode == 0 and out.decode().strip() == "slow", err
+    st, v = c.get("/v1/volumes/slow")
+    assert st == 200 and v["status"] == "ready", v
+    with open(os.path.join(v["mountpoint"], "big"), "rb") as f:
+        assert f.read() == big
