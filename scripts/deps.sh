@@ -8,7 +8,7 @@
 #                              (flags combine: --engines --console)
 set -euo pipefail
 base=(meson ninja-build pkg-config gcc libsqlite3-dev libjansson-dev
-      libcurl4-openssl-dev libgnutls28-dev libbtrfsutil-dev libarchive-dev libzstd-dev libsodium-dev btrfs-progs e2fsprogs uuid-dev libcmocka-dev libfyaml-dev python3-pytest python3-requests
+      libcurl4-openssl-dev libgnutls28-dev libbtrfsutil-dev libarchive-dev libzstd-dev libsodium-dev btrfs-progs e2fsprogs libcmocka-dev libfyaml-dev python3-pytest python3-requests
       sqlite3 curl fuse3 libfuse3-dev)
 # Operations (docs/operations.md): the man pages (scdoc; man-db renders them in
 # the tests), the zsh completion's tests, the .deb (dpkg-dev: dpkg-shlibdeps),

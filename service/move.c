@@ -30,10 +30,10 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
-#include <uuid/uuid.h>
 
 #include "core/cleanup.h"
 #include "core/failpoint.h"
+#include "core/uuid.h"
 #include "core/xmalloc.h"
 #include "cluster.h"
 #include "internal.h"
@@ -270,9 +270,7 @@ static int move_locked(struct vol_service *s, const struct vol_caller *caller, c
 
         /* 2. the new storage, buried until the flip */
         _cleanup_(vol_volume_freep) struct vol_volume *nv = vol_volume_dup(v);
-        uuid_t u;
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, nv->id);
+        vol_uuid_random(nv->id);
         free(nv->node);
         nv->node = xstrdup(vol_service_node(s));
         free(nv->mountpoint);

@@ -17,10 +17,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uuid/uuid.h>
 
 #include "core/cleanup.h"
 #include "core/failpoint.h"
+#include "core/uuid.h"
 #include "core/xmalloc.h"
 #include "internal.h"
 
@@ -265,9 +265,7 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
                 return vol_error_set(err, -E2BIG, "volume %s has %zu snapshots, the most it may have; remove one first",
                                      volume, n);
         struct vol_snapshot sn = {.created = (int64_t)time(NULL)};
-        uuid_t u;
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, sn.id);
+        vol_uuid_random(sn.id);
         snprintf(sn.name, sizeof(sn.name), "%s", name);
         _cleanup_free_ char *key = snap_key(v->id, name);
         _cleanup_free_ char *intent = snap_json(&sn, v->name, d->ops->name, "creating");

@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <uuid/uuid.h>
 
 #include "core/cleanup.h"
 #include "core/size.h"
 #include "core/failpoint.h"
 #include "core/names.h"
+#include "core/uuid.h"
 #include "core/volume_json.h"
 #include "core/xmalloc.h"
 #include "cluster.h"
@@ -355,9 +355,7 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
         if ((r = vol_memory_reserve(s, d, &req->options, name, err)) < 0)
                 return r;
         _cleanup_(vol_volume_freep) struct vol_volume *v = vol_volume_new();
-        uuid_t u;
-        uuid_generate_random(u);
-        uuid_unparse_lower(u, v->id);
+        vol_uuid_random(v->id);
         v->name = xstrdup(name);
         v->driver = xstrdup(d->ops->name);
         vol_kvs_copy(&v->options, &req->options);
