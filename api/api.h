@@ -48,6 +48,8 @@ void vol_api_clone(void *ctx, const struct vol_http_request *req, struct vol_htt
 void vol_api_resize(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_export(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_import(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
+/* GET /v1/store/backup: the metadata store, copied while it runs (admin). */
+void vol_api_store_backup(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_operation_get(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_events(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);
 void vol_api_operation_list(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp);

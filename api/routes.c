@@ -71,6 +71,7 @@ static const struct vol_route routes[] = {
         {"POST", "/v1/nodes/{}/reap", vol_api_node_reap, NULL, 0},
         {"POST", "/v1/tokens", vol_api_token_create, NULL, 0},
         {"GET", "/v1/tokens", vol_api_token_list, NULL, 0},
+        {"GET", "/v1/store/backup", vol_api_store_backup, NULL, 0},
         {"DELETE", "/v1/tokens/{}", vol_api_token_remove, NULL, 0},
 };
 #define N_ROUTES (sizeof(routes) / sizeof(routes[0]))

@@ -1,12 +1,15 @@
 /* REST handlers for what a volume's driver does beyond create and remove:
  * drivers, snapshots, clone, resize (docs/api.md, "Storage"). */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api.h"
 #include "api/json_in.h"
 #include "core/cleanup.h"
 #include "core/volume_json.h"
+#include "core/xmalloc.h"
 #include "drivers/driver.h"
 
 DEFINE_CLEANUP_FUNC(struct vol_volume, vol_volume_free)
@@ -215,6 +218,42 @@ void vol_api_export(void *ctx, const struct vol_http_request *req, struct vol_ht
                                 (unsigned long long)progress.bytes, vol_error_message(&err));
         vol_error_clear(&err);
         vol_http_stream_end(st, r == 0);
+}
+
+/* ---- the metadata store's backup ---- */
+
+void vol_api_store_backup(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        struct vol_caller caller = vol_api_caller(req);
+        _cleanup_close_ int fd = -1;
+        if (vol_service_store_backup(ctx, &caller, &fd, &err) < 0)
+                return fail(resp, &err);
+        struct vol_http_stream *st = vol_http_stream_start(req, 200, "application/vnd.sqlite3");
+        if (!st) {
+                vol_error_set(&err, -EIO, "this request cannot stream an answer");
+                return fail(resp, &err);
+        }
+        const size_t size = 1 << 16;
+        _cleanup_free_ char *buf = xmalloc(size);
+        bool ok = true;
+        for (;;) {
+                ssize_t n = read(fd, buf, size);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        if (n < 0) {
+                                vol_service_log("error", "store backup cut short: reading the copy: %m");
+                                ok = false;
+                        }
+                        break;
+                }
+                if (vol_http_stream_write(st, buf, (size_t)n) < 0) {
+                        ok = false;
+                        break;
+                }
+        }
+        vol_http_stream_end(st, ok);
 }
 
 static ssize_t from_body(void *userdata, void *buf, size_t n)

@@ -100,6 +100,8 @@ int cli_doctor(struct cli_context *ctx, int argc, char **argv, struct vol_error 
 int cli_events(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 /* `volman token ...` (cli/token.c). */
 int cli_token(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
+/* `volman store backup` (cli/store.c). */
+int cli_store(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 /* `volman node ls|drain`: a cluster's nodes (cli/node.c). */
 int cli_node(struct cli_context *ctx, int argc, char **argv, struct vol_error *err);
 /* Every volume GET /v1/volumes?QUERY lists, page after page (cli/volume.c). */

@@ -175,6 +175,7 @@ static const struct {
     {"volume snapshot", "volman volume snapshot create web-data before-upgrade"},
     {"driver", "volman driver ls"},
     {"node", "volman node ls"},
+    {"store", "volman store backup -o /var/backups/volman.db"},
 };
 
 static void print_group_usage(const char *group, const struct cli_command *table, size_t n, FILE *f)

@@ -23,6 +23,7 @@ static const struct cli_command commands[] = {
     {"events", NULL, cli_events, "Follow what happens to volumes and apps"},
     {"token", NULL, cli_token, "Make, list and revoke API tokens (create, ls, rm)"},
     {"node", NULL, cli_node, "List a cluster's nodes, drain one (ls, drain)"},
+    {"store", NULL, cli_store, "Back up the metadata store while volmand runs (backup)"},
     {"health", NULL, cmd_health, "Check that volmand answers"},
     {"doctor", NULL, cli_doctor, "Check what this host gives volman, and how to fix what it lacks"},
     {"version", NULL, cmd_version, "Show the versions of volman and volmand"},

@@ -423,6 +423,14 @@ void vol_service_set_log_level(enum vol_log_level min);
  * name counts as info) would be written: lets a caller skip building one. */
 bool vol_service_log_enabled(const char *level);
 
+/* A consistent copy of the metadata store, made while writes go on (the
+ * sqlite store's database file, which opens as a store): 0 and *ret_fd, open
+ * for reading at its start, nothing left on disk. Admin only (-EPERM: it
+ * holds every tenant's records); -ENOTSUP for a store that has its own tools
+ * (etcd). Audited. */
+int vol_service_store_backup(struct vol_service *s, const struct vol_caller *caller, int *ret_fd,
+                             struct vol_error *err);
+
 /* The audit trail: one line per destructive operation and per failure of the
  * daemon, with who (the caller), what and the outcome (r: 0 or < 0 with err). */
 void vol_service_audit(const struct vol_caller *caller, const char *what, int r,

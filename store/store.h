@@ -6,6 +6,7 @@
  * leaks out of a backend's file. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,6 +21,17 @@ enum vol_store_sync {
         VOL_SYNC_FULL,    /* on stable storage (fsync'd): survives power loss */
         VOL_SYNC_ORDERED, /* survives a crash of the daemon, and becomes durable
                              no later than the next VOL_SYNC_FULL write */
+};
+
+/* What a store's writes cost since it was opened: the durability figures of
+ * docs/architecture.md ("one synced write per change, none per mount"). */
+struct vol_store_stats {
+        uint64_t writes_full;    /* writes asked for with VOL_SYNC_FULL */
+        uint64_t writes_ordered; /* writes asked for with VOL_SYNC_ORDERED */
+        uint64_t commits;        /* transactions committed (a batch of writes is one) */
+        uint64_t commits_ahead;  /* of them, synced batches committed while a flush ran (sqlite) */
+        uint64_t syncs;          /* flushes to stable storage the store made for them */
+        uint64_t checkpoints;    /* copies of the log back into the database (sqlite) */
 };
 
 /* Called once per listed volume; v is only valid during the call.
@@ -144,6 +156,15 @@ struct vol_store_ops {
         int (*bury)(struct vol_store *s, const struct vol_tombstone *t, struct vol_error *err);
         int (*relocate)(struct vol_store *s, struct vol_volume *v, int64_t expect_rev,
                         const struct vol_tombstone *old, struct vol_error *err);
+        /* Optional (NULL: the backend does not count): what the store's writes
+         * have cost since it was opened, for /metrics. */
+        void (*stats)(struct vol_store *s, struct vol_store_stats *out);
+        /* Optional (NULL: the backend has its own, such as etcd's snapshots):
+         * a consistent copy of the whole store, made while writes go on, in
+         * a file of the backend's own format that opens as the store:
+         * 0 and *ret_fd, open for reading at its start, the file already
+         * unlinked (nothing is left behind, whatever happens next). */
+        int (*backup)(struct vol_store *s, int *ret_fd, struct vol_error *err);
 };
 
 /* A write that returns an error has changed nothing a later read can see:
@@ -233,6 +254,25 @@ static inline int vol_store_drop_tombstones(struct vol_store *s, const char *con
 static inline int vol_store_health(struct vol_store *s, struct vol_error *err)
 {
         return s->ops->health(s, err);
+}
+
+/* See backup in struct vol_store_ops; -ENOTSUP when the backend has none. */
+static inline int vol_store_backup(struct vol_store *s, int *ret_fd, struct vol_error *err)
+{
+        if (!s->ops->backup)
+                return vol_error_set(err, -ENOTSUP,
+                                     "the %s store is backed up with its own tools, not through volmand",
+                                     s->ops->name);
+        return s->ops->backup(s, ret_fd, err);
+}
+
+/* Fills *out; false when the backend does not count. */
+static inline bool vol_store_stats(struct vol_store *s, struct vol_store_stats *out)
+{
+        if (!s->ops->stats)
+                return false;
+        s->ops->stats(s, out);
+        return true;
 }
 
 static inline int vol_store_count(struct vol_store *s, vol_store_count_cb cb, void *userdata,

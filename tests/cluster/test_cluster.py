@@ -209,6 +209,14 @@ def test_node_calls_need_the_cluster_secret(cluster):
     assert st == 401, body
 
 
+def test_the_store_backup_points_at_etcds_own_tools(cluster):
+    # an etcd store is copied with etcdctl snapshot save, not through a node
+    rc, out, err = cluster[0].cli("store", "backup", "-o", "-")
+    assert rc != 0 and "backed up with its own tools" in err and out == "", (rc, out, err)
+    st, body = cluster[0].api("GET", "/v1/store/backup")
+    assert st == 400 and body["error"]["code"] == "not_supported", body
+
+
 def test_tenants_stay_apart_across_nodes(cluster):
     n1, n2, n3 = cluster.nodes
     rc, tok_a, err = n1.cli("token", "create", "--tenant", "acme")

@@ -24,13 +24,14 @@ import socket
 import sqlite3
 import ssl
 import stat
+import subprocess
 import threading
 import time
 import uuid
 
 import pytest
 
-from conftest import UnixHTTPConnection
+from conftest import VOLMAN, UnixHTTPConnection
 
 MiB = 1 << 20
 LISTEN = ["--listen", "127.0.0.1:0"]
@@ -216,12 +217,26 @@ def sodium():
     return _sodium
 
 
-def stored_secret(root, key):
+def store_file(d):
+    """The daemon's store as it is now, as a file to read: the database itself
+    when volmand is stopped, else a copy made by `volman store backup` (volmand
+    holds its database locked against other processes)."""
+    if not d.running():
+        return os.path.join(d.root, "volman.db")
+    out = os.path.join(os.path.dirname(d.root), "store-copy.db")
+    p = subprocess.run([VOLMAN, "--socket", d.socket, "store", "backup", "-o", out],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return out
+
+
+def stored_secret(d, key):
     """(record, value) of the secret stored under key ("tenant/env/app-or-*/name"),
-    read from the store (read-only) and opened with {root}/secret.key; (None, None)
-    when there is no record. Fails the test when the box does not open or is not
-    bound to key."""
-    db = sqlite3.connect("file:%s?mode=ro" % os.path.join(root, "volman.db"), uri=True, timeout=10)
+    read from daemon d's store (read-only) and opened with its secret.key; (None,
+    None) when there is no record. Fails the test when the box does not open or is
+    not bound to key."""
+    root = d.root
+    db = sqlite3.connect("file:%s?mode=ro" % store_file(d), uri=True, timeout=10)
     try:
         rec = db.execute("SELECT body FROM docs WHERE kind = 'secret' AND key = ?", (key,)).fetchone()
         # the record names the slot ({key}@a or {key}@b) of its current box
@@ -634,8 +649,8 @@ def test_secrets_are_listed_never_shown_never_stored_in_clear_and_kept(make_daem
     # a restart on the same root keeps them (and their sealed boxes open)
     d.start()
     assert api.secrets(ENV) == [env_rec] and api.secrets(APP) == [app_rec]
-    assert stored_secret(d.root, "acme/prod/*/db-password")[1] == env_value
-    assert stored_secret(d.root, "acme/prod/web/api-key")[1] == app_value
+    assert stored_secret(d, "acme/prod/*/db-password")[1] == env_value
+    assert stored_secret(d, "acme/prod/web/api-key")[1] == app_value
     assert os.lstat(key).st_ino == ks.st_ino  # not made again
 
     # an overwrite keeps created and moves updated
@@ -871,10 +886,10 @@ def test_file_put_eio_between_data_and_record_overwrite(make_daemon):
                        "record of %d bytes" % (len(got), "new" if got == v2 else "unknown", len(v1)))
 
 
-def assert_secret_consistent(root, key, rec, values):
+def assert_secret_consistent(d, key, rec, values):
     """The stored secret under key: its record's size is its box's value's, and the
     value is one of values."""
-    stored, value = stored_secret(root, key)
+    stored, value = stored_secret(d, key)
     assert stored is not None, key
     assert rec is None or stored["size"] == rec["size"]
     assert value in values, "secret %s holds a value the test never put" % key
@@ -890,11 +905,11 @@ def test_secret_put_killed_between_box_and_record_new_name(make_daemon):
     d.wait_dead()
     d.start()
     assert api.secrets(APP) == []
-    assert stored_secret(d.root, "acme/prod/web/new") == (None, None)
+    assert stored_secret(d, "acme/prod/web/new") == (None, None)
     assert api.delete_secret(APP, "new")[0] == 404
     st, rec = api.put_secret(APP, "new", b"now")
     assert st == 200 and api.secrets(APP) == [rec]
-    assert stored_secret(d.root, "acme/prod/web/new")[1] == b"now"
+    assert stored_secret(d, "acme/prod/web/new")[1] == b"now"
 
 
 def test_secret_put_killed_between_box_and_record_overwrite(make_daemon):
@@ -908,11 +923,11 @@ def test_secret_put_killed_between_box_and_record_overwrite(make_daemon):
     d.start()
     recs = api.secrets(ENV)
     assert len(recs) == 1 and recs[0]["name"] == "pw", recs
-    assert_secret_consistent(d.root, "acme/prod/*/pw", recs[0], [v1, v2])
+    assert_secret_consistent(d, "acme/prod/*/pw", recs[0], [v1, v2])
     v3 = b"v3"
     st, rec3 = api.put_secret(ENV, "pw", v3)
     assert st == 200 and api.secrets(ENV) == [rec3]
-    assert stored_secret(d.root, "acme/prod/*/pw")[1] == v3
+    assert stored_secret(d, "acme/prod/*/pw")[1] == v3
 
 
 def test_secret_put_eio_between_box_and_record(make_daemon):
@@ -925,13 +940,13 @@ def test_secret_put_eio_between_box_and_record(make_daemon):
     st, body = api.put_secret(ENV, "other", b"x")
     error_of(st, body, 500, "internal")
     assert api.secrets(ENV) == before
-    assert stored_secret(d.root, "acme/prod/*/other") == (None, None)
+    assert stored_secret(d, "acme/prod/*/other") == (None, None)
     # an overwrite: an error, the list unchanged, the old value still what is stored
     st, body = api.put_secret(ENV, "pw", v2)
     error_of(st, body, 500, "internal")
     assert api.secrets(ENV) == before
-    assert_secret_consistent(d.root, "acme/prod/*/pw", before[0], [v1, v2])
-    assert stored_secret(d.root, "acme/prod/*/pw")[1] == v1
+    assert_secret_consistent(d, "acme/prod/*/pw", before[0], [v1, v2])
+    assert stored_secret(d, "acme/prod/*/pw")[1] == v1
 
 
 # ---- concurrency ------------------------------------------------------------------------

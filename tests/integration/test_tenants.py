@@ -279,7 +279,11 @@ def test_token_cli_create_ls_rm_and_tokens_survive_restart_hashed(tls):
     blob = b"".join(open(os.path.join(tls.root, f), "rb").read() for f in os.listdir(tls.root)
                     if f.startswith("volman.db"))
     assert tok[17:].encode() not in blob and tok.encode() not in blob  # only the hash is kept
-    assert sqlite3.connect(db).execute("select count(*) from docs where kind='token'").fetchone()[0] == 1
+    conn = sqlite3.connect(db)   # closed before volmand starts: it must be the only one to open it
+    try:
+        assert conn.execute("select count(*) from docs where kind='token'").fetchone()[0] == 1
+    finally:
+        conn.close()
     tls.start(args=LISTEN)
     assert TLSClient(tls, token=tok).get("/v1/volumes")[0] == 200
 
