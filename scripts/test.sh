@@ -20,7 +20,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$repo"
 build="$repo/build-test"
 
-log() { printf '==> %s\n' "$*"; }
+log() { printf '==> %s (%s s)\n' "$*" "$SECONDS"; }
 
 # --- dependencies -----------------------------------------------------------
 # The engine and app tests drive real dockerd and Podman, the console tests
@@ -58,11 +58,12 @@ unit_rc=0
 log "unit tests"
 meson test -C "$build" --print-errorlogs || unit_rc=$?
 
-# The libFuzzer targets (fuzz/), 20 s each: a short run on every change;
+# The libFuzzer targets (fuzz/), 12 s each: a short run on every change;
 # longer runs are fuzz/run.sh SECONDS, on purpose.
 fuzz_rc=0
-log "fuzzing, ${FUZZ_SECONDS:-20} s per target"
-bash "$repo/fuzz/run.sh" "${FUZZ_SECONDS:-20}" || fuzz_rc=$?
+fuzz_out=$(mktemp)
+log "fuzzing, ${FUZZ_SECONDS:-12} s per target"
+bash "$repo/fuzz/run.sh" "${FUZZ_SECONDS:-12}" 2>&1 | tee "$fuzz_out" || fuzz_rc=${PIPESTATUS[0]}
 
 # Each pytest suite: its exit code and pytest's own last line.
 declare -A rc counts
@@ -74,7 +75,7 @@ run_suite() {
         # can import python3-pytest. A backstop far above the suite's minutes;
         # daemons die with pytest (PR_SET_PDEATHSIG), so a timeout leaves none.
         rc[$name]=0
-        VOLMAN_BUILD="$build" timeout 1800 /usr/bin/python3 -m pytest -v -rs -p no:cacheprovider "$dir" \
+        VOLMAN_BUILD="$build" timeout 1800 /usr/bin/python3 -m pytest -v -rs --durations=8 -p no:cacheprovider "$dir" \
                 </dev/null 2>&1 | tee "$out" || rc[$name]=$?
         # pytest's last line: "N passed, M skipped in Ts"
         counts[$name]=$(grep -E '^=+ .*(passed|failed|error|skipped|no tests ran).* =+$' "$out" \
@@ -100,5 +101,16 @@ for name in integration engines apps console powerloss cluster packaging; do
         summary+="; $name tests $(status ${rc[$name]})${counts[$name]:+ (${counts[$name]})}"
         ((rc[$name] == 0)) || failed=1
 done
+# A failed fuzzing step is reported again here, next to the summary: a CI log
+# that keeps only its tail still shows which target failed, and how.
+if ((fuzz_rc != 0)); then
+        echo "fuzzing report (again):"
+        if grep -q '^target  *executions' "$fuzz_out"; then
+                sed -n '/^target  *executions/,$p' "$fuzz_out" | head -n 60
+        else
+                tail -n 30 "$fuzz_out" # it failed before running: installing or building
+        fi
+fi
+rm -f "$fuzz_out"
 echo "SUMMARY: $summary"
 exit $failed

@@ -2,6 +2,7 @@
 help itself, so a new command is covered the day it is added) and of
 volmand: exit 0, the usage on stdout, an example, and no daemon needed."""
 
+import functools
 import re
 import subprocess
 
@@ -30,16 +31,22 @@ def subcommands(text):
     return out
 
 
-def every_command():
-    """Every command path, depth first, with its help text."""
-    require_binaries(VOLMAN)
+@functools.lru_cache(maxsize=1)
+def _walk():
     todo, seen = [()], []
     while todo:
         path = todo.pop()
         rc, out, err = help_of(VOLMAN, *path)
         seen.append((path, rc, out, err))
         todo += [path + (c,) for c in subcommands(out)]
-    return seen
+    return tuple(seen)
+
+
+def every_command():
+    """Every command path, depth first, with its help text (walked once per
+    run: the completion tests ask for it too)."""
+    require_binaries(VOLMAN)
+    return list(_walk())
 
 
 def test_every_command_has_help_with_an_example():
