@@ -57,14 +57,7 @@ static void bytes_human(json_t *v, char out[32])
                 snprintf(out, 32, "-");
                 return;
         }
-        double b = (double)json_integer_value(v);
-        const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
-        size_t u = 0;
-        while (b >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
-                b /= 1024;
-                u++;
-        }
-        snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", b, units[u]);
+        cli_human_bytes((double)json_integer_value(v), out);
 }
 
 static void ago(const char *when, char out[32])

@@ -156,3 +156,30 @@ int cli_json_print(const json_t *j, FILE *f)
         fputc('\n', f);
         return ferror(f) ? -EIO : 0;
 }
+
+void cli_human_bytes(double bytes, char out[32])
+{
+        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+        size_t u = 0;
+        while (bytes >= 1024 && u + 1 < sizeof(units) / sizeof(units[0])) {
+                bytes /= 1024;
+                u++;
+        }
+        snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
+}
+
+void cli_progress_draw(FILE *f, const char *what, double done, double total, double secs)
+{
+        char d[32], tot[32], rate[32];
+        cli_human_bytes(done, d);
+        cli_human_bytes(secs > 0 ? done / secs : 0, rate);
+        if (total > 0 && done <= total) {
+                cli_human_bytes(total, tot);
+                double eta = done > 0 ? secs * (total - done) / done : 0;
+                fprintf(f, "\r%s: %s of %s (%3.0f%%), %s/s, ETA %d:%02d   ", what, d, tot, 100 * done / total,
+                        rate, (int)eta / 60, (int)eta % 60);
+        } else {
+                fprintf(f, "\r%s: %s, %s/s, %.0f s   ", what, d, rate, secs);
+        }
+        fflush(f);
+}

@@ -39,6 +39,14 @@ int cli_table_print(const struct cli_table *t, FILE *f);
  * for a terminal. Heap copy. */
 char *cli_json_text_safe(const char *text);
 
+/* bytes as people read them: "512 B", "1.5 KiB", ... up to PiB. */
+void cli_human_bytes(double bytes, char out[32]);
+
+/* Draws a progress line on f, over the last one ('\r'): what, the bytes
+ * done, of total with a percentage and the time left when total > 0 and
+ * done <= total, the rate over secs; else the bytes, rate and seconds. */
+void cli_progress_draw(FILE *f, const char *what, double done, double total, double secs);
+
 /* Writes j to f indented by four spaces, keys in the daemon's order, and a
  * newline, through cli_json_text_safe. Returns 0 or -EIO. */
 int cli_json_print(const json_t *j, FILE *f);

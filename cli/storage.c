@@ -64,17 +64,6 @@ static void *bg_main(void *arg)
         return NULL;
 }
 
-static void human(double bytes, char out[32])
-{
-        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-        int u = 0;
-        while (bytes >= 1024 && u < 4) {
-                bytes /= 1024;
-                u++;
-        }
-        snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
-}
-
 int cli_call_watched(struct cli_context *ctx, const char *what, const char *method, const char *path,
                      json_t *body, bool quiet, const char *node, json_t **ret, struct vol_error *err)
 {
@@ -112,17 +101,7 @@ int cli_call_watched(struct cli_context *ctx, const char *what, const char *meth
                         double secs = (double)(now.tv_sec - t0.tv_sec) + (double)(now.tv_nsec - t0.tv_nsec) / 1e9;
                         double done = (double)json_integer_value(json_object_get(op, "bytes"));
                         double total = (double)json_integer_value(json_object_get(op, "total_bytes"));
-                        char d[32], tot[32], rate[32];
-                        human(done, d);
-                        human(secs > 0 ? done / secs : 0, rate);
-                        if (total > 0 && done <= total) {
-                                human(total, tot);
-                                double eta = done > 0 ? secs * (total - done) / done : 0;
-                                fprintf(stderr, "\r%s: %s of %s (%3.0f%%), %s/s, ETA %d:%02d   ", what, d, tot,
-                                        100 * done / total, rate, (int)eta / 60, (int)eta % 60);
-                        } else {
-                                fprintf(stderr, "\r%s: %s, %s/s, %.0f s   ", what, d, rate, secs);
-                        }
+                        cli_progress_draw(stderr, what, done, total, secs);
                         drawn = true;
                         json_decref(op);
                 }

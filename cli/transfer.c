@@ -28,35 +28,12 @@ static double since(const struct timespec *t0)
         return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
-static void human(double bytes, char out[32])
-{
-        static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-        int u = 0;
-        while (bytes >= 1024 && u < 4) {
-                bytes /= 1024;
-                u++;
-        }
-        snprintf(out, 32, u ? "%.1f %s" : "%.0f %s", bytes, units[u]);
-}
-
 static void draw(void *userdata, unsigned long long done, unsigned long long total)
 {
         struct bar *b = userdata;
         if (!b->on)
                 return;
-        double t = since(&b->start);
-        char d[32], rate[32], tot[32];
-        human((double)done, d);
-        human(t > 0 ? (double)done / t : 0, rate);
-        if (total && done <= total) {
-                human((double)total, tot);
-                double eta = done ? t * (double)(total - done) / (double)done : 0;
-                fprintf(stderr, "\r%s: %s of %s (%3.0f%%), %s/s, ETA %d:%02d   ", b->what, d, tot,
-                        100.0 * (double)done / (double)total, rate, (int)eta / 60, (int)eta % 60);
-        } else {
-                fprintf(stderr, "\r%s: %s, %s/s   ", b->what, d, rate);
-        }
-        fflush(stderr);
+        cli_progress_draw(stderr, b->what, (double)done, (double)total, since(&b->start));
 }
 
 static void bar_end(struct bar *b)
