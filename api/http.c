@@ -2,7 +2,10 @@
  * workers for handlers. A connection belongs to exactly one thread at a time:
  * the event thread while it reads a request (or finishes writing an answer),
  * a worker from a whole request until its answer is written. Its fd is in
- * epoll with EPOLLONESHOT, so an event hands it to the event thread once. */
+ * epoll, edge-triggered, only while the event thread owns it: taken out when
+ * a worker gets it, put back when the worker gives it back. A connection the
+ * event thread answers itself (a fast route) stays registered from request
+ * to request, without a call to epoll_ctl. */
 #include "http.h"
 
 #include <arpa/inet.h>
@@ -28,6 +31,7 @@
 #include <unistd.h>
 
 #include "core/cleanup.h"
+#include "core/futex.h"
 #include "core/xmalloc.h"
 #include "http_tls.h"
 
@@ -141,14 +145,35 @@ static void close_worker_conn(struct conn *c)
  * LINGER_MS), then close. Event thread only. */
 static void linger_or_close(struct conn *c, struct conn **graveyard);
 
+/* Makes c's thread wake for events (EPOLLIN, EPOLLOUT) from the event thread.
+ * Edge-triggered: an edge comes when bytes arrive, so a connection already
+ * waiting for EPOLLIN whose socket was read dry needs no call; any other
+ * change (re)registers it, and epoll then checks the socket at once, so
+ * bytes already there, or a writable socket, wake it. c->armed is set before
+ * the call: once registered, c is the event thread's. */
 static void arm(struct conn *c, uint32_t events)
 {
         /* Plaintext TLS already decrypted is not the socket's to signal: wake
          * at once, as for pipelined bytes. */
         if ((events & EPOLLIN) && c->tls && vol_tls_pending(c->tls))
                 events |= EPOLLOUT;
-        struct epoll_event ev = {.events = events | EPOLLONESHOT | EPOLLRDHUP, .data.ptr = c};
-        epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_MOD, c->fd, &ev);
+        if (events == EPOLLIN && c->armed == EPOLLIN && c->drained && !c->tls)
+                return;
+        int op = c->armed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        c->armed = events;
+        struct epoll_event ev = {.events = events | EPOLLET | EPOLLRDHUP, .data.ptr = c};
+        epoll_ctl(c->srv->epoll_fd, op, c->fd, &ev);
+}
+
+/* Takes c out of epoll before a worker gets it: no event of c reaches the
+ * event thread while the worker has it (HUP and ERR included, which a
+ * registration with no events would still report). Event thread only. */
+static void disarm(struct conn *c)
+{
+        if (!c->armed)
+                return;
+        c->armed = 0;
+        epoll_ctl(c->srv->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL);
 }
 
 static void linger_or_close(struct conn *c, struct conn **graveyard)
@@ -385,6 +410,8 @@ static bool query_allowed(const struct vol_route *r, const char *key)
         return false;
 }
 
+static void dispatch(struct conn *c);
+
 /* Routes, runs the handler and sends the answer. A worker passes no
  * graveyard; the event thread runs a fast route inline and passes its own. */
 static void run_request(struct conn *c, struct conn **graveyard)
@@ -402,6 +429,7 @@ static void run_request(struct conn *c, struct conn **graveyard)
                 .head = &c->head,
                 .peer = &c->peer,
                 .stream = stream,
+                .inline_call = graveyard != NULL,
         };
         char *target = c->head.target;
         char *q = strchr(target, '?');
@@ -473,6 +501,14 @@ static void run_request(struct conn *c, struct conn **graveyard)
                 req.auth = auth;
         }
         route->handler(s->ctx, &req, &resp);
+        if (resp.defer && graveyard) { /* it would wait: a worker runs it again */
+                vol_strbuf_free(&resp.body);
+                free(resp.headers);
+                if (q)
+                        q[-1] = '?';
+                dispatch(c);
+                return;
+        }
         clock_gettime(CLOCK_MONOTONIC, &t1);
         if (s->opts.on_done)
                 s->opts.on_done(s->ctx, &req, &resp,
@@ -516,26 +552,46 @@ send:
         }
 }
 
+/* Wakes w, taken off the idle list with its job set (qlock not held). */
+static void worker_wake(struct http_worker *w)
+{
+        __atomic_store_n(&w->wake, 1, __ATOMIC_RELEASE);
+        vol_futex_wake(&w->wake);
+}
+
 static void *worker_main(void *arg)
 {
-        struct vol_http_server *s = arg;
-        pthread_mutex_lock(&s->lock);
+        struct http_worker *w = arg;
+        struct vol_http_server *s = w->srv;
+        pthread_mutex_lock(&s->qlock);
+        s->n_spare--; /* at work: from here it is spare only while on the idle list */
         for (;;) {
-                while (!s->queue_head && !s->stopping)
-                        pthread_cond_wait(&s->work_cond, &s->lock);
-                struct conn *c = s->queue_head;
-                if (!c)
-                        break; /* stopping, and nothing left */
-                s->queue_head = c->qnext;
-                if (!s->queue_head)
-                        s->queue_tail = &s->queue_head;
-                s->n_idle--;
-                pthread_mutex_unlock(&s->lock);
+                struct conn *c = w->job;
+                w->job = NULL;
+                if (!c && s->queue_head) {
+                        c = s->queue_head;
+                        s->queue_head = c->qnext;
+                        if (!s->queue_head)
+                                s->queue_tail = &s->queue_head;
+                }
+                if (!c) {
+                        if (s->q_stopping)
+                                break; /* stopping, and nothing left */
+                        __atomic_store_n(&w->wake, 0, __ATOMIC_RELAXED);
+                        w->next_idle = s->idle;
+                        s->idle = w;
+                        s->n_spare++;
+                        pthread_mutex_unlock(&s->qlock);
+                        while (!__atomic_load_n(&w->wake, __ATOMIC_ACQUIRE))
+                                vol_futex_wait(&w->wake, 0);
+                        pthread_mutex_lock(&s->qlock);
+                        continue;
+                }
+                pthread_mutex_unlock(&s->qlock);
                 run_request(c, NULL);
-                pthread_mutex_lock(&s->lock);
-                s->n_idle++;
+                pthread_mutex_lock(&s->qlock);
         }
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->qlock);
         return NULL;
 }
 
@@ -579,23 +635,38 @@ static bool streams_body(struct vol_http_server *s, struct conn *c)
         return false;
 }
 
-/* Hands a whole request to a worker, starting one if none is free. */
+/* Hands a whole request to a worker: the one that became idle last (its
+ * cache is warm), or the queue, starting a worker if none is spare. The
+ * state needs no lock: only the event thread reads connections' states, and
+ * this is it. */
 static void dispatch(struct conn *c)
 {
         struct vol_http_server *s = c->srv;
-        pthread_mutex_lock(&s->lock);
+        disarm(c);
         c->state = C_BUSY;
         c->deadline = 0;
         c->qnext = NULL;
-        *s->queue_tail = c;
-        s->queue_tail = &c->qnext;
-        if (s->n_idle == 0 && s->n_workers < WORKERS_MAX &&
-            pthread_create(&s->workers[s->n_workers], NULL, worker_main, s) == 0) {
-                s->n_workers++;
-                s->n_idle++;
+        pthread_mutex_lock(&s->qlock);
+        struct http_worker *w = s->idle;
+        if (w) {
+                s->idle = w->next_idle;
+                s->n_spare--;
+                w->job = c;
+        } else {
+                *s->queue_tail = c;
+                s->queue_tail = &c->qnext;
+                if (s->n_spare == 0 && s->n_workers < WORKERS_MAX) {
+                        struct http_worker *nw = &s->workers[s->n_workers];
+                        nw->srv = s;
+                        if (pthread_create(&nw->thread, NULL, worker_main, nw) == 0) {
+                                s->n_workers++;
+                                s->n_spare++;
+                        }
+                }
         }
-        pthread_cond_signal(&s->work_cond);
-        pthread_mutex_unlock(&s->lock);
+        pthread_mutex_unlock(&s->qlock);
+        if (w)
+                worker_wake(w);
 }
 
 /* ---- reading requests (event thread) ---- */
@@ -709,6 +780,7 @@ static int read_some(struct conn *c)
         bool got = false;
         for (;;) {
                 if (c->in_len == c->in_cap) {
+                        c->drained = false;
                         if (c->in_cap >= IN_MAX)
                                 return 2; /* the parser makes room, then we read on */
                         c->in_cap = c->in_cap ? c->in_cap * 2 : 4096;
@@ -716,16 +788,28 @@ static int read_some(struct conn *c)
                                 c->in_cap = IN_MAX;
                         c->in = xrealloc(c->in, c->in_cap);
                 }
-                ssize_t r = http_conn_recv(c, c->in + c->in_len, c->in_cap - c->in_len);
+                size_t room = c->in_cap - c->in_len;
+                ssize_t r = http_conn_recv(c, c->in + c->in_len, room);
                 if (r > 0) {
                         c->in_len += (size_t)r;
                         got = true;
+                        /* A short read of a plain socket took all it had: the
+                         * next would say EAGAIN (a syscall per request saved;
+                         * epoll tells of more). TLS may hold decrypted bytes
+                         * epoll cannot see: read it dry. */
+                        if (!c->tls && (size_t)r < room) {
+                                c->drained = true;
+                                return 1;
+                        }
+                        c->drained = false;
                         continue;
                 }
                 if (r == 0)
                         return got ? 1 : 0;
-                if (r == -EAGAIN)
+                if (r == -EAGAIN) {
+                        c->drained = true;
                         return 1;
+                }
                 return -1;
         }
 }
@@ -762,6 +846,7 @@ static void on_conn_event(struct conn *c, uint32_t events, struct conn **graveya
                                 continue;
                         }
                         if (r == -EAGAIN) {
+                                c->drained = true;
                                 arm(c, EPOLLIN);
                                 return;
                         }
@@ -940,7 +1025,8 @@ static void accept_all(struct vol_http_server *s, struct conn **graveyard)
                 s->conns = c;
                 s->n_conns++;
                 pthread_mutex_unlock(&s->lock);
-                struct epoll_event ev = {.events = EPOLLIN | EPOLLONESHOT | EPOLLRDHUP, .data.ptr = c};
+                struct epoll_event ev = {.events = EPOLLIN | EPOLLET | EPOLLRDHUP, .data.ptr = c};
+                c->armed = EPOLLIN; /* nothing read yet: not drained */
                 if (epoll_ctl(s->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
                         close_loop_conn(c, graveyard);
         }
@@ -1063,7 +1149,7 @@ static int serve(int fd, const char *path, int port, const struct vol_http_optio
         if (!s->opts.body_timeout_ms)
                 s->opts.body_timeout_ms = 10000;
         pthread_mutex_init(&s->lock, NULL);
-        pthread_cond_init(&s->work_cond, NULL);
+        pthread_mutex_init(&s->qlock, NULL);
         s->queue_tail = &s->queue_head;
         s->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
         s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -1097,8 +1183,18 @@ void vol_http_stop(struct vol_http_server *s)
                 return;
         pthread_mutex_lock(&s->lock);
         s->stopping = true;
-        pthread_cond_broadcast(&s->work_cond);
+        pthread_mutex_lock(&s->qlock);
+        s->q_stopping = true;
+        struct http_worker *idle = s->idle;
+        s->idle = NULL;
+        for (struct http_worker *w = idle; w; w = w->next_idle)
+                s->n_spare--;
+        pthread_mutex_unlock(&s->qlock);
         pthread_mutex_unlock(&s->lock);
+        for (struct http_worker *w = idle, *next; w; w = next) {
+                next = w->next_idle; /* read before the wake: w may run at once */
+                worker_wake(w);
+        }
         if (s->loop_started) {
                 uint64_t one = 1;
                 (void)!write(s->wake_fd, &one, sizeof(one));
@@ -1107,7 +1203,7 @@ void vol_http_stop(struct vol_http_server *s)
         /* No event thread from here: workers finish their requests and, seeing
          * `stopping`, close their connections themselves. */
         for (size_t i = 0; i < s->n_workers; i++)
-                pthread_join(s->workers[i], NULL);
+                pthread_join(s->workers[i].thread, NULL);
         while (s->conns) {
                 struct conn *c = s->conns;
                 s->conns = c->next;
@@ -1124,7 +1220,7 @@ void vol_http_stop(struct vol_http_server *s)
         if (s->path)
                 unlink(s->path);
         pthread_mutex_destroy(&s->lock);
-        pthread_cond_destroy(&s->work_cond);
+        pthread_mutex_destroy(&s->qlock);
         free(s->path);
         free(s);
 }

@@ -47,6 +47,8 @@ struct vol_http_request {
         const struct vol_http_head *head;
         const struct vol_http_peer *peer;
         struct vol_http_stream *stream; /* for vol_http_stream_start; NULL inline */
+        bool inline_call; /* run by the event thread (a VOL_ROUTE_FAST route): the
+                             handler may answer vol_http_defer instead of waiting */
         void *auth; /* what the server's authenticate hook kept for the handler
                        (VOL_HTTP_AUTH_MAX bytes), or NULL: the server has no hook
                        or the route is VOL_ROUTE_PUBLIC */
@@ -58,10 +60,20 @@ struct vol_http_response {
         struct vol_strbuf body;
         char *headers; /* more header lines, each ending in \r\n (malloc'd; the server frees), or NULL */
         bool wipe;     /* the body is a secret: the server wipes it from memory once sent */
+        bool defer;    /* see vol_http_defer */
 };
 
 typedef void (*vol_http_handler)(void *ctx, const struct vol_http_request *req,
                                  struct vol_http_response *resp);
+
+/* Called by a handler run inline (req->inline_call) that would have to wait
+ * (a lock another thread holds, a slow driver): nothing is answered, and the
+ * server runs the request again on a worker thread, where it may wait. The
+ * handler must have changed nothing before it defers. */
+static inline void vol_http_defer(struct vol_http_response *resp)
+{
+        resp->defer = true;
+}
 
 /* Route flags. */
 enum {

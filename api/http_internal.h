@@ -64,8 +64,24 @@ struct conn {
         bool stream_body;
         bool body_done;
         size_t body_off;
+        /* its epoll registration (http.c, arm): the events it waits for,
+         * 0 while a worker owns it (not registered); drained: the socket was
+         * read dry since its last edge (plain sockets) */
+        uint32_t armed;
+        bool drained;
         struct conn *prev, *next; /* the server's list */
         struct conn *qnext;       /* the work queue, or the graveyard */
+};
+
+/* A worker thread. An idle one sleeps on `wake` alone; whoever takes it off
+ * the idle list hands it its request in `job` (qlock held) and then wakes
+ * it: one futex wake, no condition variable, no herd. */
+struct http_worker {
+        struct vol_http_server *srv;
+        pthread_t thread;
+        uint32_t wake;    /* 0 while it sleeps; set to 1 to wake it */
+        struct conn *job; /* the request handed to it, or NULL (stopping) */
+        struct http_worker *next_idle;
 };
 
 struct vol_http_server {
@@ -87,10 +103,17 @@ struct vol_http_server {
         size_t n_conns;
         bool stopping;
 
-        pthread_cond_t work_cond;
-        struct conn *queue_head, **queue_tail;
-        size_t n_workers, n_idle;
-        pthread_t workers[WORKERS_MAX];
+        /* The work queue and the idle workers, under a lock of their own:
+         * the event thread handing a request over never waits for a worker
+         * giving a connection back (that takes `lock`). Lock order: lock,
+         * then qlock. */
+        pthread_mutex_t qlock;
+        struct conn *queue_head, **queue_tail; /* requests no idle worker took */
+        struct http_worker *idle;              /* the last to become idle first */
+        size_t n_workers;                      /* started */
+        size_t n_spare;                        /* idle, or started and not yet at work */
+        bool q_stopping;                       /* `stopping`, as the workers' loop sees it */
+        struct http_worker workers[WORKERS_MAX];
 };
 
 #define STREAM_BUF (64u << 10)

@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "core/cleanup.h"
 #include "core/xmalloc.h"
@@ -14,6 +16,16 @@
 /* ---- streamed answers (a worker's connection only) ---- */
 
 
+
+/* Waits until c can take more bytes: 0, or -EPIPE for a reader that
+ * stopped reading (STREAM_WAIT_MS) or is gone. */
+static int wait_room(struct conn *c)
+{
+        struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+        if (poll(&p, 1, STREAM_WAIT_MS) <= 0 || (p.revents & (POLLERR | POLLHUP)))
+                return -EPIPE;
+        return 0;
+}
 
 /* Writes all of data to the (non-blocking) connection, waiting for room. */
 static int write_all(struct conn *c, const char *data, size_t n)
@@ -25,15 +37,61 @@ static int write_all(struct conn *c, const char *data, size_t n)
                         n -= (size_t)w;
                         continue;
                 }
-                if (w == -EAGAIN) {
-                        struct pollfd p = {.fd = c->fd, .events = POLLOUT};
-                        if (poll(&p, 1, STREAM_WAIT_MS) <= 0 || (p.revents & (POLLERR | POLLHUP)))
-                                return -EPIPE; /* a reader that stopped reading goes */
+                if (w == -EAGAIN && wait_room(c) == 0)
                         continue;
-                }
                 return -EPIPE;
         }
         return 0;
+}
+
+/* Writes the n pieces of iov in order, waiting for room; iov is consumed.
+ * On a plain socket they go out together (one sendmsg while there is room),
+ * so a chunk's size line, its data and its CRLF wake the reader once, not
+ * three times; TLS records go one piece at a time. */
+static int write_allv(struct conn *c, struct iovec *iov, int n)
+{
+        if (c->tls) {
+                for (int i = 0; i < n; i++)
+                        if (write_all(c, iov[i].iov_base, iov[i].iov_len) < 0)
+                                return -EPIPE;
+                return 0;
+        }
+        while (n > 0) {
+                if (!iov->iov_len) {
+                        iov++;
+                        n--;
+                        continue;
+                }
+                struct msghdr mh = {.msg_iov = iov, .msg_iovlen = (size_t)n};
+                ssize_t w = sendmsg(c->fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        if ((errno == EAGAIN || errno == EWOULDBLOCK) && wait_room(c) == 0)
+                                continue;
+                        return -EPIPE;
+                }
+                for (size_t left = (size_t)w; left;) { /* past what went out */
+                        size_t k = left < iov->iov_len ? left : iov->iov_len;
+                        iov->iov_base = (char *)iov->iov_base + k;
+                        iov->iov_len -= k;
+                        left -= k;
+                        if (!iov->iov_len) {
+                                iov++;
+                                n--;
+                        }
+                }
+        }
+        return 0;
+}
+
+/* Sends n bytes as one chunk (HTTP/1.1) or as they are (HTTP/1.0). */
+static int send_chunk(struct vol_http_stream *st, const char *data, size_t n)
+{
+        char head[24];
+        int k = snprintf(head, sizeof(head), "%zx\r\n", n);
+        struct iovec iov[3] = {{head, (size_t)k}, {(char *)data, n}, {(char *)"\r\n", 2}};
+        return st->chunked ? write_allv(st->c, iov, 3) : write_allv(st->c, iov + 1, 1);
 }
 
 static int stream_flush(struct vol_http_stream *st)
@@ -42,16 +100,7 @@ static int stream_flush(struct vol_http_stream *st)
                 return -EPIPE;
         if (!st->len)
                 return 0;
-        char head[24];
-        int r = 0;
-        if (st->chunked) {
-                int n = snprintf(head, sizeof(head), "%zx\r\n", st->len);
-                r = write_all(st->c, head, (size_t)n);
-        }
-        if (r == 0)
-                r = write_all(st->c, st->buf, st->len);
-        if (r == 0 && st->chunked)
-                r = write_all(st->c, "\r\n", 2);
+        int r = send_chunk(st, st->buf, st->len);
         st->len = 0;
         if (r < 0)
                 st->broken = true;
@@ -86,18 +135,11 @@ int vol_http_stream_write(struct vol_http_stream *st, const void *data, size_t n
         if (st->len == 0 && n >= STREAM_BUF) { /* a whole buffer's worth: one chunk, no copy */
                 if (st->broken)
                         return -EPIPE;
-                char head[24];
-                int k = snprintf(head, sizeof(head), "%zx\r\n", n);
-                int r = 0;
-                if (st->chunked)
-                        r = write_all(st->c, head, (size_t)k);
-                if (r == 0)
-                        r = write_all(st->c, p, n);
-                if (r == 0 && st->chunked)
-                        r = write_all(st->c, "\r\n", 2);
-                if (r < 0)
+                if (send_chunk(st, p, n) < 0) {
                         st->broken = true;
-                return r < 0 ? -EPIPE : 0;
+                        return -EPIPE;
+                }
+                return 0;
         }
         while (n) {
                 if (st->broken)

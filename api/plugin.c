@@ -172,6 +172,9 @@ static const char *engine_id(json_t *body)
         return "engine"; /* protocol versions before mount ids */
 }
 
+/* Mount and Unmount run on the event thread (no hand-off to a worker) when
+ * they need not wait: a volume of a driver that mounts with a check, whose
+ * name no other operation holds. Otherwise they are deferred to a worker. */
 static void mount(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
         struct vol_error err = VOL_ERROR_INIT;
@@ -179,8 +182,12 @@ static void mount(void *ctx, const struct vol_http_request *req, struct vol_http
         _cleanup_free_ char *mountpoint = NULL;
         const char *name;
         struct vol_caller caller = engine_caller(req);
-        if (parse_named(req, &body, &name, &err) < 0 ||
-            vol_service_mount(ctx, &caller, name, engine_id(body), &mountpoint, &err) < 0)
+        int r = parse_named(req, &body, &name, &err);
+        if (r == 0)
+                r = vol_service_mount(ctx, &caller, name, engine_id(body), req->inline_call, &mountpoint, &err);
+        if (r == -EWOULDBLOCK && req->inline_call)
+                return vol_http_defer(resp);
+        if (r < 0)
                 return fail(resp, &err);
         ok(resp);
         vol_strbuf_puts(&resp->body, "{\"Mountpoint\":");
@@ -194,10 +201,14 @@ static void unmount(void *ctx, const struct vol_http_request *req, struct vol_ht
         _cleanup_json_ json_t *body = NULL;
         const char *name;
         struct vol_caller caller = engine_caller(req);
-        if (parse_named(req, &body, &name, &err) == 0 &&
-            vol_service_unmount(ctx, &caller, name, engine_id(body), &err) < 0 && err.code != -ENOENT)
-                vol_service_log("warning", "plugin unmount of %s (%s) answered success anyway: %s",
-                                name, engine_id(body), vol_error_message(&err));
+        if (parse_named(req, &body, &name, &err) == 0) {
+                int r = vol_service_unmount(ctx, &caller, name, engine_id(body), req->inline_call, &err);
+                if (r == -EWOULDBLOCK && req->inline_call)
+                        return vol_http_defer(resp);
+                if (r < 0 && err.code != -ENOENT)
+                        vol_service_log("warning", "plugin unmount of %s (%s) answered success anyway: %s", name,
+                                        engine_id(body), vol_error_message(&err));
+        }
         vol_error_clear(&err);
         ok(resp);
         vol_strbuf_puts(&resp->body, "{\"Err\":\"\"}");
@@ -290,8 +301,8 @@ static const struct vol_route plugin_routes[] = {
         {"POST", "/Plugin.Activate", activate, NULL, VOL_ROUTE_FAST},
         {"POST", "/VolumeDriver.Create", create, NULL, 0},
         {"POST", "/VolumeDriver.Remove", remove_volume, NULL, 0},
-        {"POST", "/VolumeDriver.Mount", mount, NULL, 0},
-        {"POST", "/VolumeDriver.Unmount", unmount, NULL, 0},
+        {"POST", "/VolumeDriver.Mount", mount, NULL, VOL_ROUTE_FAST},
+        {"POST", "/VolumeDriver.Unmount", unmount, NULL, VOL_ROUTE_FAST},
         {"POST", "/VolumeDriver.Path", path, NULL, VOL_ROUTE_FAST},
         {"POST", "/VolumeDriver.Get", get, NULL, VOL_ROUTE_FAST},
         {"POST", "/VolumeDriver.List", list, NULL, 0},

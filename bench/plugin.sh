@@ -270,8 +270,9 @@ report() {
         echo "volmand log lines with error/warning: $VOLMAND_LOG_ERRORS"
         echo
         echo "## Caveats"
-        echo "- Mount/Unmount latency is a SQLite commit without fsync, two thread hand-offs and the"
-        echo "  HTTP exchange; other load on the two cores moves it."
+        echo "- Mount/Unmount latency is a SQLite commit without fsync (one WAL frame) and the HTTP"
+        echo "  exchange, answered on volmand's event thread with no hand-off to a worker; other"
+        echo "  load on the two cores moves it, and on a virtual machine so does the host."
         echo "- A docker run also costs a Get (and a Mount and an Unmount) per volman volume, each"
         echo "  on a new connection from dockerd; the local driver does none of that."
         echo "- Other load on the machine moves every figure: see the load averages above."

@@ -438,7 +438,7 @@ static int btrfs_recover(struct vol_driver *d, struct vol_error *err)
 const struct vol_driver_ops vol_driver_btrfs_ops = {
         .name = "btrfs",
         .caps = VOL_CAP_SIZE_LIMIT | VOL_CAP_OWNERSHIP | VOL_CAP_USAGE | VOL_CAP_REMAKE_EMPTY | VOL_CAP_SNAPSHOT |
-                VOL_CAP_RESIZE | VOL_CAP_USAGE_CHEAP,
+                VOL_CAP_RESIZE | VOL_CAP_USAGE_CHEAP | VOL_CAP_MOUNT_CHEAP,
         .options = btrfs_options,
         .validate = btrfs_validate,
         .path = btrfs_path,

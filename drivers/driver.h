@@ -29,6 +29,7 @@ enum {
         VOL_CAP_SNAPSHOT = 1u << 5, /* snapshot, snapshot_remove, snapshot_restore, clone */
         VOL_CAP_RESIZE = 1u << 6,   /* resize: the size limit can change */
         VOL_CAP_USAGE_CHEAP = 1u << 7, /* info's usage costs no walk (the filesystem or a qgroup counts it) */
+        VOL_CAP_MOUNT_CHEAP = 1u << 8, /* mount and unmount are a check at most: no mount(2), no mount table read */
 };
 
 /* What the drivers are given about the host. */

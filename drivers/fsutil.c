@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/fs.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -28,6 +31,17 @@ static int open_dir(int dirfd, const char *name, unsigned long long extra)
         if (fd < 0)
                 return -errno;
         return (int)fd;
+}
+
+int vol_fs_mark_top(int dir_fd)
+{
+        int flags = 0;
+        if (ioctl(dir_fd, FS_IOC_GETFLAGS, &flags) < 0)
+                return -errno;
+        if (flags & FS_TOPDIR_FL)
+                return 0;
+        flags |= FS_TOPDIR_FL;
+        return ioctl(dir_fd, FS_IOC_SETFLAGS, &flags) < 0 ? -errno : 0;
 }
 
 int vol_fs_open_dir(int dirfd, const char *name)
@@ -479,6 +493,33 @@ int vol_fs_apply_owner(int fd, const struct vol_owner *owner, struct vol_error *
         if (fchmod(fd, owner->mode) < 0)
                 return vol_error_set(err, -errno, "chmod of the volume directory: %m");
         return 0;
+}
+
+/* The process's umask, read once from /proc (umask(2) can only read it by
+ * setting it, which would race with other threads' creates); 0777 (clears
+ * everything: always chmod) when it cannot be read. */
+static mode_t umask_now = 0777;
+static pthread_once_t umask_once = PTHREAD_ONCE_INIT;
+
+static void read_umask(void)
+{
+        FILE *f = fopen("/proc/self/status", "re");
+        if (!f)
+                return;
+        char line[256];
+        unsigned m;
+        while (fgets(line, sizeof(line), f))
+                if (sscanf(line, "Umask: %o", &m) == 1) {
+                        umask_now = (mode_t)(m & 0777);
+                        break;
+                }
+        fclose(f);
+}
+
+bool vol_fs_mkdir_gives(const struct vol_owner *owner)
+{
+        pthread_once(&umask_once, read_umask);
+        return owner->uid < 0 && owner->gid < 0 && !(owner->mode & ~(mode_t)0777) && !(owner->mode & umask_now);
 }
 
 int vol_fs_is_empty_dir(int dirfd, const char *name)

@@ -44,18 +44,22 @@ static int local_create(struct vol_driver *d, const struct vol_volume *v, struct
         int r = vol_fs_parse_owner(&v->options, 0700, &o, err);
         if (r < 0)
                 return r;
-        bool made = mkdirat(d->dir_fd, v->id, 0700) == 0;
+        bool plain = vol_fs_mkdir_gives(&o);
+        bool made = mkdirat(d->dir_fd, v->id, plain ? o.mode : 0700) == 0;
         if (!made && errno != EEXIST)
                 return vol_error_set(err, -errno, "creating the directory of volume %s: %m", v->name);
+        /* No fsync of the new entry: the volume is answered ready once its
+         * record is durable, and a power loss that drops the empty directory
+         * drops nothing anyone wrote (an fsync inside it would have made it
+         * durable first); start-up makes it again (VOL_CAP_REMAKE_EMPTY).
+         * A directory this call made with the mode asked for is done: our
+         * own, in the driver's directory no one else may write. */
+        if (made && plain)
+                return 0;
         _cleanup_close_ int fd = vol_fs_open_dir(d->dir_fd, v->id);
         if (fd < 0)
                 return vol_error_set(err, fd, "opening the directory of volume %s: %s", v->name,
                                      strerror(-fd));
-        /* No fsync of the new entry: the volume is answered ready once its
-         * record is durable, and a power loss that drops the empty directory
-         * drops nothing anyone wrote (an fsync inside it would have made it
-         * durable first); start-up makes it again (VOL_CAP_REMAKE_EMPTY). */
-        (void)made;
         return vol_fs_apply_owner(fd, &o, err);
 }
 
@@ -246,7 +250,7 @@ static int local_recover(struct vol_driver *d, struct vol_error *err)
 
 const struct vol_driver_ops vol_driver_local_ops = {
         .name = "local",
-        .caps = VOL_CAP_OWNERSHIP | VOL_CAP_USAGE | VOL_CAP_REMAKE_EMPTY | VOL_CAP_SNAPSHOT,
+        .caps = VOL_CAP_OWNERSHIP | VOL_CAP_USAGE | VOL_CAP_REMAKE_EMPTY | VOL_CAP_SNAPSHOT | VOL_CAP_MOUNT_CHEAP,
         .options = local_options,
         .validate = local_validate,
         .path = local_path,

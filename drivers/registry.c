@@ -42,6 +42,7 @@ int vol_drivers_open(const struct vol_drivers_config *cfg, struct vol_drivers *r
                         r = vol_error_set(err, -errno, "opening %s/%s: %m", root_path, ops->name);
                         break;
                 }
+                (void)vol_fs_mark_top(fd); /* each volume is a hierarchy of its own */
                 struct vol_syncer *syncer = xcalloc(1, sizeof(*syncer));
                 vol_syncer_init(syncer);
                 struct vol_driver *d = &set.items[set.n++];

@@ -1,11 +1,13 @@
 /* Events: what happened to volumes and apps, in order, for GET /v1/events.
  *
  * An event goes into a ring in memory (the last RING of them) and wakes the
- * followers; emitting never waits for a reader or the disk. Once a second a
- * flusher writes the new events to the store, as pages of PAGE events
- * (documents of kind "events", keyed by page number), keeping the last
- * PAGES_KEPT pages: a bounded history that survives restarts (a crash loses
- * at most the last second of it). A follower that falls behind the ring is
+ * followers; emitting never waits for a reader or the disk. Once a second, or
+ * as soon as half the ring is waiting, a flusher writes the new events to the
+ * store, as pages of PAGE events (documents of kind "events", keyed by page
+ * number), keeping the last PAGES_KEPT pages: a bounded history that survives
+ * restarts (a crash loses at most the last second of it). The flusher is not
+ * woken per event: a page is rewritten whole, so a flush per event would
+ * write PAGE events' worth for each one. A follower that falls behind the ring is
  * told ("events"/"dropped") and its stream ends: a slow reader costs only
  * itself. */
 #include <errno.h>
@@ -36,7 +38,8 @@ static void history_kind(const struct vol_service *s, char out[96])
 
 struct vol_events {
         pthread_mutex_t lock;
-        pthread_cond_t cond; /* a new event, a flush due, or closing */
+        pthread_cond_t cond;  /* followers wait here: a new event, or closing */
+        pthread_cond_t fcond; /* the flusher waits here: half the ring waiting, or closing */
         struct vol_event *ring; /* slot seq % RING */
         uint64_t next;          /* the next event's seq */
         uint64_t flushed;       /* the last seq in the store */
@@ -202,8 +205,10 @@ static void *flusher_main(void *arg)
                 struct timespec ts;
                 clock_gettime(CLOCK_REALTIME, &ts);
                 ts.tv_sec += 1;
-                pthread_cond_timedwait(&ev->cond, &ev->lock, &ts);
-                if (ev->next - 1 == ev->flushed)
+                while (!ev->closing && ev->next - 1 - ev->flushed < RING / 2 &&
+                       pthread_cond_timedwait(&ev->fcond, &ev->lock, &ts) == 0)
+                        ;
+                if (ev->closing || ev->next - 1 == ev->flushed)
                         continue;
                 pthread_mutex_unlock(&ev->lock);
                 flush_now(ev);
@@ -218,6 +223,7 @@ int vol_events_open(struct vol_service *s, struct vol_error *err)
         struct vol_events *ev = xcalloc(1, sizeof(*ev));
         pthread_mutex_init(&ev->lock, NULL);
         pthread_cond_init(&ev->cond, NULL);
+        pthread_cond_init(&ev->fcond, NULL);
         ev->ring = xcalloc(RING, sizeof(*ev->ring));
         ev->s = s;
         size_t n;
@@ -242,6 +248,7 @@ void vol_events_close(struct vol_service *s)
         pthread_mutex_lock(&ev->lock);
         ev->closing = true;
         pthread_cond_broadcast(&ev->cond);
+        pthread_cond_signal(&ev->fcond);
         pthread_mutex_unlock(&ev->lock);
         if (ev->flusher_started)
                 pthread_join(ev->flusher, NULL);
@@ -258,6 +265,7 @@ void vol_events_close(struct vol_service *s)
         pthread_mutex_unlock(&ev->lock);
         pthread_mutex_destroy(&ev->lock);
         pthread_cond_destroy(&ev->cond);
+        pthread_cond_destroy(&ev->fcond);
         free(ev->ring);
         free(ev);
         s->events = NULL;
@@ -276,7 +284,10 @@ void vol_event_emit(struct vol_service *s, const struct vol_caller *caller, stru
         pthread_mutex_lock(&ev->lock);
         e->seq = ev->next++;
         ev->ring[e->seq % RING] = *e;
-        pthread_cond_broadcast(&ev->cond);
+        if (ev->followers)
+                pthread_cond_broadcast(&ev->cond);
+        if (e->seq - ev->flushed == RING / 2)
+                pthread_cond_signal(&ev->fcond);
         pthread_mutex_unlock(&ev->lock);
 }
 

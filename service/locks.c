@@ -29,6 +29,12 @@ pthread_mutex_t *vol_name_lock(struct vol_name_locks *l, const char *name)
         return m;
 }
 
+pthread_mutex_t *vol_name_trylock(struct vol_name_locks *l, const char *name)
+{
+        pthread_mutex_t *m = &l->stripes[stripe(name)];
+        return pthread_mutex_trylock(m) == 0 ? m : NULL;
+}
+
 void vol_name_lock2(struct vol_name_locks *l, const char *a, const char *b, pthread_mutex_t *ret[2])
 {
         uint32_t x = stripe(a), y = stripe(b);

@@ -16,6 +16,9 @@ void vol_name_locks_init(struct vol_name_locks *l);
 void vol_name_locks_destroy(struct vol_name_locks *l);
 /* Locks the stripe of name and returns it, for vol_name_unlock. */
 pthread_mutex_t *vol_name_lock(struct vol_name_locks *l, const char *name);
+/* As vol_name_lock, but returns NULL at once when another thread holds
+ * the stripe. */
+pthread_mutex_t *vol_name_trylock(struct vol_name_locks *l, const char *name);
 /* Unlocks a stripe returned by vol_name_lock. Accepts NULL. */
 void vol_name_unlock(pthread_mutex_t *m);
 /* Locks the stripes of names a and b (each once, in stripe order: no

@@ -194,15 +194,19 @@ int vol_service_prune(struct vol_service *s, const struct vol_caller *caller,
 /* Records mount reference ref_id of the caller's face on name (durably, with
  * the boot id) and returns the mountpoint in *ret_mountpoint (caller frees).
  * Mounting with an id the face holds already is a no-op. -ENOENT if absent,
- * -EBUSY if the volume is being created. */
+ * -EBUSY if the volume is being created. With `now` (a caller that must not
+ * wait: an HTTP event thread), -EWOULDBLOCK and nothing done when it would
+ * have to: another operation holds the name, the volume's driver mounts for
+ * real (VOL_CAP_MOUNT_CHEAP unset), or the store is a cluster's. */
 int vol_service_mount(struct vol_service *s, const struct vol_caller *caller, const char *name,
-                      const char *ref_id, char **ret_mountpoint, struct vol_error *err);
+                      const char *ref_id, bool now, char **ret_mountpoint, struct vol_error *err);
 
 /* Drops the caller's mount reference ref_id from name. An unknown id
  * succeeds; an id held only by another face is -EPERM (only the face that
- * made a reference drops it); an unknown volume is -ENOENT. */
+ * made a reference drops it); an unknown volume is -ENOENT. `now`: as for
+ * vol_service_mount. */
 int vol_service_unmount(struct vol_service *s, const struct vol_caller *caller, const char *name,
-                        const char *ref_id, struct vol_error *err);
+                        const char *ref_id, bool now, struct vol_error *err);
 
 /* What start-up reconciliation did. */
 /* ---- snapshots (service/snapshots.c) ---- */

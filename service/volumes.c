@@ -149,6 +149,34 @@ static void render_health(struct vol_service *s, struct vol_strbuf *out)
                           (unsigned long long)calls, (unsigned long long)errors, degraded, rp->rolled_back,
                           rp->rolled_forward, rp->tombstones, rp->stale_refs, rp->orphans, rp->cleaned, rp->missing,
                           rp->repaired, rp->unusable);
+        struct vol_store_stats st;
+        if (vol_store_stats(s->store, &st))
+                vol_strbuf_printf(out,
+                                  "# HELP volman_store_writes_total Writes to the metadata store, by the "
+                                  "durability asked for (full: on disk before the answer; ordered: survives a "
+                                  "crash of volmand).\n"
+                                  "# TYPE volman_store_writes_total counter\n"
+                                  "volman_store_writes_total{sync=\"full\"} %llu\n"
+                                  "volman_store_writes_total{sync=\"ordered\"} %llu\n"
+                                  "# HELP volman_store_commits_total Transactions the store committed (a group "
+                                  "commit takes many writes into one).\n"
+                                  "# TYPE volman_store_commits_total counter\n"
+                                  "volman_store_commits_total %llu\n"
+                                  "# HELP volman_store_commits_ahead_total Commits of synced writes made while "
+                                  "the flush of an earlier batch ran (their own flush starts when it ends).\n"
+                                  "# TYPE volman_store_commits_ahead_total counter\n"
+                                  "volman_store_commits_ahead_total %llu\n"
+                                  "# HELP volman_store_syncs_total Flushes of the store's log to stable storage.\n"
+                                  "# TYPE volman_store_syncs_total counter\n"
+                                  "volman_store_syncs_total %llu\n"
+                                  "# HELP volman_store_checkpoints_total Copies of the store's log back into "
+                                  "its database (each flushes both).\n"
+                                  "# TYPE volman_store_checkpoints_total counter\n"
+                                  "volman_store_checkpoints_total %llu\n",
+                                  (unsigned long long)st.writes_full, (unsigned long long)st.writes_ordered,
+                                  (unsigned long long)st.commits, (unsigned long long)st.commits_ahead,
+                                  (unsigned long long)st.syncs,
+                                  (unsigned long long)st.checkpoints);
 }
 
 int vol_service_render_metrics(struct vol_service *s, const struct vol_caller *caller, struct vol_strbuf *out,
@@ -300,35 +328,60 @@ void vol_volume_event(struct vol_service *s, const struct vol_caller *caller, co
         vol_event_emit(s, caller, &e);
 }
 
-static int create_locked(struct vol_service *s, const struct vol_caller *caller, struct vol_driver *d,
+/* The answer to a create of a name that exists: the volume itself when the
+ * request asks for what it is (creates are idempotent), else why not. */
+static int answer_existing(const struct vol_caller *caller, struct vol_driver *d, const char *name,
+                           const struct vol_create_request *req, struct vol_volume **cur,
+                           struct vol_volume **ret, bool *ret_created, struct vol_error *err)
+{
+        if (req->clone_from || req->fill)
+                return vol_error_set(err, -EEXIST, "volume %s exists; a clone or an import makes a new volume",
+                                     name);
+        if (!vol_auth_may_see(caller, *cur))
+                return vol_error_set(err, -EEXIST, "the name %s is taken", name);
+        const char *diff = differing_parameter(*cur, d->ops->name, req);
+        if (!diff && req->node && (*cur)->node && strcmp(req->node, (*cur)->node) != 0)
+                return vol_error_set(err, -EEXIST, "volume %s already exists on node %s", name, (*cur)->node);
+        if (diff)
+                return vol_error_set(err, -EEXIST, "volume %s already exists with other %s", name, diff);
+        if ((*cur)->status != VOL_STATUS_READY)
+                return vol_error_set(err, -EBUSY, "volume %s is being %s", name,
+                                     (*cur)->status == VOL_STATUS_CREATING ? "created" : "removed");
+        *ret = TAKE_PTR(*cur);
+        *ret_created = false;
+        return 0;
+}
+
+/* The record of name, then answer_existing; -ENOENT when there is none. */
+static int read_existing(struct vol_service *s, const struct vol_caller *caller, struct vol_driver *d,
                          const char *name, const struct vol_create_request *req, struct vol_volume **ret,
                          bool *ret_created, struct vol_error *err)
 {
         _cleanup_(vol_volume_freep) struct vol_volume *cur = NULL;
         int r = vol_store_get(s->store, name, &cur, err);
-        bool makes_content = req->clone_from || req->fill;
-        if (r == 0 && makes_content)
-                return vol_error_set(err, -EEXIST, "volume %s exists; a clone or an import makes a new volume",
-                                     name);
-        if (r == 0) {
-                if (!vol_auth_may_see(caller, cur))
-                        return vol_error_set(err, -EEXIST, "the name %s is taken", name);
-                const char *diff = differing_parameter(cur, d->ops->name, req);
-                if (!diff && req->node && cur->node && strcmp(req->node, cur->node) != 0)
-                        return vol_error_set(err, -EEXIST, "volume %s already exists on node %s", name, cur->node);
-                if (diff)
-                        return vol_error_set(err, -EEXIST,
-                                             "volume %s already exists with other %s", name, diff);
-                if (cur->status != VOL_STATUS_READY)
-                        return vol_error_set(err, -EBUSY, "volume %s is being %s", name,
-                                             cur->status == VOL_STATUS_CREATING ? "created" : "removed");
-                *ret = TAKE_PTR(cur);
-                *ret_created = false;
-                return 0;
-        }
-        if (r != -ENOENT)
+        if (r < 0)
                 return r;
-        vol_error_clear(err);
+        return answer_existing(caller, d, name, req, &cur, ret, ret_created, err);
+}
+
+static int create_locked(struct vol_service *s, const struct vol_caller *caller, struct vol_driver *d,
+                         const char *name, const struct vol_create_request *req, struct vol_volume **ret,
+                         bool *ret_created, struct vol_error *err)
+{
+        bool makes_content = req->clone_from || req->fill;
+        /* A new, empty local volume is made without reading the name first:
+         * the insert itself refuses a name that is taken (the store's
+         * compare-and-swap), and then the new directory goes and the answer
+         * is the existing volume's. Saves a read (and its pages, which every
+         * write makes a reader fetch again) on the common path. */
+        bool optimistic = !makes_content && !vol_service_node(s) && (d->ops->caps & VOL_CAP_REMAKE_EMPTY);
+        int r;
+        if (!optimistic) {
+                r = read_existing(s, caller, d, name, req, ret, ret_created, err);
+                if (r != -ENOENT)
+                        return r;
+                vol_error_clear(err);
+        }
         if (vol_service_node(s) && (req->placement || req->node)) {
                 _cleanup_free_ char *node = NULL, *address = NULL;
                 if ((r = vol_service_place(s, caller, req->node, &node, &address, err)) < 0)
@@ -395,6 +448,18 @@ static int create_locked(struct vol_service *s, const struct vol_caller *caller,
         if ((r = vol_store_put(s->store, v, intent ? v->revision : 0, VOL_SYNC_FULL, err)) < 0) {
                 /* The store took the write back (store.h): the record is as
                  * before (`creating`, or none); undo what the driver made. */
+                if (optimistic && r == -EEXIST) { /* the name is taken: answer as for a taken name */
+                        struct vol_error ignored = VOL_ERROR_INIT;
+                        d->ops->remove(d, v, &ignored);
+                        vol_error_clear(&ignored);
+                        vol_memory_release(s, d, &req->options);
+                        vol_error_clear(err);
+                        r = read_existing(s, caller, d, name, req, ret, ret_created, err);
+                        if (r == -ENOENT) /* removed since: the caller may try again */
+                                r = vol_error_set(err, -EAGAIN, "volume %s was removed while it was created; retry",
+                                                  name);
+                        return r;
+                }
                 goto undo;
         }
         vol_failpoint("create-after-commit");
@@ -980,13 +1045,22 @@ int vol_service_prune(struct vol_service *s, const struct vol_caller *caller,
         return r < 0 ? r : removed;
 }
 
+/* The driver of v, when a caller that must not wait may mount with it. */
+static bool mounts_cheaply(struct vol_service *s, const struct vol_volume *v)
+{
+        struct vol_driver *d = vol_drivers_find(&s->drivers, v->driver);
+        return d && (d->ops->caps & VOL_CAP_MOUNT_CHEAP);
+}
+
 static int mount_locked(struct vol_service *s, const struct vol_caller *caller, const char *name,
-                        const char *ref_id, char **ret_mountpoint, struct vol_error *err)
+                        const char *ref_id, bool now, char **ret_mountpoint, struct vol_error *err)
 {
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         int r = get_visible(s, caller, name, &v, err);
         if (r < 0)
                 return r;
+        if (now && !mounts_cheaply(s, v))
+                return -EWOULDBLOCK;
         if (v->status != VOL_STATUS_READY)
                 return vol_error_set(err, -EBUSY, "volume %s is being %s", name,
                                      v->status == VOL_STATUS_CREATING ? "created" : "removed");
@@ -1025,30 +1099,44 @@ static int mount_locked(struct vol_service *s, const struct vol_caller *caller, 
         return 0;
 }
 
-int vol_service_mount(struct vol_service *s, const struct vol_caller *caller, const char *name,
-                      const char *ref_id, char **ret_mountpoint, struct vol_error *err)
+/* The name's lock, or NULL when `now` and another thread holds it. */
+static pthread_mutex_t *lock_name(struct vol_service *s, const char *name, bool now)
 {
+        return now ? vol_name_trylock(&s->locks, name) : vol_name_lock(&s->locks, name);
+}
+
+int vol_service_mount(struct vol_service *s, const struct vol_caller *caller, const char *name,
+                      const char *ref_id, bool now, char **ret_mountpoint, struct vol_error *err)
+{
+        if (now && vol_service_node(s))
+                return -EWOULDBLOCK; /* every read is a network call */
         uint64_t start = vol_now_us();
-        s->last_write_us = start;
         int r = vol_validate_name(name, err);
         if (r == 0)
                 r = vol_validate_mount_id(ref_id, err);
         if (r == 0) {
-                pthread_mutex_t *lock = vol_name_lock(&s->locks, name);
-                r = mount_locked(s, caller, name, ref_id, ret_mountpoint, err);
+                pthread_mutex_t *lock = lock_name(s, name, now);
+                if (!lock)
+                        return -EWOULDBLOCK;
+                r = mount_locked(s, caller, name, ref_id, now, ret_mountpoint, err);
                 vol_name_unlock(lock);
+                if (now && r == -EWOULDBLOCK)
+                        return r;
         }
+        s->last_write_us = start;
         vol_metrics_record(&s->metrics, VOL_OP_MOUNT, start, r);
         return r;
 }
 
 static int unmount_locked(struct vol_service *s, const struct vol_caller *caller, const char *name,
-                          const char *ref_id, struct vol_error *err)
+                          const char *ref_id, bool now, struct vol_error *err)
 {
         _cleanup_(vol_volume_freep) struct vol_volume *v = NULL;
         int r = get_visible(s, caller, name, &v, err);
         if (r < 0)
                 return r;
+        if (now && !mounts_cheaply(s, v))
+                return -EWOULDBLOCK;
         if ((r = vol_cluster_fence(s, err)) < 0)
                 return r;
         char owner[VOL_OWNER_MAX];
@@ -1080,18 +1168,24 @@ static int unmount_locked(struct vol_service *s, const struct vol_caller *caller
 }
 
 int vol_service_unmount(struct vol_service *s, const struct vol_caller *caller, const char *name,
-                        const char *ref_id, struct vol_error *err)
+                        const char *ref_id, bool now, struct vol_error *err)
 {
+        if (now && vol_service_node(s))
+                return -EWOULDBLOCK;
         uint64_t start = vol_now_us();
-        s->last_write_us = start;
         int r = vol_validate_name(name, err);
         if (r == 0)
                 r = vol_validate_mount_id(ref_id, err);
         if (r == 0) {
-                pthread_mutex_t *lock = vol_name_lock(&s->locks, name);
-                r = unmount_locked(s, caller, name, ref_id, err);
+                pthread_mutex_t *lock = lock_name(s, name, now);
+                if (!lock)
+                        return -EWOULDBLOCK;
+                r = unmount_locked(s, caller, name, ref_id, now, err);
                 vol_name_unlock(lock);
+                if (now && r == -EWOULDBLOCK)
+                        return r;
         }
+        s->last_write_us = start;
         vol_metrics_record(&s->metrics, VOL_OP_UNMOUNT, start, r);
         return r;
 }

@@ -444,6 +444,25 @@ def test_local_default_mode_is_0700(client):
     assert stat.S_IMODE(s.st_mode) == 0o700, oct(s.st_mode)
 
 
+def test_local_modes_whatever_the_daemons_umask(make_daemon):
+    """A mode is the mode asked for, whether mkdir(2) can give it at once (no
+    chmod after it) or the daemon's umask clears some of its bits."""
+    for mask in (0o022, 0o077):
+        old = os.umask(mask)
+        try:
+            d = make_daemon(subdir="umask-%o" % mask)
+        finally:
+            os.umask(old)
+        c = d.client()
+        for mode in ("0700", "0755", "0777", "0750", "1777", "2770"):
+            st, v = c.create("m-%s" % mode, options={"mode": mode})
+            assert st == 201, v
+            got = stat.S_IMODE(os.stat(v["mountpoint"]).st_mode)
+            assert got == int(mode, 8), (oct(mask), mode, oct(got))
+        c.close()
+        d.stop()
+
+
 def test_local_uid_gid_mode(client):
     require_root("chown(2) to another uid")
     st, v = client.create("owned", options={"uid": "1234", "gid": "2345", "mode": "0750"})

@@ -898,3 +898,60 @@ def test_metrics_count_the_new_operations(sd):
     assert val("volman_operations_total", "export") == 1
     assert re.search(r'^volman_tenant_volumes\{tenant=""\} 2$', text, re.M)
     assert re.search(r'^volman_engine_requests_total 0$', text, re.M)  # this volmand has no engine
+
+
+# ---- the drivers' directories and the filesystem's allocator ----
+
+FS_IOC_GETFLAGS = 0x80086601  # _IOR('f', 1, long)
+FS_IOC_SETFLAGS = 0x40086602  # _IOW('f', 2, long)
+FS_TOPDIR_FL = 0x00020000     # chattr +T
+
+
+def inode_flags(path):
+    import fcntl
+    import struct
+    import errno
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        return struct.unpack("i", fcntl.ioctl(fd, FS_IOC_GETFLAGS, b"\0" * 8)[:4])[0]
+    except OSError as e:
+        if e.errno in (errno.ENOTTY, errno.EOPNOTSUPP):  # a filesystem without inode flags
+            return 0
+        raise
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.parametrize("fs", ["ext4", "tmpfs"])
+def test_each_drivers_directory_is_marked_the_top_of_unrelated_trees(make_daemon, tmp_path, fs):
+    """Volumes share nothing: the directory that holds a driver's volumes is
+    marked FS_TOPDIR_FL, so the allocator places each new volume apart
+    instead of searching one block group (on ext4 without a journal, past
+    every inode freed in the last seconds: creates after removals paid for
+    each removal). On an ext4 made for the test (without a journal, as the
+    machines volman is tested on have) the mark is set; the mark is a hint,
+    and on a filesystem without it (tmpfs) volmand starts and creates as
+    before."""
+    where = tmp_path / fs
+    where.mkdir()
+    if fs == "ext4":
+        img = tmp_path / "ext4.img"
+        subprocess.run(["truncate", "-s", "64M", str(img)], check=True)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-O", "^has_journal", str(img)], check=True,
+                       capture_output=True)
+        subprocess.run(["mount", "-o", "loop", str(img), str(where)], check=True)
+    else:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "volman-topdir-test", str(where)], check=True)
+    try:
+        d = make_daemon(subdir=fs)
+        for driver in ("local", "tmpfs", "loop"):
+            marked = bool(inode_flags(os.path.join(d.root, driver)) & FS_TOPDIR_FL)
+            assert marked == (fs == "ext4"), driver
+        c = d.client()
+        assert c.create("apart")[0] == 201
+        st, v = c.inspect("apart")
+        assert st == 200 and os.path.isdir(v["mountpoint"])
+        c.close()
+        d.stop(check=True)
+    finally:
+        subprocess.run(["umount", "-l", str(where)], check=False)

@@ -193,7 +193,7 @@ def read_until_close(s):
 
 
 def test_a_large_list_is_streamed(daemon, client):
-    """A list past 64 KiB goes out as it is made: chunked to an HTTP/1.1
+    """A list past 192 KiB goes out as it is made: chunked to an HTTP/1.1
     client, which can ask again on the same connection; ended by the close for
     HTTP/1.0. Both carry what the buffered path gives; a reader that goes away
     half-way leaves the daemon serving."""
