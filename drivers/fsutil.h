@@ -54,8 +54,10 @@ int vol_fs_each_mount(vol_fs_mount_cb cb, void *userdata, struct vol_error *err)
 
 /* Checks, before anything is touched, that no filesystem is mounted inside
  * the directory at path, nor on it beyond the own_at_top mounts its driver
- * made itself (a tmpfs volume has one). Reads /proc/self/mountinfo. Returns 0,
- * or -EBUSY with a message naming the mount. */
+ * made itself (a tmpfs volume has one), as /proc/self/mountinfo says (its
+ * mount points are kept, and read again after the kernel reports a change:
+ * drivers/mounts.c). Thread-safe. Returns 0, or -EBUSY with a message naming
+ * the mount, or < 0 when the table cannot be read. */
 int vol_fs_check_no_mounts(const char *path, unsigned own_at_top, const char *what,
                            struct vol_error *err);
 

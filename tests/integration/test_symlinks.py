@@ -246,6 +246,39 @@ def test_bind_mount_inside_is_never_entered(daemon, client, tmp_path):
     check_invariants(daemon, client)
 
 
+def test_removal_sees_mounts_made_and_gone_since_its_last_look(daemon, client, tmp_path):
+    """volmand keeps the mount table between removals and reads it again only
+    when the kernel reports a change: a mount made after a removal looked (the
+    table is kept) still refuses the next removal, and once it is gone the
+    removal after that goes through."""
+    require_root()
+    canary = str(tmp_path / "canary")
+    before = make_canaries(canary)
+    for name in ("first", "second"):
+        st, v = client.create(name)
+        assert st == 201, v
+    mp = client.inspect("second")[1]["mountpoint"]
+    os.makedirs(os.path.join(mp, "x"))
+    assert client.remove("first")[0] == 204  # a removal reads the table now
+    for round in range(3):  # each round: a mount the kept table lacks, then its absence
+        target = os.path.join(mp, "x")
+        subprocess.run(["mount", "--bind", canary, target], check=True)
+        try:
+            st, body = client.remove("second")
+            assert st == 409 and body["error"]["code"] == "in_use", (round, st, body)
+            assert "mounted inside" in body["error"]["message"] and target in body["error"]["message"], body
+        finally:
+            subprocess.run(["umount", target], check=True)
+        if round < 2:  # a look with the mount gone, the volume kept for the next round
+            st, v = client.create("probe-%d" % round)
+            assert st == 201 and client.remove("probe-%d" % round)[0] == 204
+    assert snapshot(canary) == before
+    st, body = client.remove("second")
+    assert st == 204, body
+    wait_gone(mp)
+    check_invariants(daemon, client)
+
+
 @pytest.mark.parametrize("driver", ["local", "tmpfs"])
 def test_mount_on_the_volume_directory_is_never_entered(daemon, client, tmp_path, driver):
     """A filesystem mounted on the volume's own directory (over it) hides the
