@@ -4,13 +4,17 @@
 #include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/openat2.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,8 +37,34 @@ static int open_dir(int dirfd, const char *name, unsigned long long extra)
         return (int)fd;
 }
 
+/* Whether the filesystem of fd is an ext4 without a journal, from
+ * /sys/fs/ext4/DEV/journal_task ("<none>" without one). false when it
+ * cannot tell. */
+static bool ext4_without_journal(int fd)
+{
+        struct statfs sf;
+        struct stat st;
+        if (fstatfs(fd, &sf) < 0 || sf.f_type != EXT4_SUPER_MAGIC || fstat(fd, &st) < 0)
+                return false;
+        char link[64], dev[PATH_MAX];
+        snprintf(link, sizeof(link), "/sys/dev/block/%u:%u", major(st.st_dev), minor(st.st_dev));
+        ssize_t n = readlink(link, dev, sizeof(dev) - 1);
+        if (n <= 0)
+                return false;
+        dev[n] = 0;
+        const char *name = strrchr(dev, '/') ? strrchr(dev, '/') + 1 : dev;
+        _cleanup_free_ char *path = xasprintf("/sys/fs/ext4/%s/journal_task", name);
+        _cleanup_close_ int jfd = open(path, O_RDONLY | O_CLOEXEC);
+        char text[16] = "";
+        if (jfd < 0 || read(jfd, text, sizeof(text) - 1) <= 0)
+                return false;
+        return strncmp(text, "<none>", 6) == 0;
+}
+
 int vol_fs_mark_top(int dir_fd)
 {
+        if (!ext4_without_journal(dir_fd))
+                return -EOPNOTSUPP;
         int flags = 0;
         if (ioctl(dir_fd, FS_IOC_GETFLAGS, &flags) < 0)
                 return -errno;

@@ -17,16 +17,18 @@
 #include "core/syncer.h"
 
 /* Marks the directory dir_fd as the top of unrelated hierarchies for the
- * filesystem's allocator (FS_TOPDIR_FL, chattr +T: ext2/3/4): each
- * directory made in it is placed in a block group of its own choosing
- * rather than beside its siblings. For the directory that holds a driver's
- * volumes: volumes share nothing, and without the mark every new volume's
- * inode is looked for in the same group; on ext4 without a journal that
- * search steps over every inode freed in the last 5-35 seconds, so creates
- * that follow removals paid for each removal (27-30% of volmand's CPU in
- * 16-client creates after 10,000 removals; 1.3-1.8% with the mark). Best
- * effort: 0, or -errno where the filesystem has no such flag (-ENOTTY,
- * -EOPNOTSUPP), which changes nothing else. */
+ * filesystem's allocator (FS_TOPDIR_FL, chattr +T), on an ext4 without a
+ * journal only. For the directory that holds a driver's volumes. There,
+ * without the mark, each new directory's inode is looked for in its
+ * parent's block group, stepping over every inode freed in the last 5-35
+ * seconds (ext4 checks recently freed inodes only without a journal):
+ * creates that follow removals paid for each removal (27-30% of volmand's
+ * CPU in 16-client creates after 10,000 removals; 1.3-1.8% with the mark).
+ * With a journal there is no such search, and the mark would only add the
+ * Orlov allocator's scan of every block group to each mkdir (+12-30 us on
+ * a 1 TiB ext4), so it is not set. Best effort: 0, or -errno where it is
+ * not set (-EOPNOTSUPP: not an ext4 without a journal), which changes
+ * nothing else. */
 int vol_fs_mark_top(int dir_fd);
 
 /* Opens directory `name` below dirfd without following any symlink and
