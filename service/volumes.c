@@ -697,7 +697,7 @@ struct list_ctx {
         void *userdata;
         size_t limit; /* 0: all */
         size_t seen;
-        char *last; /* name of the last volume passed on */
+        char *last; /* name of the page's last volume, once passed on */
         bool more;
         bool with_usage; /* each volume's usage and size limit too */
 };
@@ -720,11 +720,8 @@ static int list_one(const struct vol_volume *v, void *userdata)
         int r = c->cb(v, &info, c->userdata);
         if (r < 0)
                 return r;
-        c->seen++;
-        if (c->limit) {
-                free(c->last);
+        if (++c->seen == c->limit) /* the page's last: its name is the next page's `after` */
                 c->last = xstrdup(v->name);
-        }
         return 0;
 }
 
@@ -813,11 +810,8 @@ static int json_one(const char *name, const char *driver, const char *json, size
         int r = c->cb(json, len, &c->info, c->userdata);
         if (r < 0)
                 return r;
-        c->seen++;
-        if (c->limit) {
-                free(c->last);
+        if (++c->seen == c->limit) /* the page's last: its name is the next page's `after` */
                 c->last = xstrdup(name);
-        }
         return 0;
 }
 
