@@ -174,7 +174,16 @@ static const char *engine_id(json_t *body)
 
 /* Mount and Unmount run on the event thread (no hand-off to a worker) when
  * they need not wait: a volume of a driver that mounts with a check, whose
- * name no other operation holds. Otherwise they are deferred to a worker. */
+ * name no other operation holds, while the store's writer is idle. Otherwise
+ * they are deferred to a worker, which asks again (said at debug level). */
+static void defer(struct vol_http_response *resp, struct vol_error *err, const char *what, const char *name)
+{
+        vol_error_clear(err);
+        if (vol_service_log_enabled("debug"))
+                vol_service_log("debug", "plugin %s of %s passed to a worker: it would wait", what, name);
+        vol_http_defer(resp);
+}
+
 static void mount(void *ctx, const struct vol_http_request *req, struct vol_http_response *resp)
 {
         struct vol_error err = VOL_ERROR_INIT;
@@ -186,7 +195,7 @@ static void mount(void *ctx, const struct vol_http_request *req, struct vol_http
         if (r == 0)
                 r = vol_service_mount(ctx, &caller, name, engine_id(body), req->inline_call, &mountpoint, &err);
         if (r == -EWOULDBLOCK && req->inline_call)
-                return vol_http_defer(resp);
+                return defer(resp, &err, "Mount", name);
         if (r < 0)
                 return fail(resp, &err);
         ok(resp);
@@ -204,7 +213,7 @@ static void unmount(void *ctx, const struct vol_http_request *req, struct vol_ht
         if (parse_named(req, &body, &name, &err) == 0) {
                 int r = vol_service_unmount(ctx, &caller, name, engine_id(body), req->inline_call, &err);
                 if (r == -EWOULDBLOCK && req->inline_call)
-                        return vol_http_defer(resp);
+                        return defer(resp, &err, "Unmount", name);
                 if (r < 0 && err.code != -ENOENT)
                         vol_service_log("warning", "plugin unmount of %s (%s) answered success anyway: %s", name,
                                         engine_id(body), vol_error_message(&err));

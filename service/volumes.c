@@ -1083,8 +1083,10 @@ static int mount_locked(struct vol_service *s, const struct vol_caller *caller, 
                         return r;
                 /* Ordered, not synced: a reference must outlive a crash of
                  * volmand, not a power loss (no container survives one, and
-                 * references of an earlier boot are dropped at start-up). */
-                if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_ORDERED, err)) < 0)
+                 * references of an earlier boot are dropped at start-up).
+                 * `now`: made at once or deferred, never waited for. */
+                if ((r = vol_store_put(s->store, v, v->revision, now ? VOL_SYNC_NOWAIT : VOL_SYNC_ORDERED,
+                                       err)) < 0)
                         return r;
                 vol_failpoint("mount-after-commit");
                 vol_volume_event(s, caller, "mount", v, "id", ref_id);
@@ -1146,7 +1148,7 @@ static int unmount_locked(struct vol_service *s, const struct vol_caller *caller
                 return 0; /* unknown reference: nothing to do, and no failure */
         }
         vol_volume_remove_mount_at(v, (size_t)i);
-        if ((r = vol_store_put(s->store, v, v->revision, VOL_SYNC_ORDERED, err)) < 0)
+        if ((r = vol_store_put(s->store, v, v->revision, now ? VOL_SYNC_NOWAIT : VOL_SYNC_ORDERED, err)) < 0)
                 return r;
         vol_failpoint("unmount-after-commit");
         vol_volume_event(s, caller, "unmount", v, "id", ref_id);

@@ -439,6 +439,8 @@ static int etcd_put(struct vol_store *base, struct vol_volume *v, int64_t expect
                     enum vol_store_sync sync, struct vol_error *err)
 {
         struct etcd_store *s = store_of(base);
+        if (sync == VOL_SYNC_NOWAIT)
+                return -EWOULDBLOCK; /* every write is a network call */
         int r = vol_validate_name(v->name, err); /* it becomes a key */
         if (r < 0)
                 return r;

@@ -32,6 +32,7 @@
 #include "sqlite_rows.h"
 
 #define READERS_IDLE_MAX 4
+#define READERS_AT_OPEN 2
 #define READERS_MAX 32
 #define BATCH_MAX 256
 
@@ -1069,6 +1070,33 @@ static void wake_leader(struct sqlite_store *s)
                 }
 }
 
+/* A VOL_SYNC_NOWAIT op (wlock held, released on return): committed alone, at
+ * once, when nobody commits and nothing waits in the queue; else
+ * -EWOULDBLOCK and nothing done. It never leads others' ops (a synced one
+ * would make it flush) and never sleeps. */
+static int commit_now(struct sqlite_store *s, struct write_op *op)
+{
+        if (s->committing || s->pending) {
+                pthread_mutex_unlock(&s->wlock);
+                return -EWOULDBLOCK;
+        }
+        s->stats.writes_ordered++;
+        op->next = NULL;
+        op->taken = true;
+        s->committing = true;
+        pthread_mutex_unlock(&s->wlock);
+
+        run_batch(s, op);
+
+        pthread_mutex_lock(&s->wlock);
+        s->stats.commits++;
+        s->committing = false;
+        wake_leader(s);
+        pthread_cond_broadcast(&s->wcond_done);
+        pthread_mutex_unlock(&s->wlock);
+        return op->result;
+}
+
 /* Queues op and waits until it is committed and, for VOL_SYNC_FULL, flushed.
  * Group commit without a writer thread: a caller that finds nobody committing
  * leads: it takes every op waiting then (up to BATCH_MAX) into one
@@ -1089,6 +1117,8 @@ static int commit_op(struct sqlite_store *s, struct write_op *op)
                 pthread_mutex_unlock(&s->wlock);
                 return -ESHUTDOWN;
         }
+        if (op->sync == VOL_SYNC_NOWAIT)
+                return commit_now(s, op);
         op->next = NULL;
         op->wake = 0;
         op->done = op->taken = false;
@@ -1328,6 +1358,8 @@ static int sqlite_health(struct vol_store *base, struct vol_error *err)
 
 static int write_error(int r, const char *name, struct vol_error *err)
 {
+        if (r == -EWOULDBLOCK)
+                return r; /* VOL_SYNC_NOWAIT: nothing written, nothing to say */
         if (vol_store_is_conflict(r))
                 return vol_store_volume_conflict(r, name, err);
         switch (r) {
@@ -1657,6 +1689,23 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
         if ((r = exec(db, "PRAGMA wal_autocheckpoint=0;", err)) < 0)
                 goto fail_nowriter;
         sqlite3_wal_hook(db, wal_hook, s);
+        /* Readers made now, not on a first read: a read on an HTTP event
+         * thread while the writer commits then finds one idle, where opening
+         * a connection would open files, set their owner and read the
+         * header (on a stalled disk, a wait). Best effort: a reader that
+         * cannot be made now is made when first needed. */
+        for (int i = 0; i < READERS_AT_OPEN; i++) {
+                struct reader *rd;
+                struct vol_error ignored = VOL_ERROR_INIT;
+                if (reader_open(s, false, &rd, &ignored) < 0) {
+                        vol_error_clear(&ignored);
+                        break;
+                }
+                rd->next = s->idle;
+                s->idle = rd;
+                s->n_idle++;
+                s->n_open++;
+        }
         if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
                 r = vol_error_set(err, -EAGAIN, "starting the store's checkpoint thread failed");
                 goto fail_nowriter;

@@ -21,6 +21,11 @@ enum vol_store_sync {
         VOL_SYNC_FULL,    /* on stable storage (fsync'd): survives power loss */
         VOL_SYNC_ORDERED, /* survives a crash of the daemon, and becomes durable
                              no later than the next VOL_SYNC_FULL write */
+        VOL_SYNC_NOWAIT,  /* as VOL_SYNC_ORDERED, made at once or not at all: for a
+                             caller that must not wait (an HTTP event thread).
+                             -EWOULDBLOCK, nothing written and no message, when it
+                             would wait for another writer, a flush or the network
+                             (a backend that cannot tell always says so) */
 };
 
 /* What a store's writes cost since it was opened: the durability figures of

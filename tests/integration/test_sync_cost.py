@@ -7,10 +7,11 @@ written back in pages, not one write per event."""
 
 import os
 import re
+import subprocess
 import threading
 import time
 
-from conftest import Client, UnixHTTPConnection  # noqa: F401
+from conftest import Client, UnixHTTPConnection, require_root, wait_until  # noqa: F401
 
 # Writes volmand may make on its own during a test: the events' history is
 # written back at most once a second (a page and, past 40 pages, the removal
@@ -80,6 +81,72 @@ def test_plugin_mount_and_unmount_never_sync(daemon, client):
     assert d["full"] == 0 and d["syncs"] == 0, d
     assert 100 <= d["ordered"] <= 100 + BACKGROUND_ORDERED, d
     assert client.inspect("sc-p")[1]["mounts"] == []
+
+
+def test_a_plugin_mount_never_makes_the_event_thread_wait_for_the_writer(make_daemon, tmp_path):
+    """The plugin's event thread writes a mount reference itself only while the
+    store's writer is idle. Here a delete is held in its commit (the filesystem
+    under the store is frozen, so its log write cannot finish): a Mount that
+    comes meanwhile is passed to a worker, and the event thread goes on
+    answering the plugin's other calls while the freeze lasts. Once thawed,
+    both writes finish. (Were the event thread to queue its write behind the
+    held one, or lead a batch holding a synced write and flush it, every
+    connection of the plugin socket would wait for the disk.)"""
+    require_root("mount(2) of an ext4 image, fsfreeze(8)")
+    # the root alone on the filesystem to freeze: the daemon's log and sockets stay writable
+    where = tmp_path / "frozen" / "root"
+    where.mkdir(parents=True)
+    img = tmp_path / "ext4.img"
+    subprocess.run(["truncate", "-s", "64M", str(img)], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-F", str(img)], check=True, capture_output=True)
+    subprocess.run(["mount", "-o", "loop", str(img), str(where)], check=True)
+    frozen = False
+    try:
+        d = make_daemon(subdir="frozen", args=["--log-level", "debug"])
+        c = d.client()
+        for name in ("held", "other"):
+            assert c.create(name)[0] == 201
+        before = counters(c)
+        subprocess.run(["fsfreeze", "-f", str(where)], check=True)
+        frozen = True
+        answers = {}
+
+        def call(key, fn):
+            answers[key] = fn()
+
+        deleting = threading.Thread(target=call, args=("delete", lambda: d.client(timeout=120).remove("held")))
+        deleting.start()
+        # the delete's synced write is queued, and held in its commit by the freeze
+        wait_until("the delete's write queued", lambda: counters(c)["full"] == before["full"] + 1)
+        mounting = threading.Thread(target=call, args=("mount", lambda: Client(d.plugin_socket, timeout=120).post(
+            "/VolumeDriver.Mount", {"Name": "other", "ID": "frozen-1"})))
+        mounting.start()
+        wait_until("the Mount passed to a worker",
+                   lambda: "plugin Mount of other passed to a worker" in open(d.log_path, errors="replace").read(),
+                   timeout=20)
+        # the event thread is free: the plugin's other calls are answered while the freeze lasts
+        plugin = Client(d.plugin_socket, timeout=10)
+        st, body = plugin.post("/VolumeDriver.Get", {"Name": "other"})
+        assert st == 200 and body["Err"] == "", body
+        st, body = plugin.post("/VolumeDriver.Path", {"Name": "held"})
+        assert st == 200 and body["Err"] == "", body
+        assert deleting.is_alive() and mounting.is_alive(), answers  # both still held by the freeze
+        subprocess.run(["fsfreeze", "-u", str(where)], check=True)
+        frozen = False
+        deleting.join(60)
+        mounting.join(60)
+        assert answers["delete"][0] == 204, answers
+        st, body = answers["mount"]
+        assert st == 200 and body["Err"] == "" and body["Mountpoint"], body
+        st, v = c.inspect("other")
+        assert st == 200 and [m["id"] for m in v["mounts"]] == ["frozen-1"], v
+        assert c.inspect("held")[0] == 404
+        c.close()
+        d.stop(check=True)
+    finally:
+        if frozen:
+            subprocess.run(["fsfreeze", "-u", str(where)], check=False)
+        subprocess.run(["umount", "-l", str(where)], check=False)
 
 
 def create_concurrently(daemon, prefix, threads, each):
