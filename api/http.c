@@ -573,6 +573,7 @@ static void *worker_main(void *arg)
                         s->queue_head = c->qnext;
                         if (!s->queue_head)
                                 s->queue_tail = &s->queue_head;
+                        s->n_queued--;
                 }
                 if (!c) {
                         if (s->q_stopping)
@@ -655,7 +656,11 @@ static void dispatch(struct conn *c)
         } else {
                 *s->queue_tail = c;
                 s->queue_tail = &c->qnext;
-                if (s->n_spare == 0 && s->n_workers < WORKERS_MAX) {
+                s->n_queued++;
+                /* a worker more unless the spare ones (started, not yet at
+                 * work) cover the queue: two requests handed over before a
+                 * new worker runs need two */
+                if (s->n_queued > s->n_spare && s->n_workers < WORKERS_MAX) {
                         struct http_worker *nw = &s->workers[s->n_workers];
                         nw->srv = s;
                         if (pthread_create(&nw->thread, NULL, worker_main, nw) == 0) {
@@ -796,8 +801,9 @@ static int read_some(struct conn *c)
                         /* A short read of a plain socket took all it had: the
                          * next would say EAGAIN (a syscall per request saved;
                          * epoll tells of more). TLS may hold decrypted bytes
-                         * epoll cannot see: read it dry. */
-                        if (!c->tls && (size_t)r < room) {
+                         * epoll cannot see, and a peer that shut its side
+                         * sends no new edge for its end: read those dry. */
+                        if (!c->tls && (size_t)r < room && !c->peer_shut) {
                                 c->drained = true;
                                 return 1;
                         }
@@ -867,6 +873,8 @@ static void on_conn_event(struct conn *c, uint32_t events, struct conn **graveya
                 return;
         }
         /* C_HEAD or C_BODY */
+        if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+                c->peer_shut = true;
         int r = read_some(c);
         if (r < 0 || (r == 0 && c->in_len == 0 && c->state == C_HEAD)) {
                 close_loop_conn(c, graveyard); /* gone, or done between requests */

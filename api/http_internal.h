@@ -69,6 +69,7 @@ struct conn {
          * read dry since its last edge (plain sockets) */
         uint32_t armed;
         bool drained;
+        bool peer_shut; /* the peer shut its sending side (EPOLLRDHUP seen) */
         struct conn *prev, *next; /* the server's list */
         struct conn *qnext;       /* the work queue, or the graveyard */
 };
@@ -112,6 +113,7 @@ struct vol_http_server {
         struct http_worker *idle;              /* the last to become idle first */
         size_t n_workers;                      /* started */
         size_t n_spare;                        /* idle, or started and not yet at work */
+        size_t n_queued;                       /* requests in the queue */
         bool q_stopping;                       /* `stopping`, as the workers' loop sees it */
         struct http_worker workers[WORKERS_MAX];
 };

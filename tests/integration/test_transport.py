@@ -468,3 +468,53 @@ def test_request_bytes_cannot_forge_log_lines(daemon):
     log = daemon.log_text()
     assert "\x1b" not in log and not any(l.startswith("FORGED") for l in log.splitlines()), log[-2000:]
     assert "\\x0aFORGED" in log, log[-2000:]
+
+
+def test_a_client_that_shuts_its_side_after_a_request_is_answered_and_closed(daemon, client):
+    """A keep-alive request followed at once by the client's end of sending
+    (shutdown(SHUT_WR), as `nc -N` does): the answer comes, and then volmand
+    closes the connection, instead of keeping it for the idle timeout (30 s)
+    because the end came with the request's own bytes. A route answered by the
+    event thread (health, inspect) and one a worker answers (list)."""
+    assert client.create("shut-side")[0] == 201
+    for path in ("/v1/health", "/v1/volumes/shut-side", "/v1/volumes"):
+        for _ in range(5):
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(5)  # far below the idle timeout
+            try:
+                s.connect(daemon.socket)
+                s.sendall(("GET %s HTTP/1.1\r\nHost: volman\r\n\r\n" % path).encode())
+                s.shutdown(socket.SHUT_WR)
+                got = read_until_close(s)
+            finally:
+                s.close()
+            assert got.startswith(b"HTTP/1.1 200 "), (path, got[:200])
+
+
+def test_requests_handed_over_together_each_get_a_worker(make_daemon):
+    """Requests handed to workers in one go, before any new worker has run,
+    each start one: here eight event streams (each holds its worker for as
+    long as it follows) asked for at once on a fresh daemon, several times.
+    Every one is answered, none waits behind another stream for good."""
+    d = make_daemon()
+    for round in range(4):
+        socks = []
+        try:
+            for _ in range(8):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                s.settimeout(10)
+                s.connect(d.socket)
+                socks.append(s)
+            req = b"GET /v1/events HTTP/1.1\r\nHost: volman\r\n\r\n"
+            for s in socks:
+                s.sendall(req)
+            for i, s in enumerate(socks):
+                head = b""
+                while b"\r\n\r\n" not in head:
+                    part = s.recv(4096)
+                    assert part, (round, i, head)
+                    head += part
+                assert head.startswith(b"HTTP/1.1 200 "), (round, i, head[:200])
+        finally:
+            for s in socks:
+                s.close()
