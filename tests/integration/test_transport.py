@@ -430,16 +430,22 @@ def test_idle_crowd_cannot_lock_out_new_clients(daemon):
             p.join(30)
 
 
+def connect_many(path, n, socks):
+    """Appends n connections to the unix socket at path (10 s timeouts) to
+    socks, which the caller closes."""
+    for _ in range(n):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10)
+        s.connect(path)
+        socks.append(s)
+
+
 def test_one_client_is_bounded(daemon):
     """One process may hold 64 connections; the 65th gets a 503 in the error
     shape, and others are not affected."""
     socks = []
     try:
-        for _ in range(64):
-            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            s.settimeout(10)
-            s.connect(daemon.socket)
-            socks.append(s)
+        connect_many(daemon.socket, 64, socks)
         # the server has seen all 64 before the next one comes
         socks[-1].sendall(GET_HEALTH)
         got = b""
@@ -500,11 +506,7 @@ def test_requests_handed_over_together_each_get_a_worker(make_daemon):
     for round in range(4):
         socks = []
         try:
-            for _ in range(8):
-                s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-                s.settimeout(10)
-                s.connect(d.socket)
-                socks.append(s)
+            connect_many(d.socket, 8, socks)
             req = b"GET /v1/events HTTP/1.1\r\nHost: volman\r\n\r\n"
             for s in socks:
                 s.sendall(req)
