@@ -1,6 +1,7 @@
 /* plugin_bench: latency of the volume plugin protocol's Mount and Unmount on volmand's
  * plugin socket, the way dockerd calls them: one keep-alive connection, a fresh mount ID per
- * Mount, the matching Unmount right after.
+ * Mount, the matching Unmount right after, then a Get of the volume: the same exchange with a
+ * store read and no write, which shows what the write adds.
  *
  *   plugin_bench -s PLUGIN_SOCKET -v VOLUME [-n N] [-w WARMUP]
  *   plugin_bench -f FILE [-n N]      the floor: N in-place 4 KiB writes to FILE, each fdatasync'd
@@ -117,7 +118,8 @@ static void usage(FILE *out)
                      "       plugin_bench -f FILE [-n N]\n"
                      "Mounts and unmounts VOLUME N times (default 3000) over one keep-alive\n"
                      "connection, with a fresh ID per mount, after WARMUP (default 100) untimed\n"
-                     "pairs; prints one RESULT line for Mount and one for Unmount.\n"
+                     "pairs, each followed by a Get of VOLUME (a read, no write); prints one\n"
+                     "RESULT line each for Mount, Unmount and Get.\n"
                      "With -f: N in-place 4 KiB writes to the new FILE, each fdatasync'd (the floor\n"
                      "of a durable write on that disk); FILE is removed afterwards.\n");
 }
@@ -187,12 +189,14 @@ int main(int argc, char **argv)
         struct hc_response resp = {0};
         uint32_t *mount_us = calloc((size_t)n, sizeof(uint32_t));
         uint32_t *unmount_us = calloc((size_t)n, sizeof(uint32_t));
-        if (!mount_us || !unmount_us) {
+        uint32_t *get_us = calloc((size_t)n, sizeof(uint32_t));
+        if (!mount_us || !unmount_us || !get_us) {
                 fprintf(stderr, "plugin_bench: out of memory\n");
                 return 1;
         }
-        char body[512];
-        long mount_failed = 0, unmount_failed = 0, warm_failed = 0;
+        char body[512], get_body[256];
+        long mount_failed = 0, unmount_failed = 0, get_failed = 0, warm_failed = 0;
+        snprintf(get_body, sizeof(get_body), "{\"Name\":\"%s\"}", volume);
         int r = plugin_post(&c, "/Plugin.Activate", "{}", &resp);
         if (r < 0 || resp.status != 200) {
                 fail_once("Plugin.Activate", 0, r, &resp);
@@ -214,22 +218,32 @@ int main(int argc, char **argv)
                 bool ok2 = r2 == 0 && answer_ok(&resp);
                 if (!ok2)
                         fail_once("Unmount", i, r2, &resp);
+                uint64_t t4 = hc_now_ns();
+                int r3 = plugin_post(&c, "/VolumeDriver.Get", get_body, &resp);
+                uint64_t t5 = hc_now_ns();
+                bool ok3 = r3 == 0 && answer_ok(&resp) && strstr(resp.body, "\"Volume\"");
+                if (!ok3)
+                        fail_once("Get", i, r3, &resp);
                 if (i < 0) {
-                        warm_failed += !ok + !ok2;
+                        warm_failed += !ok + !ok2 + !ok3;
                         continue;
                 }
                 mount_us[i] = (uint32_t)((t1 - t0) / 1000);
                 unmount_us[i] = (uint32_t)((t3 - t2) / 1000);
+                get_us[i] = (uint32_t)((t5 - t4) / 1000);
                 mount_failed += !ok;
                 unmount_failed += !ok2;
+                get_failed += !ok3;
         }
         report("mount", mount_us, n, mount_failed, c.connects);
         report("unmount", unmount_us, n, unmount_failed, c.connects);
+        report("get", get_us, n, get_failed, c.connects);
         if (warm_failed)
                 fprintf(stderr, "plugin_bench: %ld warm-up requests failed\n", warm_failed);
         hc_conn_close(&c);
         hc_response_free(&resp);
         free(mount_us);
         free(unmount_us);
-        return mount_failed || unmount_failed || warm_failed ? 1 : 0;
+        free(get_us);
+        return mount_failed || unmount_failed || get_failed || warm_failed ? 1 : 0;
 }
