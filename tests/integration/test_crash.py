@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import check_invariants, require_root
+from conftest import Client, check_invariants, require_root
 
 CONN_ERRORS = (ConnectionError, http.client.HTTPException, OSError)
 
@@ -273,6 +273,109 @@ def test_kill9_under_load(make_daemon):
     assert all(n.startswith("k") for n in by_name)
     print("kill -9: %d acknowledged creates, %d removes, %d listed"
           % (len(acked_create), len(acked_remove), len(vols)))
+    c.close()
+
+
+def test_kill9_keeps_every_acknowledged_plugin_mount_and_unmount(make_daemon):
+    """The plugin's Mount and Unmount are answered once their reference is
+    written, without a flush: written by the event thread itself while the
+    store's writer is idle, else by a worker. Under a load of creates (so that
+    both ways are taken), kill -9 comes in the middle of the calls: after the
+    restart every acknowledged Mount's reference is there and every
+    acknowledged Unmount's is gone; a reference whose call went unanswered may
+    be either."""
+    d = make_daemon(args=["--log-level", "debug"])
+    c = d.client()
+    vols = ["pm-%d" % i for i in range(3)]
+    for name in vols:
+        assert c.create(name)[0] == 201
+    mounted, unmounted, unsure = {}, {}, {}
+    lock = threading.Lock()
+    dead = threading.Event()
+
+    def plugin_caller(t):
+        p = Client(d.plugin_socket, timeout=30)
+        name = vols[t]
+        i = 0
+        while not dead.is_set():
+            ref = "t%d-%05d" % (t, i)
+            i += 1
+            with lock:
+                unsure[ref] = name
+            try:
+                st, body = p.post("/VolumeDriver.Mount", {"Name": name, "ID": ref})
+            except CONN_ERRORS:
+                return
+            assert st == 200 and body["Err"] == "" and body["Mountpoint"], body
+            with lock:
+                del unsure[ref]
+                mounted[ref] = name
+            if i % 2:  # every other reference is dropped again
+                continue
+            with lock:
+                unsure[ref] = name
+            try:
+                st, body = p.post("/VolumeDriver.Unmount", {"Name": name, "ID": ref})
+            except CONN_ERRORS:
+                return
+            assert st == 200 and body["Err"] == "", body
+            with lock:
+                del unsure[ref]
+                del mounted[ref]
+                unmounted[ref] = name
+
+    def creator(t):
+        cc = d.client(timeout=30)
+        i = 0
+        while not dead.is_set():
+            try:
+                st, _ = cc.create("load-%d-%05d" % (t, i))
+            except CONN_ERRORS:
+                return
+            assert st == 201
+            i += 1
+
+    ts = [threading.Thread(target=plugin_caller, args=(t,), daemon=True) for t in range(len(vols))]
+    ts += [threading.Thread(target=creator, args=(t,), daemon=True) for t in range(4)]
+    for t in ts:
+        t.start()
+    deadline = time.monotonic() + 30
+
+    def deferred():
+        return d.log_text().count("passed to a worker: it would wait")
+
+    def answered():  # Mounts, and Unmounts (each of a reference mounted first)
+        return len(mounted) + 2 * len(unmounted)
+
+    while (answered() < 400 or deferred() < 5) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    d.kill9()
+    dead.set()
+    for t in ts:
+        t.join(60)
+        assert not t.is_alive()
+    n_deferred = deferred()
+    # both ways were taken: by the event thread, and passed to a worker
+    assert n_deferred >= 1, "no plugin call was passed to a worker under the load"
+    assert answered() > n_deferred, "no plugin call was answered by the event thread"
+
+    d.start()
+    c = d.client()
+    check_invariants(d, c)
+    refs = {}
+    for name in vols:
+        st, v = c.inspect(name)
+        assert st == 200, v
+        refs[name] = {m["id"] for m in v["mounts"]}
+    for ref, name in mounted.items():
+        assert ref in refs[name], "an acknowledged Mount's reference was lost: %s on %s" % (ref, name)
+    for ref, name in unmounted.items():
+        assert ref not in refs[name], "an acknowledged Unmount's reference came back: %s on %s" % (ref, name)
+    known = set(mounted) | set(unmounted) | set(unsure)
+    for name in vols:
+        assert refs[name] <= known, refs[name] - known
+    print("kill -9: %d Mounts kept, %d Unmounts kept, %d unanswered, %d passed to a worker"
+          % (len(mounted), len(unmounted), len(unsure), n_deferred))
     c.close()
 
 
