@@ -1692,8 +1692,11 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
         /* Readers made now, not on a first read: a read on an HTTP event
          * thread while the writer commits then finds one idle, where opening
          * a connection would open files, set their owner and read the
-         * header (on a stalled disk, a wait). Best effort: a reader that
-         * cannot be made now is made when first needed. */
+         * header (on a stalled disk, a wait). Two cover the event threads'
+         * reads alongside a worker's; when more run at once, a read opens
+         * another connection (up to 32) or, past that, waits for one to
+         * come back. Best effort: a reader that cannot be made now is made
+         * when first needed. */
         for (int i = 0; i < READERS_AT_OPEN; i++) {
                 struct reader *rd;
                 struct vol_error ignored = VOL_ERROR_INIT;

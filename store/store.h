@@ -25,7 +25,10 @@ enum vol_store_sync {
                              caller that must not wait (an HTTP event thread).
                              -EWOULDBLOCK, nothing written and no message, when it
                              would wait for another writer, a flush or the network
-                             (a backend that cannot tell always says so) */
+                             (a backend that cannot tell always says so). It does
+                             not wait for other threads; its own write into the
+                             page cache can still be held by the kernel (a frozen
+                             filesystem, dirty-page throttling) */
 };
 
 /* What a store's writes cost since it was opened: the durability figures of
