@@ -293,6 +293,23 @@ def test_kill9_keeps_every_acknowledged_plugin_mount_and_unmount(make_daemon):
     lock = threading.Lock()
     dead = threading.Event()
 
+    def call(p, what, name, ref, done_to):
+        """One plugin call, unsure until answered, then in done_to (and out of
+        mounted when it is an Unmount). False when the daemon died under it."""
+        with lock:
+            unsure[ref] = name
+        try:
+            st, body = p.post("/VolumeDriver." + what, {"Name": name, "ID": ref})
+        except CONN_ERRORS:
+            return False
+        assert st == 200 and body["Err"] == "", body
+        assert what != "Mount" or body["Mountpoint"], body
+        with lock:
+            del unsure[ref]
+            mounted.pop(ref, None)
+            done_to[ref] = name
+        return True
+
     def plugin_caller(t):
         p = Client(d.plugin_socket, timeout=30)
         name = vols[t]
@@ -300,29 +317,11 @@ def test_kill9_keeps_every_acknowledged_plugin_mount_and_unmount(make_daemon):
         while not dead.is_set():
             ref = "t%d-%05d" % (t, i)
             i += 1
-            with lock:
-                unsure[ref] = name
-            try:
-                st, body = p.post("/VolumeDriver.Mount", {"Name": name, "ID": ref})
-            except CONN_ERRORS:
+            if not call(p, "Mount", name, ref, mounted):
                 return
-            assert st == 200 and body["Err"] == "" and body["Mountpoint"], body
-            with lock:
-                del unsure[ref]
-                mounted[ref] = name
-            if i % 2:  # every other reference is dropped again
-                continue
-            with lock:
-                unsure[ref] = name
-            try:
-                st, body = p.post("/VolumeDriver.Unmount", {"Name": name, "ID": ref})
-            except CONN_ERRORS:
+            # every other reference is dropped again
+            if i % 2 == 0 and not call(p, "Unmount", name, ref, unmounted):
                 return
-            assert st == 200 and body["Err"] == "", body
-            with lock:
-                del unsure[ref]
-                del mounted[ref]
-                unmounted[ref] = name
 
     def creator(t):
         cc = d.client(timeout=30)
