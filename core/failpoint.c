@@ -4,10 +4,12 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 static char fp_name[128];
 static long fp_count = 1;
 static bool fp_eio;
+static bool fp_stall;
 static atomic_long fp_hits;
 static void (*fp_killer)(void);
 
@@ -16,6 +18,7 @@ int vol_failpoint_configure(const char *spec, struct vol_error *err)
         fp_name[0] = 0;
         fp_count = 1;
         fp_eio = false;
+        fp_stall = false;
         atomic_store(&fp_hits, 0);
         if (!spec || !*spec)
                 return 0;
@@ -28,8 +31,11 @@ int vol_failpoint_configure(const char *spec, struct vol_error *err)
                 *eq++ = 0;
                 if (!strcmp(eq, "eio"))
                         fp_eio = true;
+                else if (!strcmp(eq, "stall"))
+                        fp_stall = true;
                 else if (strcmp(eq, "kill"))
-                        return vol_error_set(err, -EINVAL, "failpoint action \"%s\" is not kill or eio", eq);
+                        return vol_error_set(err, -EINVAL, "failpoint action \"%s\" is not kill, eio or stall",
+                                             eq);
         }
         char *colon = strchr(buf, ':');
         long count = 1;
@@ -62,6 +68,12 @@ int vol_failpoint(const char *name)
                 return 0;
         if (fp_eio)
                 return -EIO;
+        if (fp_stall) {
+                struct timespec ts = {VOL_FAILPOINT_STALL_SECONDS, 0};
+                while (nanosleep(&ts, &ts) < 0)
+                        ;
+                return 0;
+        }
         if (fp_killer)
                 fp_killer();
         abort(); /* a kill failpoint with no killer: die all the same */

@@ -4,11 +4,15 @@
  * dying means (the daemon raises SIGKILL; see daemon/main.c).
  *
  * A spec is NAME[:N][=ACTION]: the N-th time NAME is reached (default 1) and
- * every time after, ACTION happens: `kill` (the default) or `eio` (the call
- * returns -EIO). volmand reads it from VOLMAN_FAILPOINT (docs/api.md). */
+ * every time after, ACTION happens: `kill` (the default), `eio` (the call
+ * returns -EIO) or `stall` (the calling thread sleeps
+ * VOL_FAILPOINT_STALL_SECONDS, then goes on: a slow disk, held still).
+ * volmand reads it from VOLMAN_FAILPOINT (docs/api.md). */
 #pragma once
 
 #include "error.h"
+
+#define VOL_FAILPOINT_STALL_SECONDS 2
 
 /* Sets the one failpoint (NULL or "": none). Returns 0, or -EINVAL with a
  * message for a malformed spec. Call before any thread reaches a failpoint. */
@@ -18,6 +22,6 @@ int vol_failpoint_configure(const char *spec, struct vol_error *err);
 void vol_failpoint_set_killer(void (*killer)(void));
 
 /* Called at a named place: returns 0 (one comparison when no failpoint is
- * set), or -EIO when an `eio` failpoint is reached; a `kill` failpoint calls
- * the killer. */
+ * set; after the sleep of a `stall` failpoint), or -EIO when an `eio`
+ * failpoint is reached; a `kill` failpoint calls the killer. */
 int vol_failpoint(const char *name);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -98,6 +99,27 @@ static void test_eio(void **state)
         assert_int_equal(vol_failpoint("store-fdatasync"), 0);
 }
 
+static double seconds(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void test_stall(void **state)
+{
+        struct vol_error err = VOL_ERROR_INIT;
+        assert_int_equal(vol_failpoint_configure("store-fdatasync:2=stall", &err), 0);
+        double t0 = seconds();
+        assert_int_equal(vol_failpoint("store-fdatasync"), 0); /* the first: no stall */
+        double t1 = seconds();
+        assert_true(t1 - t0 < 1.0);
+        assert_int_equal(vol_failpoint("store-fdatasync"), 0); /* the second: held, then goes on */
+        double t2 = seconds();
+        assert_true(t2 - t1 >= VOL_FAILPOINT_STALL_SECONDS - 0.01);
+        assert_int_equal(vol_failpoint_configure(NULL, &err), 0);
+}
+
 static void test_bad_specs(void **state)
 {
         struct vol_error err = VOL_ERROR_INIT;
@@ -119,6 +141,7 @@ int main(void)
             cmocka_unit_test(test_first_hit),
             cmocka_unit_test(test_nth_hit),
             cmocka_unit_test(test_eio),
+            cmocka_unit_test(test_stall),
             cmocka_unit_test(test_bad_specs),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
