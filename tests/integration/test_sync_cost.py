@@ -149,6 +149,37 @@ def test_a_plugin_mount_never_makes_the_event_thread_wait_for_the_writer(make_da
         subprocess.run(["umount", "-l", str(where)], check=False)
 
 
+def test_a_plugin_mount_is_not_written_by_the_event_thread_under_a_flush(make_daemon):
+    """While the store flushes its log, a write to that log can wait in the
+    kernel for the flush's pages; so a Mount that comes during a flush is
+    passed to a worker (an ordered write there need not wait for the flush
+    to end), and the plugin's event thread stays free. The flush is held by
+    the `store-fdatasync=stall` failpoint (2 s each)."""
+    d = make_daemon(args=["--log-level", "debug"], env={"VOLMAN_FAILPOINT": "store-fdatasync=stall"})
+    c = d.client(timeout=60)
+    for name in ("held", "other"):
+        assert c.create(name)[0] == 201
+    before = counters(c)
+    answers = {}
+    deleting = threading.Thread(target=lambda: answers.update(delete=d.client(timeout=60).remove("held")))
+    t0 = time.monotonic()
+    deleting.start()
+    # the delete's synced write is committed, and its flush held
+    wait_until("the delete's write queued", lambda: counters(c)["full"] == before["full"] + 1)
+    time.sleep(0.3)
+    plugin = Client(d.plugin_socket, timeout=60)
+    st, body = plugin.post("/VolumeDriver.Mount", {"Name": "other", "ID": "under-flush"})
+    assert st == 200 and body["Err"] == "" and body["Mountpoint"], body
+    assert deleting.is_alive() and time.monotonic() - t0 < 1.8, "the flush ended before the Mount was asked"
+    assert "plugin Mount of other passed to a worker" in d.log_text(), \
+        "the event thread wrote the reference under a running flush"
+    deleting.join(30)
+    assert answers["delete"][0] == 204, answers
+    st, v = c.inspect("other")
+    assert st == 200 and [m["id"] for m in v["mounts"]] == ["under-flush"], v
+    c.close()
+
+
 def create_concurrently(daemon, prefix, threads, each):
     """threads clients, each on its own connection, create `each` volumes
     PREFIX-cT-I; returns the answers that were not 201."""
