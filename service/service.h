@@ -198,7 +198,7 @@ int vol_service_prune(struct vol_service *s, const struct vol_caller *caller,
  * wait: an HTTP event thread), -EWOULDBLOCK and nothing done when it would
  * have to: another operation holds the name, the volume's driver mounts for
  * real (VOL_CAP_MOUNT_CHEAP unset), the store's writer is busy (a commit
- * running or writes queued: VOL_SYNC_NOWAIT), or the store is a cluster's. */
+ * running, writes queued or a flush running: VOL_SYNC_NOWAIT), or the store is a cluster's. */
 int vol_service_mount(struct vol_service *s, const struct vol_caller *caller, const char *name,
                       const char *ref_id, bool now, char **ret_mountpoint, struct vol_error *err);
 
