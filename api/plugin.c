@@ -175,8 +175,8 @@ static const char *engine_id(json_t *body)
 /* Mount and Unmount run on the event thread (no hand-off to a worker) when
  * they need not wait: a volume of a driver that mounts with a check, whose
  * name no other operation holds, while the store's writer is idle (no commit,
- * queue or flush). Otherwise
- * they are deferred to a worker, which asks again (said at debug level). */
+ * queue or flush). Otherwise they are deferred to a worker, which asks again
+ * (said at debug level). */
 static void defer(struct vol_http_response *resp, struct vol_error *err, const char *what, const char *name)
 {
         vol_error_clear(err);

@@ -1707,10 +1707,8 @@ static int sqlite_open(const char *location, struct vol_store **ret, struct vol_
                         vol_error_clear(&ignored);
                         break;
                 }
-                rd->next = s->idle;
-                s->idle = rd;
-                s->n_idle++;
                 s->n_open++;
+                reader_put(s, rd); /* into the idle list */
         }
         if (pthread_create(&s->checkpointer, NULL, checkpointer_main, s) != 0) {
                 r = vol_error_set(err, -EAGAIN, "starting the store's checkpoint thread failed");
